@@ -1,0 +1,103 @@
+# Manticore top-level build: kernel.elf, kernel.iso, unit and system tests.
+#   make            build kernel.elf and kernel.iso
+#   make check      run every test (unit tests on the host, system tests in QEMU)
+#   make run        build and boot echod (kernel.iso until echod exists)
+#   make format     reformat the C sources with clang-format
+
+.DEFAULT_GOAL := all
+Q ?= @
+BUILD := build
+
+HOST_CC ?= gcc
+CC := gcc
+LD := ld
+NM := nm
+
+TOOLS_OK := $(shell scripts/install-toolchain --check >/dev/null 2>&1 && echo yes)
+ifneq ($(TOOLS_OK),yes)
+$(info toolchain incomplete: running scripts/install-toolchain)
+$(shell scripts/install-toolchain >&2)
+endif
+
+INCLUDES := -Iinclude -Iarch/x86_64/include
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
+	-Wmissing-prototypes -Wshadow -Wvla
+KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdinc \
+	-isystem $(shell $(CC) -print-file-name=include) \
+	-fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mcmodel=kernel \
+	-mno-sse -mno-mmx -mno-sse2 -mno-avx -mno-80387 -mgeneral-regs-only \
+	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
+	-fno-strict-aliasing -fno-common -MMD -MP $(WARN) $(INCLUDES)
+KERNEL_ASFLAGS := -D__ASSEMBLER__ -MMD -MP $(INCLUDES)
+KERNEL_LDFLAGS := -nostdlib -z max-page-size=4096 -z noexecstack \
+	--no-warn-rwx-segments -T arch/x86_64/kernel.ld
+
+KERNEL_SRCS := $(wildcard arch/x86_64/*.c arch/x86_64/*.S kernel/*.c mm/*.c \
+	drivers/*/*.c lib/*.c)
+KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
+
+.PHONY: all run check unit-tests system-tests format clean toolchain
+all: kernel.elf kernel.iso
+
+$(BUILD)/kernel/%.c.o: %.c
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
+
+$(BUILD)/kernel/%.S.o: %.S
+	@mkdir -p $(dir $@)
+	@echo "  AS      $<"
+	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@
+
+# Two links: the first gives the addresses for the symbol table that the
+# second one embeds (in .ksyms, after .text, so no function moves).
+$(BUILD)/kernel.0.elf: $(KERNEL_OBJS) arch/x86_64/kernel.ld
+	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS)
+
+$(BUILD)/ksyms.S: $(BUILD)/kernel.0.elf scripts/gen-ksyms
+	$(Q)$(NM) -n $< | scripts/gen-ksyms > $@
+
+$(BUILD)/ksyms.o: $(BUILD)/ksyms.S
+	$(Q)$(CC) -c $< -o $@
+
+kernel.elf: $(KERNEL_OBJS) $(BUILD)/ksyms.o arch/x86_64/kernel.ld
+	@echo "  LD      $@"
+	$(Q)$(LD) $(KERNEL_LDFLAGS) -o $@ $(KERNEL_OBJS) $(BUILD)/ksyms.o
+	$(Q)diff -q <($(NM) -n $@ | grep ' [tT] ') <($(NM) -n $(BUILD)/kernel.0.elf | grep ' [tT] ') >/dev/null \
+		|| (echo "ksyms: symbol addresses moved between links" && rm -f $@ && false)
+
+kernel.iso: kernel.elf scripts/mkiso
+	@echo "  ISO     $@"
+	$(Q)scripts/mkiso -o $@ kernel.elf
+
+# ---------------------------------------------------------------- tests
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+UNIT_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -DHOST_TEST $(INCLUDES)
+
+unit-sources = $(shell sed -n 's|^/\* unit-sources: \(.*\) \*/$$|\1|p' $(1))
+unit-cflags = $(shell sed -n 's|^/\* unit-cflags: \(.*\) \*/$$|\1|p' $(1))
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(UNIT_CFLAGS) $(call unit-cflags,$<) -o $@ $< $(call unit-sources,$<) -lcmocka
+
+unit-tests: $(UNIT_BINS)
+
+check: all unit-tests
+	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
+
+run: all
+	scripts/run kernel.iso
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) kernel.elf kernel.iso
+
+SHELL := /bin/bash
+-include $(KERNEL_OBJS:.o=.d)

@@ -1,0 +1,17 @@
+/* Virtual memory layout of the kernel half and the user range. */
+#pragma once
+
+#define KERNEL_VMA 0xffffffff80000000
+#define KERNEL_PHYS 0x200000
+
+/* PML4 slot 256 onward: all RAM, see include/kernel/phys.h. */
+#define DIRECT_MAP_PML4 256
+/* Device MMIO mapped uncached, allocated upward from here. */
+#define MMIO_WINDOW_BASE 0xffffc00000000000
+#define MMIO_WINDOW_SIZE 0x0000008000000000
+
+/* User space: canonical lower half, page 0 .. 4 MiB never mapped. */
+#define USER_MIN 0x0000000000400000UL
+#define USER_MAX 0x0000800000000000UL
+
+#define KSTACK_SIZE (16 * 1024)

@@ -1,0 +1,42 @@
+/* Per-CPU data, reached through GS in the kernel. */
+#pragma once
+
+#include <arch/gdt.h>
+#include <kernel/types.h>
+
+#define MAX_CPUS 64
+
+struct process;
+
+struct cpu {
+	struct cpu *self;	/* 0: for %gs:0 */
+	uint64_t kstack_top;	/* 8: loaded by syscall entry */
+	uint64_t user_rsp;	/* 16: scratch for syscall entry */
+	uint32_t id;		/* index in cpus[] */
+	uint32_t apic_id;
+	struct process *current;
+	bool online;
+	bool need_resched;
+	uint64_t ticks;
+	uint64_t idle_ns;	/* time spent halted */
+	struct tss tss __attribute__((aligned(16)));
+	uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
+	uint8_t *ist_stacks;
+};
+
+#define CPU_OFF_KSTACK 8
+#define CPU_OFF_USER_RSP 16
+STATIC_ASSERT(offsetof(struct cpu, kstack_top) == CPU_OFF_KSTACK, "asm offset");
+STATIC_ASSERT(offsetof(struct cpu, user_rsp) == CPU_OFF_USER_RSP, "asm offset");
+
+extern struct cpu cpus[MAX_CPUS];
+extern unsigned cpu_count;
+
+static inline struct cpu *this_cpu(void)
+{
+	struct cpu *c;
+	__asm__ volatile("movq %%gs:0, %0" : "=r"(c));
+	return c;
+}
+
+void percpu_init(struct cpu *c, unsigned id, uint32_t apic_id);

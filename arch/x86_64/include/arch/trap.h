@@ -1,0 +1,68 @@
+/* Trap frames, the IDT and interrupt vector assignment. */
+#pragma once
+
+#include <kernel/types.h>
+
+/* Layout pushed by arch/x86_64/entry.S; syscall entry builds the same one. */
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+STATIC_ASSERT(sizeof(struct trap_frame) == 22 * 8, "trap_frame layout");
+
+/* Exception vectors (Intel SDM vol. 3, 6.3.1). */
+#define VEC_DE 0
+#define VEC_DB 1
+#define VEC_NMI 2
+#define VEC_BP 3
+#define VEC_UD 6
+#define VEC_NM 7
+#define VEC_DF 8
+#define VEC_TS 10
+#define VEC_NP 11
+#define VEC_SS 12
+#define VEC_GP 13
+#define VEC_PF 14
+#define VEC_MF 16
+#define VEC_AC 17
+#define VEC_MC 18
+#define VEC_XM 19
+
+/* Vectors we assign. Device vectors are handed out from VEC_DEVICE_FIRST. */
+#define VEC_TIMER 32
+#define VEC_IPI_RESCHED 33
+#define VEC_IPI_PANIC 34
+#define VEC_DEVICE_FIRST 48
+#define VEC_DEVICE_LAST 239
+#define VEC_SPURIOUS 255
+
+/* Page-fault error code bits (SDM 4.7). */
+#define PF_P (1 << 0)
+#define PF_W (1 << 1)
+#define PF_U (1 << 2)
+#define PF_RSVD (1 << 3)
+#define PF_I (1 << 4)
+
+typedef void (*irq_handler_t)(struct trap_frame *tf, void *ctx);
+
+void idt_init(void);
+void idt_load(void);
+/* Route a vector to a handler; returns -EBUSY if the vector is taken. */
+int irq_register(unsigned vector, irq_handler_t fn, void *ctx);
+void irq_unregister(unsigned vector);
+/* Allocate a free device vector, or -ENOSPC. */
+int irq_alloc_vector(void);
+
+static inline bool trap_from_user(const struct trap_frame *tf)
+{
+	return (tf->cs & 3) == 3;
+}
+
+/* Run the handler registered for tf->vector; false if there is none. */
+bool irq_run_handler(struct trap_frame *tf);
+
+void trap_dispatch(struct trap_frame *tf);
+void trap_dump(const struct trap_frame *tf);
+const char *trap_name(unsigned vector);

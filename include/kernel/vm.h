@@ -1,0 +1,20 @@
+/* Kernel address space: the direct map, the kernel image, device MMIO. */
+#pragma once
+
+#include <kernel/types.h>
+
+struct mem_region {
+	paddr_t base;
+	uint64_t len;
+};
+
+/* Build the final kernel page tables for the given RAM ranges and switch
+ * to them. Text becomes read-only, everything else no-execute. */
+void vm_init(const struct mem_region *ram, size_t n);
+/* Map device registers uncached; returns the virtual address or NULL. */
+void *vm_map_mmio(paddr_t pa, size_t len);
+/* Whether [va, va+len) lies in the direct map of RAM. */
+bool vm_direct_mapped(paddr_t pa, size_t len);
+/* The kernel's top-level table, whose upper half every process shares. */
+uint64_t *vm_kernel_pml4(void);
+paddr_t vm_kernel_pml4_phys(void);

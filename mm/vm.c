@@ -1,0 +1,119 @@
+/*
+ * The kernel half of every address space: a direct map of all RAM (2 MiB
+ * pages, no-execute), the kernel image at -2 GiB with per-section rights,
+ * and a window for uncached device MMIO.
+ */
+#include <arch/cpu.h>
+#include <arch/memlayout.h>
+#include <arch/paging.h>
+#include <kernel/page.h>
+#include <kernel/phys.h>
+#include <kernel/printk.h>
+#include <kernel/spinlock.h>
+#include <kernel/vm.h>
+#include <lib/string.h>
+#include <uapi/errno.h>
+
+extern const char _text[], _etext[], _rodata[], _erodata[], _data[], _end[];
+extern const char _kernel_phys_start[];
+
+#define MAX_RAM_RANGES 64
+
+static uint64_t *kernel_pml4;
+static struct mem_region ram_ranges[MAX_RAM_RANGES];
+static size_t ram_range_count;
+static uintptr_t mmio_next = MMIO_WINDOW_BASE;
+static struct spinlock mmio_lock = SPINLOCK_INIT;
+
+static void map_or_die(uintptr_t va, paddr_t pa, uint64_t flags, bool large)
+{
+	int err = large ? pt_map_large(kernel_pml4, va, pa, flags)
+			: pt_map(kernel_pml4, va, pa, flags);
+	if (err && err != -EEXIST)
+		panic("vm: cannot map %p -> %#lx (error %d)", (void *)va, pa, err);
+}
+
+static void map_direct(const struct mem_region *r)
+{
+	paddr_t start = ALIGN_DOWN(r->base, LARGE_PAGE_SIZE);
+	paddr_t end = ALIGN_UP(r->base + r->len, LARGE_PAGE_SIZE);
+	for (paddr_t pa = start; pa < end; pa += LARGE_PAGE_SIZE)
+		map_or_die(DIRECT_MAP_BASE + pa, pa, PTE_W | PTE_G | PTE_NX, true);
+}
+
+static void map_image(const char *start, const char *end, uint64_t flags)
+{
+	for (uintptr_t va = (uintptr_t)start; va < (uintptr_t)end; va += PAGE_SIZE)
+		map_or_die(va, va - KERNEL_VMA, flags | PTE_G, false);
+}
+
+void vm_init(const struct mem_region *ram, size_t n)
+{
+	paddr_t pa = page_alloc_zeroed(1);
+	if (!pa)
+		panic("vm: no memory for the kernel page tables");
+	kernel_pml4 = phys_to_virt(pa);
+
+	ram_range_count = MIN(n, (size_t)MAX_RAM_RANGES);
+	memcpy(ram_ranges, ram, ram_range_count * sizeof(*ram));
+	for (size_t i = 0; i < ram_range_count; i++)
+		map_direct(&ram_ranges[i]);
+
+	map_image(_text, _etext, 0);
+	map_image(_rodata, _erodata, PTE_NX);
+	map_image(_data, _end, PTE_W | PTE_NX);
+	/* Make the MMIO window's top-level slot exist so processes share it. */
+	if (!pt_lookup(kernel_pml4, MMIO_WINDOW_BASE, NULL)) {
+		paddr_t t = page_alloc_zeroed(1);
+		if (!t)
+			panic("vm: no memory for the MMIO window");
+		kernel_pml4[PT_INDEX(MMIO_WINDOW_BASE, PML4_SHIFT)] = t | PTE_P | PTE_W;
+	}
+
+	write_cr4(read_cr4() | CR4_PGE);
+	write_cr3(pa);
+}
+
+bool vm_direct_mapped(paddr_t pa, size_t len)
+{
+	if (pa + len < pa)
+		return false;
+	for (size_t i = 0; i < ram_range_count; i++) {
+		const struct mem_region *r = &ram_ranges[i];
+		if (pa >= r->base && pa + len <= r->base + r->len)
+			return true;
+	}
+	return false;
+}
+
+void *vm_map_mmio(paddr_t pa, size_t len)
+{
+	paddr_t start = ALIGN_DOWN(pa, PAGE_SIZE);
+	size_t size = ALIGN_UP(pa + len, PAGE_SIZE) - start;
+
+	unsigned long f = spin_lock_irqsave(&mmio_lock);
+	uintptr_t va = mmio_next;
+	if (size > MMIO_WINDOW_BASE + MMIO_WINDOW_SIZE - va) {
+		spin_unlock_irqrestore(&mmio_lock, f);
+		return NULL;
+	}
+	mmio_next += size + PAGE_SIZE; /* an unmapped guard page between */
+	spin_unlock_irqrestore(&mmio_lock, f);
+
+	for (size_t off = 0; off < size; off += PAGE_SIZE) {
+		if (pt_map(kernel_pml4, va + off, start + off,
+			   PTE_W | PTE_PCD | PTE_PWT | PTE_NX | PTE_G))
+			return NULL;
+	}
+	return (void *)(va + (pa - start));
+}
+
+uint64_t *vm_kernel_pml4(void)
+{
+	return kernel_pml4;
+}
+
+paddr_t vm_kernel_pml4_phys(void)
+{
+	return virt_to_phys(kernel_pml4);
+}
