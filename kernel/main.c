@@ -9,6 +9,11 @@
 #include <kernel/phys.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
+#include <kernel/proc.h>
+#include <kernel/sched.h>
+#include <kernel/syscall.h>
+#include <kernel/uaccess.h>
+#include <lib/format.h>
 #include <kernel/selftest.h>
 #include <kernel/time.h>
 #include <kernel/uart.h>
@@ -88,6 +93,30 @@ static void acpi_init(void)
 				  boot_acpi.slp_typa, boot_acpi.slp_typb);
 }
 
+/* Every module is a program; its command line is its manifest and argv. */
+static void spawn_modules(void)
+{
+	unsigned started = 0;
+	for (uint32_t i = 0; i < boot_info.module_count; i++) {
+		const struct mb2_module *m = &boot_info.modules[i];
+		char what[48];
+		fmt_snprintf(what, sizeof(what), "module %u (%.24s)", i + 1,
+			     m->cmdline && *m->cmdline ? m->cmdline : "?");
+		size_t size = m->end - m->start;
+		if (!vm_direct_mapped(m->start, size)) {
+			printk("refused %s: not in RAM\n", what);
+			continue;
+		}
+		if (proc_spawn(phys_to_virt(m->start), size, m->cmdline ? m->cmdline : "",
+			       what) == 0)
+			started++;
+	}
+	if (!started) {
+		printk("manticore: no program to run\n");
+		power_exit(boot_info.module_count ? EXIT_FAIL : EXIT_PASS);
+	}
+}
+
 static void cpu_early_init(void)
 {
 	struct cpu *c = &cpus[0];
@@ -123,6 +152,10 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 	if (cmdline_get("test", test, sizeof(test)))
 		power_exit(selftest_run(test) ? EXIT_PASS : EXIT_FAIL);
 
-	printk("manticore: boot complete, nothing to run\n");
-	power_off();
+	proc_fpu_init();
+	uaccess_init();
+	syscall_init_cpu();
+	sched_init();
+	spawn_modules();
+	sched_start();
 }

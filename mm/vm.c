@@ -117,3 +117,8 @@ paddr_t vm_kernel_pml4_phys(void)
 {
 	return virt_to_phys(kernel_pml4);
 }
+
+void vmspace_activate_kernel(void)
+{
+	write_cr3(virt_to_phys(kernel_pml4));
+}

@@ -18,3 +18,5 @@ bool vm_direct_mapped(paddr_t pa, size_t len);
 /* The kernel's top-level table, whose upper half every process shares. */
 uint64_t *vm_kernel_pml4(void);
 paddr_t vm_kernel_pml4_phys(void);
+/* Switch to the kernel-only address space (before freeing a process's). */
+void vmspace_activate_kernel(void);

@@ -1,8 +1,6 @@
 /* Segment selectors, the GDT and the TSS (Intel SDM vol. 3, 3.4 and 7.7). */
 #pragma once
 
-#include <kernel/types.h>
-
 /*
  * Order fixed by SYSCALL/SYSRET: STAR[47:32] gives kernel CS (SS = +8);
  * STAR[63:48] + 8 gives user SS and + 16 the 64-bit user CS.
@@ -25,6 +23,9 @@
 #define IST_MC 3
 #define IST_STACK_SIZE 8192
 
+#ifndef __ASSEMBLER__
+#include <kernel/types.h>
+
 struct tss {
 	uint32_t reserved0;
 	uint64_t rsp[3];
@@ -38,3 +39,4 @@ STATIC_ASSERT(sizeof(struct tss) == 104, "TSS layout");
 
 struct cpu;
 void gdt_init_cpu(struct cpu *c);
+#endif

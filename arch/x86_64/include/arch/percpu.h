@@ -2,9 +2,13 @@
 #pragma once
 
 #include <arch/gdt.h>
-#include <kernel/types.h>
 
 #define MAX_CPUS 64
+#define CPU_OFF_KSTACK 8
+#define CPU_OFF_USER_RSP 16
+
+#ifndef __ASSEMBLER__
+#include <kernel/types.h>
 
 struct process;
 
@@ -24,8 +28,6 @@ struct cpu {
 	uint8_t *ist_stacks;
 };
 
-#define CPU_OFF_KSTACK 8
-#define CPU_OFF_USER_RSP 16
 STATIC_ASSERT(offsetof(struct cpu, kstack_top) == CPU_OFF_KSTACK, "asm offset");
 STATIC_ASSERT(offsetof(struct cpu, user_rsp) == CPU_OFF_USER_RSP, "asm offset");
 
@@ -40,3 +42,4 @@ static inline struct cpu *this_cpu(void)
 }
 
 void percpu_init(struct cpu *c, unsigned id, uint32_t apic_id);
+#endif

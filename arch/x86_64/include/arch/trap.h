@@ -39,11 +39,11 @@ STATIC_ASSERT(sizeof(struct trap_frame) == 22 * 8, "trap_frame layout");
 #define VEC_SPURIOUS 255
 
 /* Page-fault error code bits (SDM 4.7). */
-#define PF_P (1 << 0)
-#define PF_W (1 << 1)
-#define PF_U (1 << 2)
-#define PF_RSVD (1 << 3)
-#define PF_I (1 << 4)
+#define PFERR_P (1 << 0)
+#define PFERR_W (1 << 1)
+#define PFERR_U (1 << 2)
+#define PFERR_RSVD (1 << 3)
+#define PFERR_I (1 << 4)
 
 typedef void (*irq_handler_t)(struct trap_frame *tf, void *ctx);
 

@@ -1,0 +1,234 @@
+/*
+ * Per-process address spaces. The user half (PML4 slots 0-255) is private;
+ * the kernel half is copied from the kernel's table, whose top-level slots
+ * never change after boot, so every process sees the same kernel. All user
+ * memory is allocated and zeroed when mapped: a later fault is always fatal.
+ */
+#include <arch/cpu.h>
+#include <arch/memlayout.h>
+#include <arch/paging.h>
+#include <kernel/kmem.h>
+#include <kernel/page.h>
+#include <kernel/phys.h>
+#include <kernel/vm.h>
+#include <kernel/vmspace.h>
+#include <lib/string.h>
+#include <uapi/errno.h>
+#include <uapi/syscall.h>
+
+static uint64_t prot_to_pte(int prot)
+{
+	uint64_t f = PTE_U;
+	if (prot & PROT_WRITE)
+		f |= PTE_W;
+	if (!(prot & PROT_EXEC))
+		f |= PTE_NX;
+	return f;
+}
+
+int vmspace_init(struct vmspace *vs, size_t budget_pages)
+{
+	paddr_t pa = page_alloc_zeroed(1);
+	if (!pa)
+		return -ENOMEM;
+	vs->pml4 = phys_to_virt(pa);
+	memcpy(vs->pml4 + PT_ENTRIES / 2, vm_kernel_pml4() + PT_ENTRIES / 2,
+	       PT_ENTRIES / 2 * sizeof(uint64_t));
+	vs->regions = NULL;
+	vs->pages = 0;
+	vs->budget = budget_pages;
+	return 0;
+}
+
+static bool range_ok(uintptr_t va, size_t len)
+{
+	return len && IS_ALIGNED(va, PAGE_SIZE) && va >= USER_MIN && va < USER_MAX &&
+	       len <= USER_MAX - va;
+}
+
+static struct vm_region *find_overlap(const struct vmspace *vs, uintptr_t s, uintptr_t e)
+{
+	for (struct vm_region *r = vs->regions; r; r = r->next)
+		if (r->start < e && s < r->end)
+			return r;
+	return NULL;
+}
+
+/* First gap of len bytes at or above VMSPACE_ANON_BASE. */
+static uintptr_t find_gap(const struct vmspace *vs, size_t len)
+{
+	uintptr_t at = VMSPACE_ANON_BASE;
+	for (struct vm_region *r = vs->regions; r; r = r->next) {
+		if (r->end <= at)
+			continue;
+		if (r->start >= at && r->start - at >= len + PAGE_SIZE)
+			break;
+		at = r->end + PAGE_SIZE; /* leave an unmapped guard page */
+	}
+	return at + len <= VMSPACE_STACK_TOP - (1UL << 30) ? at : 0;
+}
+
+static int insert_region(struct vmspace *vs, uintptr_t s, uintptr_t e, int prot,
+			 enum vmr_kind kind)
+{
+	struct vm_region *n = kmalloc(sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	*n = (struct vm_region){ .start = s, .end = e, .prot = prot, .kind = kind };
+	struct vm_region **pp = &vs->regions;
+	while (*pp && (*pp)->start < s)
+		pp = &(*pp)->next;
+	n->next = *pp;
+	*pp = n;
+	return 0;
+}
+
+static bool owns_pages(enum vmr_kind kind)
+{
+	return kind == VMR_IMAGE || kind == VMR_STACK || kind == VMR_ANON;
+}
+
+/* Unmap [s, e) and free the backing pages when the region owns them. */
+static void unmap_range(struct vmspace *vs, uintptr_t s, uintptr_t e, bool owned)
+{
+	for (uintptr_t va = s; va < e; va += PAGE_SIZE) {
+		uint64_t old = pt_unmap(vs->pml4, va);
+		if (!(old & PTE_P))
+			continue;
+		invlpg(va);
+		if (owned) {
+			page_free(old & PTE_ADDR_MASK, 1);
+			vs->pages--;
+		}
+	}
+}
+
+static long reserve(struct vmspace *vs, uintptr_t *va, size_t len)
+{
+	if (!*va) {
+		*va = find_gap(vs, len);
+		if (!*va)
+			return -ENOMEM;
+	}
+	if (!range_ok(*va, len))
+		return -EINVAL;
+	if (find_overlap(vs, *va, *va + len))
+		return -EEXIST;
+	return 0;
+}
+
+long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot,
+		      enum vmr_kind kind)
+{
+	if (!len || len > USER_MAX)
+		return -EINVAL;
+	len = ALIGN_UP(len, PAGE_SIZE);
+	long err = reserve(vs, &va, len);
+	if (err)
+		return err;
+	size_t n = len / PAGE_SIZE;
+	if (vs->pages + n > vs->budget || n > page_free_count())
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		paddr_t pa = page_alloc_zeroed(1);
+		if (!pa || pt_map(vs->pml4, va + i * PAGE_SIZE, pa, prot_to_pte(prot))) {
+			if (pa)
+				page_free(pa, 1);
+			unmap_range(vs, va, va + i * PAGE_SIZE, true);
+			return -ENOMEM;
+		}
+		vs->pages++;
+	}
+	err = insert_region(vs, va, va + len, prot, kind);
+	if (err) {
+		unmap_range(vs, va, va + len, true);
+		return err;
+	}
+	return (long)va;
+}
+
+long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len,
+		      int prot, bool uncached, enum vmr_kind kind)
+{
+	len = ALIGN_UP(len, PAGE_SIZE);
+	long err = reserve(vs, &va, len);
+	if (err)
+		return err;
+	uint64_t flags = prot_to_pte(prot) | (uncached ? PTE_PCD | PTE_PWT : 0);
+	for (size_t off = 0; off < len; off += PAGE_SIZE) {
+		if (pt_map(vs->pml4, va + off, pa + off, flags)) {
+			unmap_range(vs, va, va + off, false);
+			return -ENOMEM;
+		}
+	}
+	err = insert_region(vs, va, va + len, prot, kind);
+	if (err) {
+		unmap_range(vs, va, va + len, false);
+		return err;
+	}
+	return (long)va;
+}
+
+int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len)
+{
+	len = ALIGN_UP(len, PAGE_SIZE);
+	for (struct vm_region **pp = &vs->regions; *pp; pp = &(*pp)->next) {
+		struct vm_region *r = *pp;
+		if (r->start != va)
+			continue;
+		if (r->kind != VMR_ANON || r->end - r->start != len)
+			return -EINVAL;
+		unmap_range(vs, r->start, r->end, true);
+		*pp = r->next;
+		kfree(r);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+void vmspace_destroy(struct vmspace *vs)
+{
+	while (vs->regions) {
+		struct vm_region *r = vs->regions;
+		unmap_range(vs, r->start, r->end, owns_pages(r->kind));
+		vs->regions = r->next;
+		kfree(r);
+	}
+	pt_free_user_tables(vs->pml4);
+	page_free(virt_to_phys(vs->pml4), 1);
+	vs->pml4 = NULL;
+}
+
+int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len)
+{
+	const uint8_t *s = src;
+	while (len) {
+		paddr_t pa;
+		if (!(pt_lookup(vs->pml4, va, &pa) & PTE_U))
+			return -EFAULT;
+		size_t chunk = MIN(len, PAGE_SIZE - (va & (PAGE_SIZE - 1)));
+		memcpy(phys_to_virt(pa), s, chunk);
+		va += chunk;
+		s += chunk;
+		len -= chunk;
+	}
+	return 0;
+}
+
+bool vmspace_check(const struct vmspace *vs, uintptr_t va, size_t len, bool write)
+{
+	if (va < USER_MIN || va >= USER_MAX || len > USER_MAX - va)
+		return false;
+	uintptr_t end = va + len;
+	for (uintptr_t p = ALIGN_DOWN(va, PAGE_SIZE); p < end; p += PAGE_SIZE) {
+		uint64_t e = pt_lookup(vs->pml4, p, NULL);
+		if (!(e & PTE_P) || !(e & PTE_U) || (write && !(e & PTE_W)))
+			return false;
+	}
+	return true;
+}
+
+void vmspace_activate(const struct vmspace *vs)
+{
+	write_cr3(virt_to_phys(vs->pml4));
+}

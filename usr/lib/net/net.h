@@ -1,0 +1,236 @@
+/* Allocation-free Ethernet/ARP/IPv4/ICMP/UDP protocol core of the user-space network stack. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto.h"
+
+/*
+ * Conventions
+ * - Every IPv4 address and port in this API (struct net_config, struct
+ *   net_udp, function arguments) is in HOST byte order.  Wire structs in
+ *   proto.h are in network order.
+ * - Frames are Ethernet frames without FCS and without the virtio-net header.
+ *   Nothing here allocates, copies a payload (except udp_build's one copy of
+ *   the caller's data, skipped when it is already in place) or keeps a pointer
+ *   to a frame after returning.
+ * - One struct net_stack per queue pair / core: no locking, no atomics.
+ * - Builders return the frame length to transmit (> 0) or a negative errno.
+ */
+
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "net: little-endian hosts only");
+
+static inline uint16_t net_htons(uint16_t x)
+{
+	return __builtin_bswap16(x);
+}
+
+static inline uint16_t net_ntohs(uint16_t x)
+{
+	return __builtin_bswap16(x);
+}
+
+static inline uint32_t net_htonl(uint32_t x)
+{
+	return __builtin_bswap32(x);
+}
+
+static inline uint32_t net_ntohl(uint32_t x)
+{
+	return __builtin_bswap32(x);
+}
+
+#define NET_MTU		    1500
+#define NET_FRAME_MAX	    (ETH_HLEN + NET_MTU)		/* 1514 */
+#define NET_UDP_PAYLOAD_OFF (ETH_HLEN + IP_HLEN + UDP_HLEN)	/* 42: where built payloads go */
+#define NET_UDP_MAX_PAYLOAD (NET_MTU - IP_HLEN - UDP_HLEN)	/* 1472: we never fragment */
+
+#define NET_ARP_SLOTS  16
+#define NET_ARP_TTL_NS (60ull * 1000000000ull)
+
+/* How transmitted UDP checksums are produced (struct net_config.udp_csum). */
+enum net_udp_csum {
+	NET_UDP_CSUM_FULL = 0,	/* computed in software (the default) */
+	NET_UDP_CSUM_NONE,	/* sent as 0, "no checksum" (RFC 768) */
+	NET_UDP_CSUM_OFFLOAD,	/* field holds the pseudo-header sum: the driver sets
+				 * VIRTIO_NET_HDR_F_NEEDS_CSUM, csum_start 34, csum_offset 6 */
+};
+
+struct net_config {
+	uint8_t mac[ETH_ALEN];
+	uint32_t ip;		/* host byte order */
+	uint32_t netmask;	/* host byte order, e.g. 0xffffff00 */
+	uint32_t gateway;	/* host byte order; 0: only the local subnet is reachable */
+	uint8_t udp_csum;	/* enum net_udp_csum */
+};
+
+/*
+ * Counters.  Every frame given to net_rx counts in rx_frames/rx_bytes and ends
+ * in exactly one way: a reply, consumed, a UDP delivery (rx_udp), or a drop,
+ * which increments exactly one rx_* reason below and rx_dropped.
+ */
+struct net_stats {
+	uint64_t rx_frames;
+	uint64_t rx_bytes;
+	uint64_t tx_frames;	/* frames built for transmission (replies included) */
+	uint64_t tx_bytes;
+	uint64_t rx_udp;	/* datagrams delivered as NET_RX_UDP */
+	uint64_t rx_ip_options;	/* accepted datagrams that carried IP options (skipped) */
+	uint64_t arp_requests_answered;
+	uint64_t arp_replies_learned;
+	uint64_t icmp_echo_answered;
+
+	uint64_t rx_dropped;	/* sum of the reasons below */
+	uint64_t rx_short;	/* shorter than its headers */
+	uint64_t rx_bad_ethertype;
+	uint64_t rx_not_for_us;	/* destination MAC or IP not ours (IPv4 needs our unicast MAC) */
+	uint64_t rx_bad_src;	/* multicast source MAC; source IP ours, broadcast, 0/8, 127/8, >= 224/4 */
+	uint64_t rx_ip_bad_version;
+	uint64_t rx_ip_bad_hlen;	/* IHL < 5 */
+	uint64_t rx_ip_bad_len;		/* total length > frame, or < IHL * 4 */
+	uint64_t rx_ip_bad_csum;
+	uint64_t rx_ip_fragment;	/* MF or offset != 0: no reassembly */
+	uint64_t rx_ip_bad_proto;
+	uint64_t rx_udp_bad_len;	/* UDP length < 8 or > IP payload */
+	uint64_t rx_udp_bad_csum;
+	uint64_t rx_udp_no_port;
+	uint64_t rx_icmp_bad_csum;
+	uint64_t rx_icmp_other;		/* anything but echo request code 0 */
+	uint64_t rx_arp_bad;		/* htype, ptype, hlen, plen or op wrong */
+};
+
+struct net_arp_entry {
+	uint64_t expires_ns;	/* 0: empty */
+	uint32_t ip;		/* host byte order */
+	uint8_t mac[ETH_ALEN];
+};
+
+struct net_stack {
+	struct net_config cfg;
+	struct net_stats stats;
+	uint16_t ip_id;		/* identification of the next datagram sent */
+	struct net_arp_entry arp[NET_ARP_SLOTS];
+	uint64_t udp_ports[65536 / 64];	/* bitmap of bound UDP ports */
+};
+
+/* Verdicts of net_rx. */
+enum net_rx_verdict {
+	NET_RX_DROP = 0,	/* counted; recycle the buffer */
+	NET_RX_CONSUMED,	/* handled (e.g. ARP learned); recycle the buffer */
+	NET_RX_REPLY,		/* frame rewritten in place: transmit out->len bytes of it */
+	NET_RX_UDP,		/* a datagram for a bound port: see out->udp */
+};
+
+/* net_rx_flags flags. */
+#define NET_RX_F_CSUM_VALID 0x1u	/* device verified the UDP checksum (virtio DATA_VALID) */
+
+/* A received datagram; the payload stays in the frame. */
+struct net_udp {
+	uint8_t *payload;	/* inside the frame */
+	uint16_t len;		/* payload bytes (UDP length - 8; Ethernet padding excluded) */
+	uint16_t sport;		/* host byte order */
+	uint16_t dport;
+	uint16_t csum;		/* checksum field as received (wire order), 0 if none */
+	uint32_t src_ip;	/* host byte order */
+	uint32_t dst_ip;
+};
+
+struct net_rx_result {
+	size_t len;		/* NET_RX_REPLY: reply length, in the same buffer */
+	struct net_udp udp;	/* NET_RX_UDP */
+};
+
+/* Reset s (stats, ARP cache, bound ports) and take the configuration. */
+void net_init(struct net_stack *s, const struct net_config *cfg);
+
+/*
+ * Classify one received frame of len bytes (the buffer is writable: replies
+ * are built in place).  Returns an enum net_rx_verdict.  flags is a set of
+ * NET_RX_F_*; now_ns is a monotonic clock for the ARP cache.
+ */
+int net_rx_flags(struct net_stack *s, uint8_t *frame, size_t len, unsigned int flags,
+		 struct net_rx_result *out, uint64_t now_ns);
+
+static inline int net_rx(struct net_stack *s, uint8_t *frame, size_t len,
+			 struct net_rx_result *out, uint64_t now_ns)
+{
+	return net_rx_flags(s, frame, len, 0, out, now_ns);
+}
+
+/*
+ * The neighbour a datagram to dst must be sent to: dst itself on our subnet,
+ * the gateway otherwise.  False if there is none (no gateway, dst 0 ...).
+ */
+bool net_next_hop(const struct net_stack *s, uint32_t dst, uint32_t *hop);
+
+/* Accept datagrams for port (not 0): 0 or -EINVAL. */
+int udp_bind(struct net_stack *s, uint16_t port);
+void udp_unbind(struct net_stack *s, uint16_t port);
+bool udp_is_bound(const struct net_stack *s, uint16_t port);
+
+/*
+ * Turn the received frame holding u (from net_rx on this same buffer) into a
+ * datagram back to its sender: MACs, IPs and ports swapped, payload_len bytes
+ * of payload taken from u->payload (the app may have rewritten them there).
+ * IP options of the request are dropped (the payload moves down when there
+ * were some).  cap is the buffer size.  Returns the length to transmit, or
+ * -EMSGSIZE (does not fit cap or the MTU) or -EINVAL (source port 0, payload
+ * outside the buffer).
+ */
+int udp_reply_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u,
+		      size_t payload_len);
+
+/*
+ * udp_reply_inplace for an unmodified payload: the reply's UDP checksum is
+ * the request's (the pseudo-header and header words are only permuted), so
+ * no pass over the payload is needed.
+ */
+int udp_echo_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u);
+
+/*
+ * Build a datagram to dst_ip:dport into frame[cap].  The payload is copied to
+ * frame + NET_UDP_PAYLOAD_OFF unless it is already there.  Returns the frame
+ * length, -EAGAIN if the next hop's MAC is not in the ARP cache (send
+ * arp_build_request and retry), -EINVAL (no route, bad address or dport 0)
+ * or -EMSGSIZE.  Limited and subnet broadcasts go to ff:ff:ff:ff:ff:ff.
+ */
+int udp_build(struct net_stack *s, uint8_t *frame, size_t cap, uint32_t dst_ip, uint16_t sport,
+	      uint16_t dport, const void *payload, size_t len, uint64_t now_ns);
+
+/*
+ * Build a broadcast ARP request for the next hop towards dst_ip.  Returns the
+ * frame length, -EINVAL (no route) or -EMSGSIZE (cap < 42).
+ */
+int arp_build_request(struct net_stack *s, uint8_t *frame, size_t cap, uint32_t dst_ip);
+
+/* Copy ip's MAC to mac and return true if the cache holds an unexpired entry. */
+bool arp_lookup(const struct net_stack *s, uint32_t ip, uint8_t mac[ETH_ALEN], uint64_t now_ns);
+
+/* Insert or refresh ip -> mac for NET_ARP_TTL_NS (evicts the oldest when full). */
+void arp_insert(struct net_stack *s, uint32_t ip, const uint8_t mac[ETH_ALEN], uint64_t now_ns);
+
+/*
+ * RFC 1071 checksums.  net_csum_partial adds len bytes at buf (from an even
+ * offset of the checksummed region) to a running 64-bit one's complement sum;
+ * net_csum_fold folds it to 16 bits and complements it: the value to store in
+ * a checksum field (wire order), and 0 when a region holding a correct
+ * checksum is verified.
+ */
+uint64_t net_csum_partial(const void *buf, size_t len, uint64_t sum);
+
+static inline uint16_t net_csum_fold(uint64_t sum)
+{
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	sum = (sum & 0xffffu) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* The UDP/TCP pseudo-header (RFC 768) as a partial sum; addresses in host order. */
+static inline uint64_t net_csum_pseudo(uint32_t src, uint32_t dst, uint8_t proto, uint16_t len)
+{
+	return (uint64_t)net_htonl(src) + net_htonl(dst) + net_htons(proto) + net_htons(len);
+}
