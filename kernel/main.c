@@ -15,6 +15,7 @@
 #include <kernel/uaccess.h>
 #include <lib/format.h>
 #include <kernel/selftest.h>
+#include <kernel/smp.h>
 #include <kernel/time.h>
 #include <kernel/uart.h>
 #include <kernel/vm.h>
@@ -156,6 +157,8 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 	uaccess_init();
 	syscall_init_cpu();
 	sched_init();
+	if (!cmdline_has("nosmp"))
+		smp_init(&boot_acpi);
 	spawn_modules();
 	sched_start();
 }

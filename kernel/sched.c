@@ -38,10 +38,25 @@ static struct runqueue rqs[MAX_CPUS];
 static unsigned live_procs;
 static bool any_failed;
 
+static void resched_ipi(struct trap_frame *tf, void *ctx)
+{
+	(void)tf;
+	(void)ctx; /* the interrupt itself ended hlt; sched_trap_exit does the rest */
+}
+
+static void timer_irq(struct trap_frame *tf, void *ctx)
+{
+	(void)tf;
+	(void)ctx;
+	this_cpu()->ticks++;
+}
+
 void sched_init(void)
 {
 	for (unsigned i = 0; i < MAX_CPUS; i++)
 		rqs[i].lock = (struct spinlock)SPINLOCK_INIT;
+	irq_register(VEC_TIMER, timer_irq, NULL);
+	irq_register(VEC_IPI_RESCHED, resched_ipi, NULL);
 }
 
 int sched_place(struct process *p, const char **why)
@@ -329,26 +344,9 @@ void sched_user_fault(struct trap_frame *tf)
 	proc_exit(p, 128 + (int)tf->vector);
 }
 
-static void resched_ipi(struct trap_frame *tf, void *ctx)
-{
-	(void)tf;
-	(void)ctx; /* the interrupt itself ended hlt; sched_trap_exit does the rest */
-}
-
-static void timer_irq(struct trap_frame *tf, void *ctx)
-{
-	(void)tf;
-	(void)ctx;
-	this_cpu()->ticks++;
-}
-
 void sched_start(void)
 {
 	struct cpu *c = this_cpu();
-	if (c->id == 0) {
-		irq_register(VEC_TIMER, timer_irq, NULL);
-		irq_register(VEC_IPI_RESCHED, resched_ipi, NULL);
-	}
 	uint8_t *stack = kmalloc(KSTACK_SIZE);
 	if (!stack)
 		panic("sched: no memory for CPU %u's kernel stack", c->id);

@@ -122,3 +122,12 @@ void vmspace_activate_kernel(void)
 {
 	write_cr3(virt_to_phys(kernel_pml4));
 }
+
+void vm_identity_map_low(paddr_t pa, bool map)
+{
+	if (map)
+		map_or_die(pa, pa, 0, false);
+	else
+		pt_unmap(kernel_pml4, pa);
+	invlpg(pa);
+}

@@ -18,5 +18,8 @@ bool vm_direct_mapped(paddr_t pa, size_t len);
 /* The kernel's top-level table, whose upper half every process shares. */
 uint64_t *vm_kernel_pml4(void);
 paddr_t vm_kernel_pml4_phys(void);
+/* Map (or unmap) one low page at its own address, executable, for the
+ * AP trampoline, which turns paging on while running there. */
+void vm_identity_map_low(paddr_t pa, bool map);
 /* Switch to the kernel-only address space (before freeing a process's). */
 void vmspace_activate_kernel(void);

@@ -7,6 +7,7 @@
  * aligned at a function's entry, so align rsp before the call. For a static
  * PIE the kernel has already applied the relocations: nothing to do here.
  */
+	.cfi_sections .debug_frame	/* unwind info for debuggers only */
 	.text
 	.globl _start
 	.type _start, @function

@@ -9,7 +9,11 @@
 
 struct mc_event_ring *mc_event_ring(void)
 {
-	return (struct mc_event_ring *)(uintptr_t)mc_getauxval(AT_MC_EVENT_RING);
+	static struct mc_event_ring *ring;
+
+	if (!ring)
+		ring = (struct mc_event_ring *)(uintptr_t)mc_getauxval(AT_MC_EVENT_RING);
+	return ring;
 }
 
 /*

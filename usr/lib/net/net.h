@@ -77,7 +77,7 @@ struct net_stats {
 	uint64_t tx_frames;	/* frames built for transmission (replies included) */
 	uint64_t tx_bytes;
 	uint64_t rx_udp;	/* datagrams delivered as NET_RX_UDP */
-	uint64_t rx_ip_options;	/* accepted datagrams that carried IP options (skipped) */
+	uint64_t rx_ip_options;	/* valid IP headers with options (skipped; not a drop) */
 	uint64_t arp_requests_answered;
 	uint64_t arp_replies_learned;
 	uint64_t icmp_echo_answered;
