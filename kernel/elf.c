@@ -7,7 +7,7 @@
 
 #define EHDR_SIZE sizeof(struct elf64_ehdr)
 #define PHDR_SIZE sizeof(struct elf64_phdr)
-#define DYN_SIZE sizeof(struct elf64_dyn)
+#define DYN_SIZE  sizeof(struct elf64_dyn)
 #define RELA_SIZE sizeof(struct elf64_rela)
 
 /* Everything elf_parse learns on its way through the program headers. */
@@ -18,7 +18,7 @@ struct parse {
 	const char *why;
 	struct elf64_ehdr eh;
 	uint64_t total;				/* page-rounded bytes of all segments */
-	unsigned int seg_idx[ELF_MAX_SEGMENTS];	/* program header index of seg[i] */
+	unsigned int seg_idx[ELF_MAX_SEGMENTS]; /* program header index of seg[i] */
 	bool have_dyn, have_phdr, have_tls;
 	struct elf64_phdr dyn, phdr, tls;
 };
@@ -124,7 +124,7 @@ static void get_rela(const uint8_t *p, struct elf64_rela *r)
 /* e_ident, e_type, e_machine, e_version, e_flags, e_ehsize (gABI "ELF Header"). */
 static int check_ident(struct parse *st)
 {
-	static const uint8_t magic[4] = { ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3 };
+	static const uint8_t magic[4] = {ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3};
 	const struct elf64_ehdr *e = &st->eh;
 	unsigned int i;
 
@@ -213,14 +213,14 @@ static int check_align(struct parse *st, unsigned int i, const struct elf64_phdr
 		if (!is_pow2(a))
 			return failf(st, "segment %: p_align not a power of two", i, 0);
 		if (ph->p_vaddr % a != ph->p_offset % a)
-			return failf(st, "segment %: p_vaddr and p_offset not congruent mod p_align",
-				     i, 0);
+			return failf(
+			    st, "segment %: p_vaddr and p_offset not congruent mod p_align", i, 0);
 		if (st->out->bias % a != 0)
 			return failf(st, "segment %: load bias not a multiple of p_align", i, 0);
 	}
 	if (ph->p_vaddr % PAGE_SIZE != ph->p_offset % PAGE_SIZE)
-		return failf(st, "segment %: p_vaddr and p_offset not congruent mod page size",
-			     i, 0);
+		return failf(st, "segment %: p_vaddr and p_offset not congruent mod page size", i,
+			     0);
 	return 0;
 }
 
@@ -320,7 +320,8 @@ static int scan_phdrs(struct parse *st)
 				return err;
 			break;
 		case PT_INTERP:
-			return fail(st, "dynamically linked (PT_INTERP): only static executables run here");
+			return fail(
+			    st, "dynamically linked (PT_INTERP): only static executables run here");
 		case PT_SHLIB:
 			return fail(st, "PT_SHLIB present (reserved by the gABI)");
 		case PT_GNU_STACK:
@@ -342,7 +343,7 @@ static int scan_phdrs(struct parse *st)
 				return fail(st, "more than one PT_PHDR");
 			break;
 		default:
-			break;	/* PT_NOTE, PT_GNU_RELRO, ...: nothing to do */
+			break; /* PT_NOTE, PT_GNU_RELRO, ...: nothing to do */
 		}
 	}
 	if (st->out->nsegs == 0)
@@ -412,7 +413,7 @@ static int find_phdr(struct parse *st)
 			return 0;
 		}
 	}
-	return 0;	/* not mapped: no AT_PHDR */
+	return 0; /* not mapped: no AT_PHDR */
 }
 
 static int check_tls(struct parse *st)
@@ -610,7 +611,7 @@ static int parse(struct parse *st, uint64_t load_bias)
 int elf_parse(const void *file, size_t size, uint64_t load_bias, struct elf_image *out,
 	      const char **why)
 {
-	struct parse st = { .file = file, .size = size, .out = out };
+	struct parse st = {.file = file, .size = size, .out = out};
 	int err;
 
 	if (!file || !out) {
@@ -618,7 +619,7 @@ int elf_parse(const void *file, size_t size, uint64_t load_bias, struct elf_imag
 			*why = "no file or no output";
 		return -EINVAL;
 	}
-	*out = (struct elf_image){ 0 };
+	*out = (struct elf_image){0};
 	err = parse(&st, load_bias);
 	if (err && why)
 		*why = st.why;

@@ -136,7 +136,7 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 	cpu_early_init();
 	printk("\nManticore parakernel booting\n");
 	parse_boot_info(magic, mbi_pa);
-	if (cmdline_has("test"))
+	if (cmdline_has("test") || cmdline_has("debugexit"))
 		power_enable_debug_exit();
 	acpi_init();
 	boot_mm_init(mbi_pa);

@@ -53,7 +53,6 @@ static struct process *proc_alloc(void)
 		if (procs[i].state == PROC_FREE) {
 			p = &procs[i];
 			memset(p, 0, sizeof(*p));
-			p->pid = next_pid++;
 			p->state = PROC_DEAD; /* not schedulable until set up */
 			break;
 		}
@@ -136,6 +135,7 @@ int proc_spawn(const void *image, size_t size, const char *cmdline, const char *
 	if (err)
 		goto fail;
 	p->start_ns = time_ns();
+	p->pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
 	printk("started pid %d (%s) on CPU %u: %s\n", p->pid, p->name, p->cpu, argv);
 	sched_enqueue(p);
 	return 0;

@@ -56,42 +56,42 @@ STATIC_ASSERT(sizeof(struct elf64_rela) == 24, "gABI Elf64_Rela");
 #define ELF64_SHDR_SIZE 64
 
 /* e_ident */
-#define EI_MAG0 0
-#define EI_CLASS 4
-#define EI_DATA 5
-#define EI_VERSION 6
-#define EI_OSABI 7
+#define EI_MAG0	      0
+#define EI_CLASS      4
+#define EI_DATA	      5
+#define EI_VERSION    6
+#define EI_OSABI      7
 #define EI_ABIVERSION 8
-#define ELFMAG0 0x7f
-#define ELFMAG1 'E'
-#define ELFMAG2 'L'
-#define ELFMAG3 'F'
-#define ELFCLASS64 2
-#define ELFDATA2LSB 1
-#define EV_CURRENT 1
+#define ELFMAG0	      0x7f
+#define ELFMAG1	      'E'
+#define ELFMAG2	      'L'
+#define ELFMAG3	      'F'
+#define ELFCLASS64    2
+#define ELFDATA2LSB   1
+#define EV_CURRENT    1
 #define ELFOSABI_SYSV 0
-#define ELFOSABI_GNU 3
+#define ELFOSABI_GNU  3
 
 /* e_type, e_machine */
-#define ET_REL 1
-#define ET_EXEC 2
-#define ET_DYN 3
-#define ET_CORE 4
+#define ET_REL	  1
+#define ET_EXEC	  2
+#define ET_DYN	  3
+#define ET_CORE	  4
 #define EM_X86_64 62
 
 /* Section numbering escapes (gABI "Sections"). */
-#define SHN_UNDEF 0
+#define SHN_UNDEF  0
 #define SHN_XINDEX 0xffff
 
 /* p_type */
-#define PT_NULL 0
-#define PT_LOAD 1
-#define PT_DYNAMIC 2
-#define PT_INTERP 3
-#define PT_NOTE 4
-#define PT_SHLIB 5
-#define PT_PHDR 6
-#define PT_TLS 7
+#define PT_NULL	     0
+#define PT_LOAD	     1
+#define PT_DYNAMIC   2
+#define PT_INTERP    3
+#define PT_NOTE	     4
+#define PT_SHLIB     5
+#define PT_PHDR	     6
+#define PT_TLS	     7
 #define PT_GNU_STACK 0x6474e551
 
 /* p_flags */
@@ -100,60 +100,60 @@ STATIC_ASSERT(sizeof(struct elf64_rela) == 24, "gABI Elf64_Rela");
 #define PF_R 0x4
 
 /* d_tag */
-#define DT_NULL 0
-#define DT_NEEDED 1
+#define DT_NULL	    0
+#define DT_NEEDED   1
 #define DT_PLTRELSZ 2
-#define DT_RELA 7
-#define DT_RELASZ 8
-#define DT_RELAENT 9
-#define DT_REL 17
-#define DT_RELSZ 18
-#define DT_JMPREL 23
-#define DT_RELRSZ 35
-#define DT_RELR 36
+#define DT_RELA	    7
+#define DT_RELASZ   8
+#define DT_RELAENT  9
+#define DT_REL	    17
+#define DT_RELSZ    18
+#define DT_JMPREL   23
+#define DT_RELRSZ   35
+#define DT_RELR	    36
 
 /* x86-64 psABI relocation types (only RELATIVE is supported). */
-#define R_X86_64_64 1
-#define R_X86_64_RELATIVE 8
-#define ELF64_R_SYM(info) ((uint32_t)((info) >> 32))
+#define R_X86_64_64	   1
+#define R_X86_64_RELATIVE  8
+#define ELF64_R_SYM(info)  ((uint32_t)((info) >> 32))
 #define ELF64_R_TYPE(info) ((uint32_t)(info))
 
 /* Limits on what a user program may ask for. */
-#define ELF_MAX_PHDRS 64
+#define ELF_MAX_PHDRS	 64
 #define ELF_MAX_SEGMENTS 16
-#define ELF_MAX_IMAGE (1UL << 30)	/* sum of page-rounded PT_LOAD sizes */
+#define ELF_MAX_IMAGE	 (1UL << 30) /* sum of page-rounded PT_LOAD sizes */
 
 /* One PT_LOAD segment; vaddr is biased, offset/filesz refer to the file. */
 struct elf_segment {
 	uint64_t vaddr;
-	uint64_t memsz;		/* > 0; bytes past filesz are zero */
+	uint64_t memsz; /* > 0; bytes past filesz are zero */
 	uint64_t offset;
-	uint64_t filesz;	/* <= memsz */
-	int prot;		/* PROT_READ/PROT_WRITE/PROT_EXEC, never W and X */
+	uint64_t filesz; /* <= memsz */
+	int prot;	 /* PROT_READ/PROT_WRITE/PROT_EXEC, never W and X */
 };
 
 /* The PT_TLS template, for the user runtime (tdata in memory at vaddr). */
 struct elf_tls {
-	uint64_t vaddr;		/* biased; 0 if the file has no PT_TLS */
+	uint64_t vaddr; /* biased; 0 if the file has no PT_TLS */
 	uint64_t filesz;
 	uint64_t memsz;
 	uint64_t align;
 };
 
 struct elf_image {
-	uint16_t type;		/* ET_EXEC or ET_DYN */
-	uint64_t bias;		/* load bias added to every vaddr (0 for ET_EXEC) */
-	uint64_t entry;		/* biased entry point */
-	uint64_t lo, hi;	/* page-aligned biased range covering all segments */
-	uint64_t phdr;		/* AT_PHDR: biased vaddr of the program headers, 0 if unmapped */
-	uint16_t phnum;		/* AT_PHNUM */
-	uint16_t phent;		/* AT_PHENT */
+	uint16_t type;	 /* ET_EXEC or ET_DYN */
+	uint64_t bias;	 /* load bias added to every vaddr (0 for ET_EXEC) */
+	uint64_t entry;	 /* biased entry point */
+	uint64_t lo, hi; /* page-aligned biased range covering all segments */
+	uint64_t phdr;	 /* AT_PHDR: biased vaddr of the program headers, 0 if unmapped */
+	uint16_t phnum;	 /* AT_PHNUM */
+	uint16_t phent;	 /* AT_PHENT */
 	unsigned int nsegs;
-	struct elf_segment seg[ELF_MAX_SEGMENTS];	/* sorted, no page shared */
-	uint64_t rela_off;	/* file offset of the Elf64_Rela table */
-	uint64_t rela_count;	/* R_X86_64_RELATIVE entries, all checked */
+	struct elf_segment seg[ELF_MAX_SEGMENTS]; /* sorted, no page shared */
+	uint64_t rela_off;			  /* file offset of the Elf64_Rela table */
+	uint64_t rela_count;			  /* R_X86_64_RELATIVE entries, all checked */
 	struct elf_tls tls;
-	char why_buf[80];	/* holds a failure reason naming segment numbers */
+	char why_buf[80]; /* holds a failure reason naming segment numbers */
 };
 
 /*

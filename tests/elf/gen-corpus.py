@@ -64,8 +64,9 @@ class Elf:
         table = b"".join(struct.pack("<IIQQQQQQ", p["type"], p["flags"], p["offset"],
                                      p["vaddr"], p["vaddr"], p["filesz"], p["memsz"],
                                      p["align"]) for p in self.ph)
-        if h["phoff"] < 1 << 20:
-            parts.append((h["phoff"], table))
+        parts.append((EHDR_SIZE, table))  # where every layout here puts it
+        for off, d in self.blobs:
+            assert off >= EHDR_SIZE + len(table) or off + len(d) <= EHDR_SIZE, "layout"
         parts += self.blobs
         end = max(off + len(d) for off, d in parts)
         out = bytearray(end if self.size is None else max(end, self.size))
@@ -223,7 +224,7 @@ def corpus():
          "segment 1: p_memsz too large"),
         ("bad-total-huge.elf", mutate(ex, lambda e: (
             setf(e.ph[1], memsz=0x30000000),
-            e.load(PF_R | PF_W, 0, 0x40000000, 0, 0x30000000))),
+            setf(e.ph[2], type=PT_LOAD, vaddr=0x40000000, memsz=0x30000000, align=PAGE))),
          "image too large"),
         ("bad-kernel-space.elf", mutate(ex, lambda e: setf(e.ph[1], vaddr=0xffffffff80001110)),
          "segment 1 outside user space"),

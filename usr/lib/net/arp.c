@@ -17,7 +17,7 @@ bool arp_lookup(const struct net_stack *s, uint32_t ip, uint8_t mac[ETH_ALEN], u
 
 	if (i < 0)
 		return false;
-	memcpy(mac, s->arp[i].mac, ETH_ALEN);
+	mac_copy(mac, s->arp[i].mac);
 	return true;
 }
 
@@ -46,7 +46,7 @@ void arp_insert(struct net_stack *s, uint32_t ip, const uint8_t mac[ETH_ALEN], u
 	uint64_t expires = now_ns + NET_ARP_TTL_NS;
 
 	e->ip = ip;
-	memcpy(e->mac, mac, ETH_ALEN);
+	mac_copy(e->mac, mac);
 	e->expires_ns = expires > now_ns ? expires : UINT64_MAX;
 }
 
@@ -92,9 +92,9 @@ int arp_rx(struct net_stack *s, uint8_t *frame, size_t len, struct net_rx_result
 	if (!for_us)
 		return NET_RX_CONSUMED;
 
-	memcpy(arp->tha, arp->sha, ETH_ALEN);
+	mac_copy(arp->tha, arp->sha);
 	arp->tpa = arp->spa;
-	memcpy(arp->sha, s->cfg.mac, ETH_ALEN);
+	mac_copy(arp->sha, s->cfg.mac);
 	arp->spa = net_htonl(s->cfg.ip);
 	arp->op = net_htons(ARP_OP_REPLY);
 	eth_fill(eth, arp->tha, s->cfg.mac, ETH_TYPE_ARP);
@@ -123,7 +123,7 @@ int arp_build_request(struct net_stack *s, uint8_t *frame, size_t cap, uint32_t 
 	arp->hlen = ETH_ALEN;
 	arp->plen = 4;
 	arp->op = net_htons(ARP_OP_REQUEST);
-	memcpy(arp->sha, s->cfg.mac, ETH_ALEN);
+	mac_copy(arp->sha, s->cfg.mac);
 	arp->spa = net_htonl(s->cfg.ip);
 	memset(arp->tha, 0, ETH_ALEN);
 	arp->tpa = net_htonl(hop);

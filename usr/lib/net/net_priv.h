@@ -26,9 +26,37 @@ static inline void net_tx_count(struct net_stack *s, size_t len)
 	s->stats.tx_bytes += len;
 }
 
+/*
+ * MAC helpers with fixed-size builtins: gcc expands these inline even when
+ * freestanding, where memcpy/memcmp would be calls.
+ */
+static inline uint64_t mac_load(const uint8_t *m)
+{
+	uint32_t hi;
+	uint16_t lo;
+
+	__builtin_memcpy(&hi, m, sizeof(hi));
+	__builtin_memcpy(&lo, m + 4, sizeof(lo));
+	return (uint64_t)lo << 32 | hi;
+}
+
+static inline void mac_store(uint8_t *m, uint64_t v)
+{
+	uint32_t hi = (uint32_t)v;
+	uint16_t lo = (uint16_t)(v >> 32);
+
+	__builtin_memcpy(m, &hi, sizeof(hi));
+	__builtin_memcpy(m + 4, &lo, sizeof(lo));
+}
+
+static inline void mac_copy(uint8_t *dst, const uint8_t *src)
+{
+	mac_store(dst, mac_load(src));
+}
+
 static inline bool mac_eq(const uint8_t *a, const uint8_t *b)
 {
-	return memcmp(a, b, ETH_ALEN) == 0;
+	return mac_load(a) == mac_load(b);
 }
 
 /* Group bit (I/G) of the first octet: multicast or broadcast. */
@@ -40,8 +68,10 @@ static inline bool mac_is_group(const uint8_t *m)
 static inline void eth_fill(struct eth_hdr *eth, const uint8_t *dst, const uint8_t *src,
 			    uint16_t type)
 {
-	memcpy(eth->dst, dst, ETH_ALEN);
-	memcpy(eth->src, src, ETH_ALEN);
+	uint64_t d = mac_load(dst);	/* dst may be eth->src */
+
+	mac_copy(eth->src, src);
+	mac_store(eth->dst, d);
 	eth->type = net_htons(type);
 }
 

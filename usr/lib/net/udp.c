@@ -1,0 +1,149 @@
+/* UDP (RFC 768): validate and deliver datagrams without copying, build replies and new datagrams. */
+#include "net_priv.h"
+
+/*
+ * The datagram's IPv4 header (hlen bytes, total tot_len) has been validated.
+ * A UDP length shorter than the IP payload is accepted (the rest is ignored);
+ * a checksum field of 0 means the sender computed none.
+ */
+int udp_rx(struct net_stack *s, uint8_t *frame, size_t hlen, size_t tot_len, unsigned int flags,
+	   struct net_rx_result *out)
+{
+	const struct ip_hdr *ip = (const struct ip_hdr *)(frame + ETH_HLEN);
+	struct udp_hdr *udp = (struct udp_hdr *)(frame + ETH_HLEN + hlen);
+	size_t avail = tot_len - hlen;
+	size_t ulen;
+	uint16_t dport;
+
+	if (avail < UDP_HLEN)
+		return net_drop(s, &s->stats.rx_short);
+	ulen = net_ntohs(udp->len);
+	if (ulen < UDP_HLEN || ulen > avail)
+		return net_drop(s, &s->stats.rx_udp_bad_len);
+	if (udp->csum != 0 && !(flags & NET_RX_F_CSUM_VALID)) {
+		uint64_t sum = ip_pseudo_be(ip->src, ip->dst, IP_PROTO_UDP, (uint16_t)ulen);
+
+		if (net_csum_fold(net_csum_partial(udp, ulen, sum)) != 0)
+			return net_drop(s, &s->stats.rx_udp_bad_csum);
+	}
+	dport = net_ntohs(udp->dport);
+	if (!udp_is_bound(s, dport))
+		return net_drop(s, &s->stats.rx_udp_no_port);
+
+	out->udp.payload = (uint8_t *)udp + UDP_HLEN;
+	out->udp.len = (uint16_t)(ulen - UDP_HLEN);
+	out->udp.sport = net_ntohs(udp->sport);
+	out->udp.dport = dport;
+	out->udp.csum = udp->csum;
+	out->udp.src_ip = net_ntohl(ip->src);
+	out->udp.dst_ip = net_ntohl(ip->dst);
+	s->stats.rx_udp++;
+	return NET_RX_UDP;
+}
+
+/* The checksum field for the datagram at udp (its csum field 0) as configured. */
+static uint16_t udp_csum(const struct net_stack *s, const struct udp_hdr *udp, uint32_t dst_be,
+			 uint16_t ulen)
+{
+	uint64_t sum = ip_pseudo_be(net_htonl(s->cfg.ip), dst_be, IP_PROTO_UDP, ulen);
+	uint16_t c;
+
+	switch (s->cfg.udp_csum) {
+	case NET_UDP_CSUM_NONE:
+		return 0;
+	case NET_UDP_CSUM_OFFLOAD:
+		/* The device adds the data and stores the complement. */
+		return (uint16_t)~net_csum_fold(sum);
+	default:
+		c = net_csum_fold(net_csum_partial(udp, ulen, sum));
+		/* RFC 768: a computed 0 is sent as all ones; 0 means none. */
+		return c ? c : 0xffff;
+	}
+}
+
+/*
+ * Write the Ethernet, IP and UDP headers in front of payload_len bytes already
+ * at frame + NET_UDP_PAYLOAD_OFF.  reuse: csum is known to be the datagram's
+ * checksum (when software checksums are configured).
+ */
+static int udp_finish(struct net_stack *s, uint8_t *frame, size_t cap, const uint8_t *dst_mac,
+		      uint32_t dst_be, uint16_t sport, uint16_t dport, size_t payload_len,
+		      bool reuse, uint16_t csum)
+{
+	struct eth_hdr *eth = (struct eth_hdr *)frame;
+	struct ip_hdr *ip = (struct ip_hdr *)(frame + ETH_HLEN);
+	struct udp_hdr *udp = (struct udp_hdr *)(frame + ETH_HLEN + IP_HLEN);
+	uint16_t ulen = (uint16_t)(UDP_HLEN + payload_len);
+	size_t len;
+
+	udp->sport = net_htons(sport);
+	udp->dport = net_htons(dport);
+	udp->len = net_htons(ulen);
+	if (reuse && s->cfg.udp_csum == NET_UDP_CSUM_FULL) {
+		udp->csum = csum;
+	} else {
+		udp->csum = 0;
+		udp->csum = udp_csum(s, udp, dst_be, ulen);
+	}
+	ip_fill(s, ip, dst_be, IP_PROTO_UDP, (uint16_t)(IP_HLEN + ulen));
+	eth_fill(eth, dst_mac, s->cfg.mac, ETH_TYPE_IPV4);
+
+	len = eth_pad(frame, NET_UDP_PAYLOAD_OFF + payload_len, cap);
+	net_tx_count(s, len);
+	return (int)len;
+}
+
+static int udp_reply(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u,
+		     size_t payload_len, bool same)
+{
+	const struct eth_hdr *eth = (const struct eth_hdr *)frame;
+	uintptr_t off = (uintptr_t)u->payload - (uintptr_t)frame;
+
+	if (payload_len > NET_UDP_MAX_PAYLOAD || cap < NET_UDP_PAYLOAD_OFF + payload_len)
+		return -EMSGSIZE;
+	if (u->sport == 0 || off < NET_UDP_PAYLOAD_OFF || off > cap - payload_len)
+		return -EINVAL;
+	/* Past IP options: the reply has none. */
+	if (off != NET_UDP_PAYLOAD_OFF)
+		memmove(frame + NET_UDP_PAYLOAD_OFF, u->payload, payload_len);
+	/*
+	 * An unchanged payload with a checksum: the reply's pseudo-header and
+	 * header are the request's words permuted, so the sum is the same.
+	 */
+	return udp_finish(s, frame, cap, eth->src, net_htonl(u->src_ip), u->dport, u->sport,
+			  payload_len, same && u->csum != 0, u->csum);
+}
+
+int udp_reply_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u,
+		      size_t payload_len)
+{
+	return udp_reply(s, frame, cap, u, payload_len, false);
+}
+
+int udp_echo_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u)
+{
+	return udp_reply(s, frame, cap, u, u->len, true);
+}
+
+int udp_build(struct net_stack *s, uint8_t *frame, size_t cap, uint32_t dst_ip, uint16_t sport,
+	      uint16_t dport, const void *payload, size_t len, uint64_t now_ns)
+{
+	uint8_t mac[ETH_ALEN];
+	uint32_t hop;
+
+	if (len > NET_UDP_MAX_PAYLOAD || cap < NET_UDP_PAYLOAD_OFF + len)
+		return -EMSGSIZE;
+	if (dport == 0)
+		return -EINVAL;
+	if (ip_is_bcast(s, dst_ip)) {
+		mac_copy(mac, net_bcast_mac);
+	} else {
+		if (ip_is_bad_src(s, dst_ip) || !net_next_hop(s, dst_ip, &hop))
+			return -EINVAL;
+		if (!arp_lookup(s, hop, mac, now_ns))
+			return -EAGAIN;
+	}
+	if (len && payload != frame + NET_UDP_PAYLOAD_OFF)
+		memmove(frame + NET_UDP_PAYLOAD_OFF, payload, len);
+	return udp_finish(s, frame, cap, mac, net_htonl(dst_ip), sport, dport, len, false, 0);
+}
