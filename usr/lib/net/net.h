@@ -43,27 +43,27 @@ static inline uint32_t net_ntohl(uint32_t x)
 }
 
 #define NET_MTU		    1500
-#define NET_FRAME_MAX	    (ETH_HLEN + NET_MTU)		/* 1514 */
-#define NET_UDP_PAYLOAD_OFF (ETH_HLEN + IP_HLEN + UDP_HLEN)	/* 42: where built payloads go */
-#define NET_UDP_MAX_PAYLOAD (NET_MTU - IP_HLEN - UDP_HLEN)	/* 1472: we never fragment */
+#define NET_FRAME_MAX	    (ETH_HLEN + NET_MTU)	    /* 1514 */
+#define NET_UDP_PAYLOAD_OFF (ETH_HLEN + IP_HLEN + UDP_HLEN) /* 42: where built payloads go */
+#define NET_UDP_MAX_PAYLOAD (NET_MTU - IP_HLEN - UDP_HLEN)  /* 1472: we never fragment */
 
 #define NET_ARP_SLOTS  16
 #define NET_ARP_TTL_NS (60ull * 1000000000ull)
 
 /* How transmitted UDP checksums are produced (struct net_config.udp_csum). */
 enum net_udp_csum {
-	NET_UDP_CSUM_FULL = 0,	/* computed in software (the default) */
-	NET_UDP_CSUM_NONE,	/* sent as 0, "no checksum" (RFC 768) */
-	NET_UDP_CSUM_OFFLOAD,	/* field holds the pseudo-header sum: the driver sets
-				 * VIRTIO_NET_HDR_F_NEEDS_CSUM, csum_start 34, csum_offset 6 */
+	NET_UDP_CSUM_FULL = 0, /* computed in software (the default) */
+	NET_UDP_CSUM_NONE,     /* sent as 0, "no checksum" (RFC 768) */
+	NET_UDP_CSUM_OFFLOAD,  /* field holds the pseudo-header sum: the driver sets
+				* VIRTIO_NET_HDR_F_NEEDS_CSUM, csum_start 34, csum_offset 6 */
 };
 
 struct net_config {
 	uint8_t mac[ETH_ALEN];
-	uint32_t ip;		/* host byte order */
-	uint32_t netmask;	/* host byte order, e.g. 0xffffff00 */
-	uint32_t gateway;	/* host byte order; 0: only the local subnet is reachable */
-	uint8_t udp_csum;	/* enum net_udp_csum */
+	uint32_t ip;	  /* host byte order */
+	uint32_t netmask; /* host byte order, e.g. 0xffffff00 */
+	uint32_t gateway; /* host byte order; 0: only the local subnet is reachable */
+	uint8_t udp_csum; /* enum net_udp_csum */
 };
 
 /*
@@ -74,72 +74,72 @@ struct net_config {
 struct net_stats {
 	uint64_t rx_frames;
 	uint64_t rx_bytes;
-	uint64_t tx_frames;	/* frames built for transmission (replies included) */
+	uint64_t tx_frames; /* frames built for transmission (replies included) */
 	uint64_t tx_bytes;
 	uint64_t rx_udp;	/* datagrams delivered as NET_RX_UDP */
-	uint64_t rx_ip_options;	/* valid IP headers with options (skipped; not a drop) */
+	uint64_t rx_ip_options; /* valid IP headers with options (skipped; not a drop) */
 	uint64_t arp_requests_answered;
 	uint64_t arp_replies_learned;
 	uint64_t icmp_echo_answered;
 
-	uint64_t rx_dropped;	/* sum of the reasons below */
-	uint64_t rx_short;	/* shorter than its headers */
+	uint64_t rx_dropped; /* sum of the reasons below */
+	uint64_t rx_short;   /* shorter than its headers */
 	uint64_t rx_bad_ethertype;
-	uint64_t rx_not_for_us;	/* destination MAC or IP not ours (IPv4 needs our unicast MAC) */
-	uint64_t rx_bad_src;	/* multicast source MAC; source IP ours, broadcast, 0/8, 127/8, >= 224/4 */
+	uint64_t rx_not_for_us; /* destination MAC or IP not ours (IPv4 needs our unicast MAC) */
+	uint64_t rx_bad_src;	/* group source MAC; source IP ours/broadcast/0/127/224+ */
 	uint64_t rx_ip_bad_version;
-	uint64_t rx_ip_bad_hlen;	/* IHL < 5 */
-	uint64_t rx_ip_bad_len;		/* total length > frame, or < IHL * 4 */
+	uint64_t rx_ip_bad_hlen; /* IHL < 5 */
+	uint64_t rx_ip_bad_len;	 /* total length > frame, or < IHL * 4 */
 	uint64_t rx_ip_bad_csum;
-	uint64_t rx_ip_fragment;	/* MF or offset != 0: no reassembly */
+	uint64_t rx_ip_fragment; /* MF or offset != 0: no reassembly */
 	uint64_t rx_ip_bad_proto;
-	uint64_t rx_udp_bad_len;	/* UDP length < 8 or > IP payload */
+	uint64_t rx_udp_bad_len; /* UDP length < 8 or > IP payload */
 	uint64_t rx_udp_bad_csum;
 	uint64_t rx_udp_no_port;
 	uint64_t rx_icmp_bad_csum;
-	uint64_t rx_icmp_other;		/* anything but echo request code 0 */
-	uint64_t rx_arp_bad;		/* htype, ptype, hlen, plen or op wrong */
+	uint64_t rx_icmp_other; /* anything but echo request code 0 */
+	uint64_t rx_arp_bad;	/* htype, ptype, hlen, plen or op wrong */
 };
 
 struct net_arp_entry {
-	uint64_t expires_ns;	/* 0: empty */
-	uint32_t ip;		/* host byte order */
+	uint64_t expires_ns; /* 0: empty */
+	uint32_t ip;	     /* host byte order */
 	uint8_t mac[ETH_ALEN];
 };
 
 struct net_stack {
 	struct net_config cfg;
 	struct net_stats stats;
-	uint16_t ip_id;		/* identification of the next datagram sent */
+	uint16_t ip_id; /* identification of the next datagram sent */
 	struct net_arp_entry arp[NET_ARP_SLOTS];
-	uint64_t udp_ports[65536 / 64];	/* bitmap of bound UDP ports */
+	uint64_t udp_ports[65536 / 64]; /* bitmap of bound UDP ports */
 };
 
 /* Verdicts of net_rx. */
 enum net_rx_verdict {
-	NET_RX_DROP = 0,	/* counted; recycle the buffer */
-	NET_RX_CONSUMED,	/* handled (e.g. ARP learned); recycle the buffer */
-	NET_RX_REPLY,		/* frame rewritten in place: transmit out->len bytes of it */
-	NET_RX_UDP,		/* a datagram for a bound port: see out->udp */
+	NET_RX_DROP = 0, /* counted; recycle the buffer */
+	NET_RX_CONSUMED, /* handled (e.g. ARP learned); recycle the buffer */
+	NET_RX_REPLY,	 /* frame rewritten in place: transmit out->len bytes of it */
+	NET_RX_UDP,	 /* a datagram for a bound port: see out->udp */
 };
 
 /* net_rx_flags flags. */
-#define NET_RX_F_CSUM_VALID 0x1u	/* device verified the UDP checksum (virtio DATA_VALID) */
+#define NET_RX_F_CSUM_VALID 0x1u /* device verified the UDP checksum (virtio DATA_VALID) */
 
 /* A received datagram; the payload stays in the frame. */
 struct net_udp {
-	uint8_t *payload;	/* inside the frame */
-	uint16_t len;		/* payload bytes (UDP length - 8; Ethernet padding excluded) */
-	uint16_t sport;		/* host byte order */
+	uint8_t *payload; /* inside the frame */
+	uint16_t len;	  /* payload bytes (UDP length - 8; Ethernet padding excluded) */
+	uint16_t sport;	  /* host byte order */
 	uint16_t dport;
-	uint16_t csum;		/* checksum field as received (wire order), 0 if none */
-	uint32_t src_ip;	/* host byte order */
+	uint16_t csum;	 /* checksum field as received (wire order), 0 if none */
+	uint32_t src_ip; /* host byte order */
 	uint32_t dst_ip;
 };
 
 struct net_rx_result {
-	size_t len;		/* NET_RX_REPLY: reply length, in the same buffer */
-	struct net_udp udp;	/* NET_RX_UDP */
+	size_t len;	    /* NET_RX_REPLY: reply length, in the same buffer */
+	struct net_udp udp; /* NET_RX_UDP */
 };
 
 /* Reset s (stats, ARP cache, bound ports) and take the configuration. */
@@ -153,8 +153,8 @@ void net_init(struct net_stack *s, const struct net_config *cfg);
 int net_rx_flags(struct net_stack *s, uint8_t *frame, size_t len, unsigned int flags,
 		 struct net_rx_result *out, uint64_t now_ns);
 
-static inline int net_rx(struct net_stack *s, uint8_t *frame, size_t len,
-			 struct net_rx_result *out, uint64_t now_ns)
+static inline int net_rx(struct net_stack *s, uint8_t *frame, size_t len, struct net_rx_result *out,
+			 uint64_t now_ns)
 {
 	return net_rx_flags(s, frame, len, 0, out, now_ns);
 }

@@ -10,7 +10,7 @@
 
 #include "net.h"
 
-static const uint8_t net_bcast_mac[ETH_ALEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t net_bcast_mac[ETH_ALEN] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 /* Count a dropped frame under its reason. */
 static inline int net_drop(struct net_stack *s, uint64_t *reason)
@@ -68,7 +68,7 @@ static inline bool mac_is_group(const uint8_t *m)
 static inline void eth_fill(struct eth_hdr *eth, const uint8_t *dst, const uint8_t *src,
 			    uint16_t type)
 {
-	uint64_t d = mac_load(dst);	/* dst may be eth->src */
+	uint64_t d = mac_load(dst); /* dst may be eth->src */
 
 	mac_copy(eth->src, src);
 	mac_store(eth->dst, d);
@@ -134,13 +134,11 @@ static inline uint64_t ip_pseudo_be(uint32_t src_be, uint32_t dst_be, uint8_t pr
 	return (uint64_t)src_be + dst_be + net_htons(proto) + net_htons(len);
 }
 
-/* Zero-pad a frame of len bytes towards ETH_ZLEN within room; returns the new length. */
+/* Zero-pad a short frame to ETH_ZLEN if room allows (else leave it); returns its length. */
 size_t eth_pad(uint8_t *frame, size_t len, size_t room);
 
 /* Per-protocol receive handlers, called by net_rx with validated outer headers. */
 int arp_rx(struct net_stack *s, uint8_t *frame, size_t len, struct net_rx_result *out,
 	   uint64_t now_ns);
-int icmp_rx(struct net_stack *s, uint8_t *frame, size_t len, size_t hlen, size_t tot_len,
-	    struct net_rx_result *out);
 int udp_rx(struct net_stack *s, uint8_t *frame, size_t hlen, size_t tot_len, unsigned int flags,
 	   struct net_rx_result *out);

@@ -24,9 +24,9 @@ struct NET_WIRE eth_hdr {
 
 /* RFC 826: the Ethernet/IPv4 form of an ARP packet. */
 #define ARP_HTYPE_ETHER 1
-#define ARP_OP_REQUEST  1
-#define ARP_OP_REPLY    2
-#define ARP_LEN         28
+#define ARP_OP_REQUEST	1
+#define ARP_OP_REPLY	2
+#define ARP_LEN		28
 
 struct NET_WIRE arp_pkt {
 	uint16_t htype; /* hardware address space */
@@ -42,7 +42,7 @@ struct NET_WIRE arp_pkt {
 
 /* RFC 791 section 3.1. */
 #define IP_VERSION     4
-#define IP_HLEN        20 /* header without options (IHL 5) */
+#define IP_HLEN	       20     /* header without options (IHL 5) */
 #define IP_FLAG_RF     0x8000 /* reserved, must be zero */
 #define IP_FLAG_DF     0x4000
 #define IP_FLAG_MF     0x2000
@@ -65,9 +65,9 @@ struct NET_WIRE ip_hdr {
 };
 
 /* RFC 792: the header shared by echo and echo reply. */
-#define ICMP_HLEN	    8
-#define ICMP_ECHO_REPLY	    0
-#define ICMP_ECHO_REQUEST   8
+#define ICMP_HLEN	  8
+#define ICMP_ECHO_REPLY	  0
+#define ICMP_ECHO_REQUEST 8
 
 struct NET_WIRE icmp_hdr {
 	uint8_t type;
@@ -83,7 +83,7 @@ struct NET_WIRE icmp_hdr {
 struct NET_WIRE udp_hdr {
 	uint16_t sport;
 	uint16_t dport;
-	uint16_t len; /* header plus data */
+	uint16_t len;  /* header plus data */
 	uint16_t csum; /* 0: the sender computed none */
 };
 

@@ -1,4 +1,4 @@
-/* UDP (RFC 768): validate and deliver datagrams without copying, build replies and new datagrams. */
+/* UDP (RFC 768): zero-copy delivery, in-place replies and new datagrams. */
 #include "net_priv.h"
 
 /*
