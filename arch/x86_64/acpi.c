@@ -9,9 +9,9 @@
 #include <uapi/errno.h>
 
 /* Root System Description Pointer (ACPI 6.5 §5.2.5.3) */
-#define RSDP_SIG "RSD PTR "
-#define RSDP_V1_LEN 20		/* bytes covered by the first checksum */
-#define RSDP_MAX_LEN 4096	/* sanity bound on a mapped v2 RSDP */
+#define RSDP_SIG     "RSD PTR "
+#define RSDP_V1_LEN  20	  /* bytes covered by the first checksum */
+#define RSDP_MAX_LEN 4096 /* sanity bound on a mapped v2 RSDP */
 
 struct acpi_rsdp {
 	char sig[8];
@@ -39,12 +39,12 @@ struct acpi_sdt {
 } __packed;
 
 /* Multiple APIC Description Table (§5.2.12) */
-#define MADT_PCAT_COMPAT (1u << 0)
-#define MADT_LAPIC 0
-#define MADT_IOAPIC 1
-#define MADT_ISO 2
+#define MADT_PCAT_COMPAT    (1u << 0)
+#define MADT_LAPIC	    0
+#define MADT_IOAPIC	    1
+#define MADT_ISO	    2
 #define MADT_LAPIC_OVERRIDE 5
-#define MADT_X2APIC 9
+#define MADT_X2APIC	    9
 
 struct madt {
 	struct acpi_sdt h;
@@ -57,14 +57,14 @@ struct madt_entry {
 	uint8_t length;
 } __packed;
 
-struct madt_lapic {		/* §5.2.12.2 */
+struct madt_lapic { /* §5.2.12.2 */
 	struct madt_entry e;
 	uint8_t uid;
 	uint8_t apic_id;
 	uint32_t flags;
 } __packed;
 
-struct madt_ioapic {		/* §5.2.12.3 */
+struct madt_ioapic { /* §5.2.12.3 */
 	struct madt_entry e;
 	uint8_t id;
 	uint8_t reserved;
@@ -72,7 +72,7 @@ struct madt_ioapic {		/* §5.2.12.3 */
 	uint32_t gsi_base;
 } __packed;
 
-struct madt_iso {		/* §5.2.12.5 */
+struct madt_iso { /* §5.2.12.5 */
 	struct madt_entry e;
 	uint8_t bus;
 	uint8_t source;
@@ -80,13 +80,13 @@ struct madt_iso {		/* §5.2.12.5 */
 	uint16_t flags;
 } __packed;
 
-struct madt_lapic_override {	/* §5.2.12.8 */
+struct madt_lapic_override { /* §5.2.12.8 */
 	struct madt_entry e;
 	uint16_t reserved;
 	uint64_t addr;
 } __packed;
 
-struct madt_x2apic {		/* §5.2.12.12 */
+struct madt_x2apic { /* §5.2.12.12 */
 	struct madt_entry e;
 	uint16_t reserved;
 	uint32_t x2apic_id;
@@ -112,7 +112,7 @@ struct mcfg_entry {
 
 /* Generic Address Structure (§5.2.3.2) */
 #define GAS_SYSTEM_IO 1
-#define IO_PORT_MAX 0xffff
+#define IO_PORT_MAX   0xffff
 
 struct gas {
 	uint8_t space_id;
@@ -192,21 +192,20 @@ STATIC_ASSERT(offsetof(struct fadt, x_dsdt) == 140, "FADT layout");
 STATIC_ASSERT(offsetof(struct fadt, x_pm1a_cnt_blk) == 172, "FADT layout");
 
 /* Does a FADT of len bytes contain field f? */
-#define FADT_HAS(len, f) \
-	((len) >= offsetof(struct fadt, f) + sizeof(((struct fadt *)0)->f))
+#define FADT_HAS(len, f) ((len) >= offsetof(struct fadt, f) + sizeof(((struct fadt *)0)->f))
 
 /* AML encodings (§20.2) needed to read Name(_S5_, Package(){a, b, ...}) */
-#define AML_S5_NAME "_S5_"
-#define AML_NAMESEG_LEN 4
-#define AML_PACKAGE_OP 0x12
-#define AML_BYTE_PREFIX 0x0a
-#define AML_WORD_PREFIX 0x0b
-#define AML_DWORD_PREFIX 0x0c
-#define AML_PKGLEN_FOLLOW_SHIFT 6
-#define AML_PKGLEN_SHORT_MASK 0x3f
-#define AML_PKGLEN_LONG_MASK 0x0f
+#define AML_S5_NAME		 "_S5_"
+#define AML_NAMESEG_LEN		 4
+#define AML_PACKAGE_OP		 0x12
+#define AML_BYTE_PREFIX		 0x0a
+#define AML_WORD_PREFIX		 0x0b
+#define AML_DWORD_PREFIX	 0x0c
+#define AML_PKGLEN_FOLLOW_SHIFT	 6
+#define AML_PKGLEN_SHORT_MASK	 0x3f
+#define AML_PKGLEN_LONG_MASK	 0x0f
 #define AML_PKGLEN_RESERVED_BITS 0x30
-#define AML_SLP_TYP_MAX 7	/* SLP_TYP is a 3-bit field of PM1_CNT */
+#define AML_SLP_TYP_MAX		 7 /* SLP_TYP is a 3-bit field of PM1_CNT */
 
 #define SIG_LEN 4
 
@@ -215,7 +214,7 @@ struct walk {
 	void *ctx;
 	struct acpi_info *out;
 	const char **why;
-	const char *cur;	/* signature of the table being parsed */
+	const char *cur; /* signature of the table being parsed */
 };
 
 struct table_handler {
@@ -254,8 +253,8 @@ static const void *map_range(struct walk *w, paddr_t pa, size_t len)
  * Map the whole table at pa after checking its signature and length, then
  * verify its checksum (§5.2.6). *len is the length that was mapped.
  */
-static int map_table(struct walk *w, paddr_t pa, const char *sig,
-		     const uint8_t **table, uint32_t *len)
+static int map_table(struct walk *w, paddr_t pa, const char *sig, const uint8_t **table,
+		     uint32_t *len)
 {
 	const struct acpi_sdt *h;
 	uint32_t n;
@@ -294,8 +293,7 @@ static void copy_oem_id(char *dst, const char *src)
 
 /* ---- MADT ---- */
 
-static int add_cpu(struct walk *w, uint32_t apic_id, uint32_t uid,
-		   uint32_t flags, bool x2apic)
+static int add_cpu(struct walk *w, uint32_t apic_id, uint32_t uid, uint32_t flags, bool x2apic)
 {
 	struct acpi_info *out = w->out;
 	struct acpi_cpu *c;
@@ -405,7 +403,7 @@ static int madt_entry(struct walk *w, const struct madt_entry *e)
 	case MADT_X2APIC:
 		return madt_x2apic(w, e);
 	default:
-		return 0;	/* NMI sources, GIC, ...: not needed */
+		return 0; /* NMI sources, GIC, ...: not needed */
 	}
 }
 
@@ -485,8 +483,7 @@ static int parse_mcfg(struct walk *w, const uint8_t *t, uint32_t len)
 /* ---- DSDT: \_S5_ ---- */
 
 /* Decode a PkgLength (§20.2.4): total length and bytes of the encoding. */
-static bool aml_pkglen(const uint8_t *p, size_t n, size_t *pkglen,
-		       size_t *used)
+static bool aml_pkglen(const uint8_t *p, size_t n, size_t *pkglen, size_t *used)
 {
 	size_t follow, i, v;
 
@@ -560,11 +557,10 @@ static bool decode_s5(const uint8_t *p, size_t n, struct acpi_info *out)
 		return false;
 	if (pkglen < pos || pkglen > n)
 		return false;
-	if (pos >= pkglen || p[pos] < 2)	/* NumElements */
+	if (pos >= pkglen || p[pos] < 2) /* NumElements */
 		return false;
 	pos++;
-	if (!aml_slp_typ(p, pkglen, &pos, &a) ||
-	    !aml_slp_typ(p, pkglen, &pos, &b))
+	if (!aml_slp_typ(p, pkglen, &pos, &a) || !aml_slp_typ(p, pkglen, &pos, &b))
 		return false;
 	out->slp_typa = a;
 	out->slp_typb = b;
@@ -577,8 +573,7 @@ static void find_s5(struct acpi_info *out, const uint8_t *t, size_t len)
 
 	for (i = sizeof(struct acpi_sdt); len - i > AML_NAMESEG_LEN; i++) {
 		op = i + AML_NAMESEG_LEN;
-		if (memcmp(t + i, AML_S5_NAME, AML_NAMESEG_LEN) ||
-		    t[op] != AML_PACKAGE_OP)
+		if (memcmp(t + i, AML_S5_NAME, AML_NAMESEG_LEN) || t[op] != AML_PACKAGE_OP)
 			continue;
 		if (decode_s5(t + op + 1, len - op - 1, out)) {
 			out->found |= ACPI_FOUND_S5;
@@ -607,8 +602,7 @@ static int parse_dsdt(struct walk *w)
 /* ---- FADT ---- */
 
 /* The 32-bit block address wins; the X_ one is used when it is 0. */
-static int pm1_port(struct walk *w, uint32_t blk, const struct gas *x,
-		    bool have_x, uint16_t *port)
+static int pm1_port(struct walk *w, uint32_t blk, const struct gas *x, bool have_x, uint16_t *port)
 {
 	uint64_t v = blk;
 
@@ -631,12 +625,12 @@ static int parse_fadt(struct walk *w, const uint8_t *t, uint32_t len)
 	out->fadt_revision = f->h.revision;
 	out->sci_irq = f->sci_int;
 	out->century = f->century;
-	err = pm1_port(w, f->pm1a_cnt_blk, &f->x_pm1a_cnt_blk,
-		       FADT_HAS(len, x_pm1a_cnt_blk), &out->pm1a_cnt);
+	err = pm1_port(w, f->pm1a_cnt_blk, &f->x_pm1a_cnt_blk, FADT_HAS(len, x_pm1a_cnt_blk),
+		       &out->pm1a_cnt);
 	if (err)
 		return err;
-	err = pm1_port(w, f->pm1b_cnt_blk, &f->x_pm1b_cnt_blk,
-		       FADT_HAS(len, x_pm1b_cnt_blk), &out->pm1b_cnt);
+	err = pm1_port(w, f->pm1b_cnt_blk, &f->x_pm1b_cnt_blk, FADT_HAS(len, x_pm1b_cnt_blk),
+		       &out->pm1b_cnt);
 	if (err)
 		return err;
 	out->dsdt_pa = f->dsdt;
@@ -648,9 +642,9 @@ static int parse_fadt(struct walk *w, const uint8_t *t, uint32_t len)
 /* ---- RSDP and root table ---- */
 
 static const struct table_handler handlers[] = {
-	{ "APIC", ACPI_FOUND_MADT, parse_madt },
-	{ "FACP", ACPI_FOUND_FADT, parse_fadt },
-	{ "MCFG", ACPI_FOUND_MCFG, parse_mcfg },
+    {"APIC", ACPI_FOUND_MADT, parse_madt},
+    {"FACP", ACPI_FOUND_FADT, parse_fadt},
+    {"MCFG", ACPI_FOUND_MCFG, parse_mcfg},
 };
 
 static const struct table_handler *find_handler(const char *sig)
@@ -710,7 +704,7 @@ static int parse_root(struct walk *w, const struct acpi_rsdp *r)
 		return fail(w, -EINVAL, "root table length not whole entries");
 	for (off = sizeof(struct acpi_sdt); off < len; off += esz) {
 		pa = 0;
-		memcpy(&pa, t + off, esz);	/* little-endian, unaligned */
+		memcpy(&pa, t + off, esz); /* little-endian, unaligned */
 		if (!pa)
 			continue;
 		w->cur = root_sig;
@@ -722,8 +716,7 @@ static int parse_root(struct walk *w, const struct acpi_rsdp *r)
 }
 
 /* Check the v2 part of an RSDP: length and extended checksum. */
-static int rsdp_v2(struct walk *w, paddr_t pa, const struct acpi_rsdp **rp,
-		   size_t avail)
+static int rsdp_v2(struct walk *w, paddr_t pa, const struct acpi_rsdp **rp, size_t avail)
 {
 	uint32_t len;
 
@@ -777,12 +770,15 @@ static int get_rsdp(struct walk *w, paddr_t pa, const void *copy, size_t len,
 	return rsdp_v2(w, copy ? 0 : pa, rp, len);
 }
 
-int acpi_parse(paddr_t rsdp_pa, const void *rsdp_copy, size_t rsdp_len,
-	       acpi_map_fn map, void *ctx, struct acpi_info *out,
-	       const char **why)
+int acpi_parse(paddr_t rsdp_pa, const void *rsdp_copy, size_t rsdp_len, acpi_map_fn map, void *ctx,
+	       struct acpi_info *out, const char **why)
 {
 	struct walk w = {
-		.map = map, .ctx = ctx, .out = out, .why = why, .cur = "RSDP",
+	    .map = map,
+	    .ctx = ctx,
+	    .out = out,
+	    .why = why,
+	    .cur = "RSDP",
 	};
 	const struct acpi_rsdp *r;
 	int err;

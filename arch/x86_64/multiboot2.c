@@ -50,8 +50,8 @@ STATIC_ASSERT(sizeof(struct mb2_tag_meminfo) == 16, "meminfo tag layout");
 STATIC_ASSERT(sizeof(struct mb2_tag_mmap) == 16, "mmap tag layout");
 STATIC_ASSERT(sizeof(struct mb2_raw_mmap_entry) == 24, "mmap entry layout");
 
-#define MB2_RSDP_V1_LEN 20	/* ACPI 6.5 §5.2.5.3: RSDP up to RsdtAddress */
-#define MB2_RSDP_V2_LEN 36	/* ... and the whole structure */
+#define MB2_RSDP_V1_LEN 20 /* ACPI 6.5 §5.2.5.3: RSDP up to RsdtAddress */
+#define MB2_RSDP_V2_LEN 36 /* ... and the whole structure */
 
 static int fail(const char **why, int err, const char *reason)
 {
@@ -64,8 +64,7 @@ static int fail(const char **why, int err, const char *reason)
  * Check that the tag's payload after hdr bytes is a string terminated inside
  * the tag, and return it.
  */
-static int tag_string(const struct mb2_tag *t, size_t hdr, const char **str,
-		      const char **why)
+static int tag_string(const struct mb2_tag *t, size_t hdr, const char **str, const char **why)
 {
 	const char *s = (const char *)t + hdr;
 	size_t n;
@@ -79,8 +78,7 @@ static int tag_string(const struct mb2_tag *t, size_t hdr, const char **str,
 	return 0;
 }
 
-static int parse_first_string(const struct mb2_tag *t, const char **dst,
-			      const char **why)
+static int parse_first_string(const struct mb2_tag *t, const char **dst, const char **why)
 {
 	const char *s;
 	int err;
@@ -93,8 +91,7 @@ static int parse_first_string(const struct mb2_tag *t, const char **dst,
 	return 0;
 }
 
-static int parse_module(const struct mb2_tag *t, struct mb2_info *out,
-			const char **why)
+static int parse_module(const struct mb2_tag *t, struct mb2_info *out, const char **why)
 {
 	const struct mb2_tag_module *m = (const void *)t;
 	struct mb2_module *dst;
@@ -119,8 +116,7 @@ static int parse_module(const struct mb2_tag *t, struct mb2_info *out,
 	return 0;
 }
 
-static int parse_meminfo(const struct mb2_tag *t, struct mb2_info *out,
-			 const char **why)
+static int parse_meminfo(const struct mb2_tag *t, struct mb2_info *out, const char **why)
 {
 	const struct mb2_tag_meminfo *mi = (const void *)t;
 
@@ -147,8 +143,7 @@ static int check_mmap_header(const struct mb2_tag_mmap *mm, const char **why)
 	return 0;
 }
 
-static void add_mmap_entry(struct mb2_info *out,
-			   const struct mb2_raw_mmap_entry *e)
+static void add_mmap_entry(struct mb2_info *out, const struct mb2_raw_mmap_entry *e)
 {
 	struct mb2_mmap_entry *dst;
 
@@ -162,8 +157,7 @@ static void add_mmap_entry(struct mb2_info *out,
 	dst->type = e->type;
 }
 
-static int parse_mmap(const struct mb2_tag *t, struct mb2_info *out,
-		      const char **why)
+static int parse_mmap(const struct mb2_tag *t, struct mb2_info *out, const char **why)
 {
 	const struct mb2_tag_mmap *mm = (const void *)t;
 	const struct mb2_raw_mmap_entry *e;
@@ -187,12 +181,10 @@ static int parse_mmap(const struct mb2_tag *t, struct mb2_info *out,
 }
 
 /* Tag 15 (ACPI 2.0+ RSDP) is preferred over tag 14 whatever their order. */
-static int parse_acpi(const struct mb2_tag *t, struct mb2_info *out,
-		      const char **why)
+static int parse_acpi(const struct mb2_tag *t, struct mb2_info *out, const char **why)
 {
 	size_t len = t->size - sizeof(*t);
-	size_t min = t->type == MB2_TAG_ACPI_NEW ? MB2_RSDP_V2_LEN
-						 : MB2_RSDP_V1_LEN;
+	size_t min = t->type == MB2_TAG_ACPI_NEW ? MB2_RSDP_V2_LEN : MB2_RSDP_V1_LEN;
 
 	if (len < min)
 		return fail(why, -EINVAL, "ACPI RSDP tag too short");
@@ -205,8 +197,7 @@ static int parse_acpi(const struct mb2_tag *t, struct mb2_info *out,
 	return 0;
 }
 
-static int parse_tag(const struct mb2_tag *t, struct mb2_info *out,
-		     const char **why)
+static int parse_tag(const struct mb2_tag *t, struct mb2_info *out, const char **why)
 {
 	switch (t->type) {
 	case MB2_TAG_CMDLINE:
@@ -223,13 +214,12 @@ static int parse_tag(const struct mb2_tag *t, struct mb2_info *out,
 	case MB2_TAG_ACPI_NEW:
 		return parse_acpi(t, out, why);
 	default:
-		return 0;	/* ELF sections, framebuffer, ...: not needed */
+		return 0; /* ELF sections, framebuffer, ...: not needed */
 	}
 }
 
 /* Walk the tags at 8-byte steps until the end tag (§3.6.1). */
-static int walk_tags(const uint8_t *base, uint32_t total, struct mb2_info *out,
-		     const char **why)
+static int walk_tags(const uint8_t *base, uint32_t total, struct mb2_info *out, const char **why)
 {
 	const struct mb2_tag *t;
 	size_t off = sizeof(struct mbi_fixed);
@@ -255,8 +245,7 @@ static int walk_tags(const uint8_t *base, uint32_t total, struct mb2_info *out,
 	return 0;
 }
 
-int mb2_parse(const void *mbi, size_t avail, struct mb2_info *out,
-	      const char **why)
+int mb2_parse(const void *mbi, size_t avail, struct mb2_info *out, const char **why)
 {
 	const struct mbi_fixed *fixed = mbi;
 	int err;

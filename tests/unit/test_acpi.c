@@ -16,42 +16,42 @@
 #define MEM_BASE 0x7ffe0000ull
 #define MEM_SIZE 0x10000
 
-#define OFF_FACS 0x0000
-#define OFF_DSDT 0x0040
-#define OFF_FACP 0x1000
-#define OFF_APIC 0x1203		/* odd on purpose: unaligned fields */
-#define OFF_HPET 0x1400
-#define OFF_MCFG 0x1500
-#define OFF_WAET 0x1600
-#define OFF_RSDT 0x1700
-#define OFF_XSDT 0x1800
-#define OFF_RSDP 0x1900
-#define OFF_FREE 0x2000		/* room for tables built by a test */
+#define OFF_FACS  0x0000
+#define OFF_DSDT  0x0040
+#define OFF_FACP  0x1000
+#define OFF_APIC  0x1203 /* odd on purpose: unaligned fields */
+#define OFF_HPET  0x1400
+#define OFF_MCFG  0x1500
+#define OFF_WAET  0x1600
+#define OFF_RSDT  0x1700
+#define OFF_XSDT  0x1800
+#define OFF_RSDP  0x1900
+#define OFF_FREE  0x2000 /* room for tables built by a test */
 #define OFF_FREE2 0x8000
 
 #define PA(off) (MEM_BASE + (off))
 
 /* Offsets from the ACPI 6.5 spec used to build and corrupt the fixture. */
-#define HDR_LEN 36
-#define HDR_LENGTH 4
-#define HDR_CHECKSUM 9
-#define RSDP_CHECKSUM 8
-#define RSDP_REVISION 15
-#define RSDP_RSDT 16
-#define RSDP_LENGTH 20
-#define RSDP_XSDT 24
+#define HDR_LEN		  36
+#define HDR_LENGTH	  4
+#define HDR_CHECKSUM	  9
+#define RSDP_CHECKSUM	  8
+#define RSDP_REVISION	  15
+#define RSDP_RSDT	  16
+#define RSDP_LENGTH	  20
+#define RSDP_XSDT	  24
 #define RSDP_EXT_CHECKSUM 32
-#define FADT_DSDT 40
-#define FADT_SCI 46
-#define FADT_PM1A_CNT 64
-#define FADT_PM1B_CNT 68
-#define FADT_CENTURY 108
-#define FADT_X_DSDT 140
-#define FADT_X_PM1A_CNT 172
-#define MADT_LAPIC_ADDR 36
-#define MADT_FLAGS 40
-#define MADT_ENTRIES 44
-#define MCFG_ENTRIES 44
+#define FADT_DSDT	  40
+#define FADT_SCI	  46
+#define FADT_PM1A_CNT	  64
+#define FADT_PM1B_CNT	  68
+#define FADT_CENTURY	  108
+#define FADT_X_DSDT	  140
+#define FADT_X_PM1A_CNT	  172
+#define MADT_LAPIC_ADDR	  36
+#define MADT_FLAGS	  40
+#define MADT_ENTRIES	  44
+#define MCFG_ENTRIES	  44
 
 static uint8_t mem[MEM_SIZE];
 static uint8_t pristine[MEM_SIZE];
@@ -63,7 +63,7 @@ struct mapper {
 	void **copies;
 	size_t n, cap;
 	size_t calls;
-	paddr_t deny_pa;	/* map of a range containing it fails */
+	paddr_t deny_pa; /* map of a range containing it fails */
 };
 
 static struct mapper mp;
@@ -75,8 +75,7 @@ static const void *fake_map(paddr_t pa, size_t len, void *ctx)
 
 	assert_ptr_equal(m, &mp);
 	m->calls++;
-	if (pa < MEM_BASE || pa - MEM_BASE > MEM_SIZE ||
-	    len > MEM_SIZE - (pa - MEM_BASE) || !len)
+	if (pa < MEM_BASE || pa - MEM_BASE > MEM_SIZE || len > MEM_SIZE - (pa - MEM_BASE) || !len)
 		return NULL;
 	if (m->deny_pa && m->deny_pa >= pa && m->deny_pa < pa + len)
 		return NULL;
@@ -269,7 +268,7 @@ static void madt_begin(size_t off)
 {
 	tb_begin(off, "APIC", 1);
 	tb_u32(0xfee00000);
-	tb_u32(1);		/* PCAT_COMPAT */
+	tb_u32(1); /* PCAT_COMPAT */
 }
 
 /* MADT as QEMU q35 builds it for -smp 2. */
@@ -288,19 +287,24 @@ static size_t build_madt(size_t off)
 	return tb_end();
 }
 
+/* NameOp, NameSeg "_S5_", PackageOp: what every \_S5_ fixture starts with */
+#define S5_NAME 0x08, '_', 'S', '5', '_', 0x12
+
 /* Name (_S5_, Package (4) { 5, 6, 0, 0 }) as iasl emits it. */
-static const uint8_t s5_std[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
-				  0x0a, 0x05, 0x0a, 0x06, 0x00, 0x00 };
+static const uint8_t s5_std[] = {S5_NAME, 0x08, 0x04, 0x0a, 0x05, 0x0a, 0x06, 0x00, 0x00};
 
 /* Some AML before _S5_: a method that mentions _S5_ without a package. */
+/* clang-format off */
 static const uint8_t aml_head[] = {
-	0x10, 0x12, '_', 'S', 'B', '_', 0x5b, 0x82, 0x0c, 'P', 'C', 'I', '0',
+	0x10, 0x12, '_', 'S', 'B', '_',			/* Scope (\_SB) */
+	0x5b, 0x82, 0x0c, 'P', 'C', 'I', '0',		/* Device (PCI0) */
 	0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08,
-	0x14, 0x0a, 'P', 'T', 'S', '_', 0x01, '_', 'S', '5', '_', 0x70,
+	0x14, 0x0a, 'P', 'T', 'S', '_', 0x01,		/* Method (PTS, 1) */
+	'_', 'S', '5', '_', 0x70,			/* _S5_ without a package */
 };
+/* clang-format on */
 
-static const uint8_t aml_tail[] = { 0x14, 0x08, '_', 'W', 'A', 'K', 0x01,
-				    0xa4, 0x00, 0x5b, 0x31 };
+static const uint8_t aml_tail[] = {0x14, 0x08, '_', 'W', 'A', 'K', 0x01, 0xa4, 0x00, 0x5b, 0x31};
 
 static size_t build_dsdt_with(const void *s5, size_t n, bool tail)
 {
@@ -338,7 +342,7 @@ static size_t build_fadt(size_t off, uint8_t rev, size_t len)
 	if (len >= 148)
 		put64(off + FADT_X_DSDT, PA(OFF_DSDT));
 	if (len >= 184) {
-		put8(off + FADT_X_PM1A_CNT, 1);	/* SystemIO */
+		put8(off + FADT_X_PM1A_CNT, 1); /* SystemIO */
 		put8(off + FADT_X_PM1A_CNT + 1, 16);
 		put64(off + FADT_X_PM1A_CNT + 4, 0x604);
 	}
@@ -361,11 +365,9 @@ static void build_mcfg(size_t off, int n)
 	tb_end();
 }
 
-static const size_t std_tables[] = { OFF_FACP, OFF_APIC, OFF_HPET, OFF_MCFG,
-				     OFF_WAET };
+static const size_t std_tables[] = {OFF_FACP, OFF_APIC, OFF_HPET, OFF_MCFG, OFF_WAET};
 
-static void build_root(size_t off, const char *sig, const size_t *t, size_t n,
-		       bool wide)
+static void build_root(size_t off, const char *sig, const size_t *t, size_t n, bool wide)
 {
 	size_t i;
 
@@ -405,7 +407,7 @@ static void build_standard(void)
 	build_madt(OFF_APIC);
 	tb_begin(OFF_HPET, "HPET", 1);
 	tb_u32(0x8086a201);
-	tb_bytes((uint8_t[]){ 0, 0, 0, 0, 0, 0, 0xd0, 0xfe, 0, 0, 0, 0 }, 12);
+	tb_bytes((uint8_t[]){0, 0, 0, 0, 0, 0, 0xd0, 0xfe, 0, 0, 0, 0}, 12);
 	tb_u8(0);
 	tb_u16(0);
 	tb_u8(0);
@@ -516,10 +518,8 @@ static void check_standard_madt(void)
 	assert_int_equal(info.isos[0].flags, 0);
 	assert_int_equal(info.isos[2].source, 9);
 	assert_int_equal(info.isos[2].gsi, 9);
-	assert_int_equal(info.isos[2].flags & ACPI_ISO_POLARITY_MASK,
-			 ACPI_ISO_POLARITY_HIGH);
-	assert_int_equal(info.isos[2].flags & ACPI_ISO_TRIGGER_MASK,
-			 ACPI_ISO_TRIGGER_LEVEL);
+	assert_int_equal(info.isos[2].flags & ACPI_ISO_POLARITY_MASK, ACPI_ISO_POLARITY_HIGH);
+	assert_int_equal(info.isos[2].flags & ACPI_ISO_TRIGGER_MASK, ACPI_ISO_TRIGGER_LEVEL);
 }
 
 static void check_standard_rest(void)
@@ -602,11 +602,9 @@ static void test_rsdp_v2_without_xsdt_uses_rsdt(void **state)
 static void test_why_may_be_null(void **state)
 {
 	(void)state;
-	assert_int_equal(acpi_parse(PA(OFF_RSDP), NULL, 0, fake_map, &mp,
-				    &info, NULL), 0);
+	assert_int_equal(acpi_parse(PA(OFF_RSDP), NULL, 0, fake_map, &mp, &info, NULL), 0);
 	mapper_reset();
-	assert_int_equal(acpi_parse(0, NULL, 0, fake_map, &mp, &info, NULL),
-			 -ENOENT);
+	assert_int_equal(acpi_parse(0, NULL, 0, fake_map, &mp, &info, NULL), -ENOENT);
 }
 
 static void test_oem_id_sanitised(void **state)
@@ -633,11 +631,10 @@ static void test_missing_mcfg(void **state)
 static void test_missing_fadt(void **state)
 {
 	(void)state;
-	put64(OFF_XSDT + HDR_LEN, 0);	/* a null entry is skipped */
+	put64(OFF_XSDT + HDR_LEN, 0); /* a null entry is skipped */
 	fix(OFF_XSDT);
 	assert_int_equal(parse(), 0);
-	assert_false(info.found & (ACPI_FOUND_FADT | ACPI_FOUND_DSDT |
-				   ACPI_FOUND_S5));
+	assert_false(info.found & (ACPI_FOUND_FADT | ACPI_FOUND_DSDT | ACPI_FOUND_S5));
 	assert_int_equal(info.pm1a_cnt, 0);
 	check_standard_madt();
 	assert_true(info.found & ACPI_FOUND_MCFG);
@@ -661,7 +658,7 @@ static void test_empty_xsdt(void **state)
 static void test_ignored_table_may_be_corrupt(void **state)
 {
 	(void)state;
-	mem[OFF_HPET + 20]++;		/* HPET checksum now wrong */
+	mem[OFF_HPET + 20]++; /* HPET checksum now wrong */
 	put32(OFF_WAET + HDR_LENGTH, 0xffffffff);
 	assert_int_equal(parse(), 0);
 	check_standard_madt();
@@ -669,8 +666,7 @@ static void test_ignored_table_may_be_corrupt(void **state)
 
 static void test_duplicate_tables_first_wins(void **state)
 {
-	const size_t t[] = { OFF_FACP, OFF_APIC, OFF_FREE, OFF_MCFG,
-			     OFF_FREE2 };
+	const size_t t[] = {OFF_FACP, OFF_APIC, OFF_FREE, OFF_MCFG, OFF_FREE2};
 
 	(void)state;
 	madt_begin(OFF_FREE);
@@ -696,8 +692,7 @@ static void test_no_rsdp(void **state)
 static void test_no_mapper(void **state)
 {
 	(void)state;
-	assert_int_equal(acpi_parse(PA(OFF_RSDP), NULL, 0, NULL, NULL, &info,
-				    &why), -EINVAL);
+	assert_int_equal(acpi_parse(PA(OFF_RSDP), NULL, 0, NULL, NULL, &info, &why), -EINVAL);
 }
 
 static void test_rsdp_bad_signature(void **state)
@@ -729,7 +724,7 @@ static void test_rsdp_short_copy(void **state)
 	(void)state;
 	assert_int_equal(parse_copy_len(0), -ERANGE);
 	assert_int_equal(parse_copy_len(19), -ERANGE);
-	assert_int_equal(parse_copy_len(20), -ERANGE);	/* v2 needs 36 */
+	assert_int_equal(parse_copy_len(20), -ERANGE); /* v2 needs 36 */
 	assert_int_equal(parse_copy_len(35), -ERANGE);
 }
 
@@ -742,7 +737,7 @@ static void test_rsdp_length_field(void **state)
 	put32(OFF_RSDP + RSDP_LENGTH, 0);
 	fix_rsdp();
 	expect_in(-EINVAL, "RSDP", "length");
-	put32(OFF_RSDP + RSDP_LENGTH, 40);	/* more than the copy has */
+	put32(OFF_RSDP + RSDP_LENGTH, 40); /* more than the copy has */
 	fix_rsdp();
 	expect_in(-ERANGE, "RSDP", "length");
 	put32(OFF_RSDP + RSDP_LENGTH, 0xffffffff);
@@ -757,7 +752,7 @@ static void test_rsdp_longer_v2_by_pa(void **state)
 	put32(OFF_RSDP + RSDP_LENGTH, 40);
 	memset(mem + OFF_RSDP + 36, 0, 4);
 	fix_rsdp();
-	mem[OFF_RSDP + 36] = -sum(OFF_RSDP, 40);	/* fix the 40-byte sum */
+	mem[OFF_RSDP + 36] = -sum(OFF_RSDP, 40); /* fix the 40-byte sum */
 	assert_int_equal(parse_pa(PA(OFF_RSDP)), 0);
 }
 
@@ -846,7 +841,7 @@ static void test_table_straddles_memory_end(void **state)
 
 	(void)state;
 	build_mcfg(off, 0);
-	put32(off + HDR_LENGTH, 68);	/* length past the end */
+	put32(off + HDR_LENGTH, 68); /* length past the end */
 	set_root_entry(3, off);
 	expect_in(-EFAULT, "MCFG", "not accessible");
 }
@@ -859,8 +854,8 @@ struct table_case {
 };
 
 static const struct table_case tables[] = {
-	{ OFF_XSDT, "XSDT" }, { OFF_FACP, "FACP" }, { OFF_APIC, "APIC" },
-	{ OFF_MCFG, "MCFG" }, { OFF_DSDT, "DSDT" },
+    {OFF_XSDT, "XSDT"}, {OFF_FACP, "FACP"}, {OFF_APIC, "APIC"},
+    {OFF_MCFG, "MCFG"}, {OFF_DSDT, "DSDT"},
 };
 
 static void test_bad_checksum_every_table(void **state)
@@ -883,7 +878,7 @@ static void test_bad_checksum_every_table(void **state)
 
 static void test_short_length_every_table(void **state)
 {
-	static const uint32_t lens[] = { 0, 1, 35 };
+	static const uint32_t lens[] = {0, 1, 35};
 	size_t i, j;
 
 	(void)state;
@@ -898,8 +893,7 @@ static void test_short_length_every_table(void **state)
 
 static void test_huge_length_every_table(void **state)
 {
-	static const uint32_t lens[] = { ACPI_MAX_TABLE_LEN + 1, 0x80000000,
-					 0xffffffff };
+	static const uint32_t lens[] = {ACPI_MAX_TABLE_LEN + 1, 0x80000000, 0xffffffff};
 	size_t i, j;
 
 	(void)state;
@@ -919,8 +913,7 @@ static void test_length_past_memory_every_table(void **state)
 	(void)state;
 	for (i = 0; i < ARRAY_SIZE(tables); i++) {
 		memcpy(mem, pristine, sizeof(mem));
-		put32(tables[i].off + HDR_LENGTH,
-		      MEM_SIZE - tables[i].off + 1);
+		put32(tables[i].off + HDR_LENGTH, MEM_SIZE - tables[i].off + 1);
 		expect_in(-EFAULT, tables[i].sig, "not accessible");
 	}
 }
@@ -991,15 +984,15 @@ static void test_madt_entry_header_truncated(void **state)
 	(void)state;
 	madt_begin(OFF_FREE);
 	madt_lapic(0, 0, 1);
-	tb_u8(0);		/* one stray byte */
+	tb_u8(0); /* one stray byte */
 	use_madt_at_free();
 	expect_in(-EINVAL, "APIC", "truncated");
 }
 
 static void test_madt_entries_too_short(void **state)
 {
-	static const uint8_t types[] = { 0, 1, 2, 5, 9 };
-	static const uint8_t min[] = { 8, 12, 10, 12, 16 };
+	static const uint8_t types[] = {0, 1, 2, 5, 9};
+	static const uint8_t min[] = {8, 12, 10, 12, 16};
 	size_t i;
 
 	(void)state;
@@ -1019,12 +1012,12 @@ static void test_madt_longer_entries_accepted(void **state)
 	(void)state;
 	madt_begin(OFF_FREE);
 	tb_u8(0);
-	tb_u8(12);		/* a future, longer local APIC entry */
+	tb_u8(12); /* a future, longer local APIC entry */
 	tb_u8(3);
 	tb_u8(4);
 	tb_u32(1);
 	tb_u32(0xdeadbeef);
-	tb_u8(0x7f);		/* unknown type: skipped */
+	tb_u8(0x7f); /* unknown type: skipped */
 	tb_u8(3);
 	tb_u8(0);
 	use_madt_at_free();
@@ -1083,8 +1076,8 @@ static void test_madt_x2apic_and_flags(void **state)
 	(void)state;
 	madt_begin(OFF_FREE);
 	madt_lapic(0, 0, ACPI_CPU_ENABLED);
-	madt_lapic(1, 1, 0);				/* disabled */
-	madt_lapic(2, 2, ACPI_CPU_ONLINE_CAPABLE);	/* hot-pluggable */
+	madt_lapic(1, 1, 0);			   /* disabled */
+	madt_lapic(2, 2, ACPI_CPU_ONLINE_CAPABLE); /* hot-pluggable */
 	madt_x2apic(300, 3, ACPI_CPU_ENABLED);
 	madt_x2apic(301, 4, 0);
 	madt_lapic(5, 5, ACPI_CPU_ENABLED | ACPI_CPU_ONLINE_CAPABLE);
@@ -1125,8 +1118,7 @@ static void test_madt_too_many_cpus(void **state)
 	assert_int_equal(info.cpu_count, ACPI_MAX_CPUS);
 	assert_int_equal(info.cpus_dropped, 6);
 	assert_int_equal(info.cpus_disabled, 1);
-	assert_int_equal(info.cpus[ACPI_MAX_CPUS - 1].apic_id,
-			 ACPI_MAX_CPUS - 1);
+	assert_int_equal(info.cpus[ACPI_MAX_CPUS - 1].apic_id, ACPI_MAX_CPUS - 1);
 }
 
 static void test_madt_too_many_ioapics_and_isos(void **state)
@@ -1232,7 +1224,7 @@ static void test_fadt_x_dsdt_preferred(void **state)
 {
 	(void)state;
 	memcpy(mem + OFF_FREE, mem + OFF_DSDT, get32(OFF_DSDT + HDR_LENGTH));
-	put32(OFF_FACP + FADT_DSDT, PA(0x100));	/* garbage, must be unused */
+	put32(OFF_FACP + FADT_DSDT, PA(0x100)); /* garbage, must be unused */
 	put64(OFF_FACP + FADT_X_DSDT, PA(OFF_FREE));
 	fix(OFF_FACP);
 	assert_int_equal(parse(), 0);
@@ -1279,12 +1271,11 @@ static void test_fadt_dsdt_outside_memory(void **state)
 	put64(OFF_FACP + FADT_X_DSDT, 0x3000);
 	fix(OFF_FACP);
 	expect_in(-EFAULT, "DSDT", "not accessible");
-	mp.deny_pa = PA(OFF_DSDT + 40);	/* header readable, body not */
+	mp.deny_pa = PA(OFF_DSDT + 40); /* header readable, body not */
 	put64(OFF_FACP + FADT_X_DSDT, PA(OFF_DSDT));
 	fix(OFF_FACP);
 	why = NULL;
-	assert_int_equal(acpi_parse(0, mem + OFF_RSDP, 36, fake_map, &mp,
-				    &info, &why), -EFAULT);
+	assert_int_equal(acpi_parse(0, mem + OFF_RSDP, 36, fake_map, &mp, &info, &why), -EFAULT);
 	assert_string_equal(info.fail_table, "DSDT");
 	mapper_reset();
 }
@@ -1297,7 +1288,7 @@ static void test_fadt_pm1_from_gas(void **state)
 	fix(OFF_FACP);
 	assert_int_equal(parse(), 0);
 	assert_int_equal(info.pm1a_cnt, 0xb004);
-	put8(OFF_FACP + FADT_X_PM1A_CNT, 0);	/* system memory: unusable */
+	put8(OFF_FACP + FADT_X_PM1A_CNT, 0); /* system memory: unusable */
 	fix(OFF_FACP);
 	assert_int_equal(parse(), 0);
 	assert_int_equal(info.pm1a_cnt, 0);
@@ -1316,8 +1307,7 @@ static void test_fadt_pm1_port_out_of_range(void **state)
 	expect_in(-EINVAL, "FACP", "0xffff");
 }
 
-static void s5_case(const uint8_t *aml, size_t n, bool tail, bool found,
-		    uint8_t a, uint8_t b)
+static void s5_case(const uint8_t *aml, size_t n, bool tail, bool found, uint8_t a, uint8_t b)
 {
 	build_dsdt_with(aml, n, tail);
 	assert_int_equal(parse(), 0);
@@ -1331,20 +1321,23 @@ static void s5_case(const uint8_t *aml, size_t n, bool tail, bool found,
 
 static void test_s5_encodings(void **state)
 {
-	static const uint8_t zero_one[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					    0x04, 0x02, 0x00, 0x01 };
-	static const uint8_t root[] = { 0x08, '\\', '_', 'S', '5', '_', 0x12,
-					0x06, 0x04, 0x01, 0x00, 0x00, 0x00 };
-	static const uint8_t raw[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x04,
-				       0x02, 0x07, 0x03 };
-	static const uint8_t word[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x0a,
-					0x02, 0x0b, 0x05, 0x00, 0x0c, 0x02,
-					0x00, 0x00, 0x00 };
-	static const uint8_t longlen[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					   0x47, 0x00, 0x02, 0x0a, 0x03, 0x0a,
-					   0x04 };
-	static const uint8_t qemu[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06,
-					0x04, 0x00, 0x00, 0x00, 0x00 };
+	static const uint8_t zero_one[] = {S5_NAME, 0x04, 0x02, 0x00, 0x01};
+	/* clang-format off */
+	static const uint8_t root[] = {
+		0x08, '\\', '_', 'S', '5', '_', 0x12,
+		0x06, 0x04, 0x01, 0x00, 0x00, 0x00,
+	};
+	/* clang-format on */
+	static const uint8_t raw[] = {S5_NAME, 0x04, 0x02, 0x07, 0x03};
+	/* clang-format off */
+	static const uint8_t word[] = {
+		S5_NAME, 0x0a, 0x02,
+		0x0b, 0x05, 0x00,		/* WordPrefix 5 */
+		0x0c, 0x02, 0x00, 0x00, 0x00,	/* DWordPrefix 2 */
+	};
+	/* clang-format on */
+	static const uint8_t longlen[] = {S5_NAME, 0x47, 0x00, 0x02, 0x0a, 0x03, 0x0a, 0x04};
+	static const uint8_t qemu[] = {S5_NAME, 0x06, 0x04, 0x00, 0x00, 0x00, 0x00};
 
 	(void)state;
 	s5_case(zero_one, sizeof(zero_one), true, true, 0, 1);
@@ -1357,27 +1350,18 @@ static void test_s5_encodings(void **state)
 
 static void test_s5_missing_or_bad(void **state)
 {
-	static const uint8_t none[] = { 0x08, '_', 'S', '4', '_', 0x12, 0x04,
-					0x02, 0x00, 0x00 };
-	static const uint8_t one_elem[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					    0x03, 0x01, 0x00 };
-	static const uint8_t too_big[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x06,
-					   0x02, 0x0a, 0x08, 0x0a, 0x00 };
-	static const uint8_t bad_op[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x04,
-					  0x02, 0xff, 0x00 };
-	static const uint8_t pkg_short[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					     0x03, 0x02, 0x0a, 0x05, 0x0a,
-					     0x05 };
-	static const uint8_t pkg_long[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					    0x3f, 0x02, 0x00, 0x00 };
-	static const uint8_t rsvd_bits[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					     0x75, 0x00, 0x02, 0x00, 0x00 };
-	static const uint8_t pkglen_cut[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					      0xc0, 0x00 };
-	static const uint8_t at_end[] = { 0x08, '_', 'S', '5', '_', 0x12 };
-	static const uint8_t name_end[] = { 0x08, '_', 'S', '5' };
-	static const uint8_t prefix_cut[] = { 0x08, '_', 'S', '5', '_', 0x12,
-					      0x05, 0x02, 0x00, 0x0c, 0x01 };
+	static const uint8_t none[] = {0x08, '_', 'S', '4', '_', 0x12, 0x04, 0x02, 0x00, 0x00};
+	static const uint8_t one_elem[] = {S5_NAME, 0x03, 0x01, 0x00};
+	static const uint8_t too_big[] = {S5_NAME, 0x06, 0x02, 0x0a, 0x08, 0x0a, 0x00};
+	static const uint8_t bad_op[] = {S5_NAME, 0x04, 0x02, 0xff, 0x00};
+	static const uint8_t pkg_short[] = {S5_NAME, 0x03, 0x02, 0x0a, 0x05, 0x0a, 0x05};
+	static const uint8_t pkg_long[] = {S5_NAME, 0x3f, 0x02, 0x00, 0x00};
+	static const uint8_t rsvd_bits[] = {S5_NAME, 0x75, 0x00, 0x02, 0x00, 0x00};
+	static const uint8_t pkglen_cut[] = {S5_NAME, 0xc0, 0x00};
+	static const uint8_t at_end[] = {S5_NAME};
+	static const uint8_t no_count[] = {S5_NAME, 0x01};
+	static const uint8_t name_end[] = {0x08, '_', 'S', '5'};
+	static const uint8_t prefix_cut[] = {S5_NAME, 0x05, 0x02, 0x00, 0x0c, 0x01};
 
 	(void)state;
 	s5_case(none, sizeof(none), true, false, 0, 0);
@@ -1389,15 +1373,19 @@ static void test_s5_missing_or_bad(void **state)
 	s5_case(rsvd_bits, sizeof(rsvd_bits), true, false, 0, 0);
 	s5_case(pkglen_cut, sizeof(pkglen_cut), false, false, 0, 0);
 	s5_case(at_end, sizeof(at_end), false, false, 0, 0);
+	s5_case(no_count, sizeof(no_count), false, false, 0, 0);
 	s5_case(name_end, sizeof(name_end), false, false, 0, 0);
 	s5_case(prefix_cut, sizeof(prefix_cut), false, false, 0, 0);
 }
 
 static void test_s5_second_candidate(void **state)
 {
-	static const uint8_t two[] = { 0x08, '_', 'S', '5', '_', 0x12, 0x03,
-				       0x02, 0xff, 0x08, '_', 'S', '5', '_',
-				       0x12, 0x05, 0x02, 0x0a, 0x02, 0x03 };
+	/* clang-format off */
+	static const uint8_t two[] = {
+		S5_NAME, 0x03, 0x02, 0xff,		/* OnesOp: not a SLP_TYP */
+		S5_NAME, 0x05, 0x02, 0x0a, 0x02, 0x03,
+	};
+	/* clang-format on */
 
 	(void)state;
 	/* a broken first package, a valid second one */
@@ -1416,12 +1404,12 @@ static void test_dsdt_header_only(void **state)
 
 /* ---- systematic corruption: never crash, never read out of bounds ---- */
 
-static const uint8_t flip_masks[] = { 0x01, 0x10, 0x80, 0xff };
+static const uint8_t flip_masks[] = {0x01, 0x10, 0x80, 0xff};
 
 static void check_sane(int err)
 {
-	assert_true(err == 0 || err == -EINVAL || err == -ERANGE ||
-		    err == -EFAULT || err == -ENOENT);
+	assert_true(err == 0 || err == -EINVAL || err == -ERANGE || err == -EFAULT ||
+		    err == -ENOENT);
 	if (err)
 		return;
 	assert_true(info.cpu_count <= ACPI_MAX_CPUS);
@@ -1454,8 +1442,7 @@ static void test_flip_every_byte(void **state)
 /* Flip every byte of each table and repair its checksum: deeper paths. */
 static void test_flip_every_byte_fixed_checksum(void **state)
 {
-	static const size_t offs[] = { OFF_XSDT, OFF_RSDT, OFF_FACP, OFF_APIC,
-				       OFF_MCFG, OFF_DSDT };
+	static const size_t offs[] = {OFF_XSDT, OFF_RSDT, OFF_FACP, OFF_APIC, OFF_MCFG, OFF_DSDT};
 	size_t t, i, m, len;
 	int errs = 0;
 
@@ -1501,75 +1488,75 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(fn) cmocka_unit_test_setup(fn, setup)
-		T(test_standard_xsdt),
-		T(test_standard_by_pa),
-		T(test_rsdp_copy_longer_than_needed),
-		T(test_rsdp_v1_uses_rsdt),
-		T(test_rsdp_v2_without_xsdt_uses_rsdt),
-		T(test_why_may_be_null),
-		T(test_oem_id_sanitised),
-		T(test_missing_mcfg),
-		T(test_missing_fadt),
-		T(test_missing_madt),
-		T(test_empty_xsdt),
-		T(test_ignored_table_may_be_corrupt),
-		T(test_duplicate_tables_first_wins),
-		T(test_no_rsdp),
-		T(test_no_mapper),
-		T(test_rsdp_bad_signature),
-		T(test_rsdp_bad_checksum),
-		T(test_rsdp_bad_ext_checksum),
-		T(test_rsdp_short_copy),
-		T(test_rsdp_length_field),
-		T(test_rsdp_longer_v2_by_pa),
-		T(test_rsdp_not_mapped),
-		T(test_xsdt_outside_memory),
-		T(test_xsdt_length_past_memory),
-		T(test_rsdt_outside_memory),
-		T(test_root_signature_mismatch),
-		T(test_root_length_not_whole_entries),
-		T(test_root_entry_outside_memory),
-		T(test_table_straddles_memory_end),
-		T(test_bad_checksum_every_table),
-		T(test_short_length_every_table),
-		T(test_huge_length_every_table),
-		T(test_length_past_memory_every_table),
-		T(test_truncated_length_every_table),
-		T(test_dsdt_signature_mismatch),
-		T(test_madt_entry_length_zero_one),
-		T(test_madt_entry_overflows),
-		T(test_madt_entry_header_truncated),
-		T(test_madt_entries_too_short),
-		T(test_madt_longer_entries_accepted),
-		T(test_madt_too_short),
-		T(test_madt_no_entries),
-		T(test_madt_lapic_addr_zero),
-		T(test_madt_lapic_override),
-		T(test_madt_x2apic_and_flags),
-		T(test_madt_duplicate_apic_id),
-		T(test_madt_too_many_cpus),
-		T(test_madt_too_many_ioapics_and_isos),
-		T(test_madt_ioapic_addr_zero),
-		T(test_mcfg_bad_bus_range),
-		T(test_mcfg_base_zero_and_wrap),
-		T(test_mcfg_partial_entry),
-		T(test_mcfg_many),
-		T(test_fadt_v1),
-		T(test_fadt_too_short),
-		T(test_fadt_x_dsdt_preferred),
-		T(test_fadt_x_dsdt_zero_uses_dsdt),
-		T(test_fadt_x_dsdt_beyond_length_ignored),
-		T(test_fadt_no_dsdt),
-		T(test_fadt_dsdt_outside_memory),
-		T(test_fadt_pm1_from_gas),
-		T(test_fadt_pm1_port_out_of_range),
-		T(test_s5_encodings),
-		T(test_s5_missing_or_bad),
-		T(test_s5_second_candidate),
-		T(test_dsdt_header_only),
-		T(test_flip_every_byte),
-		T(test_flip_every_byte_fixed_checksum),
-		T(test_random_madt_entries),
+	    T(test_standard_xsdt),
+	    T(test_standard_by_pa),
+	    T(test_rsdp_copy_longer_than_needed),
+	    T(test_rsdp_v1_uses_rsdt),
+	    T(test_rsdp_v2_without_xsdt_uses_rsdt),
+	    T(test_why_may_be_null),
+	    T(test_oem_id_sanitised),
+	    T(test_missing_mcfg),
+	    T(test_missing_fadt),
+	    T(test_missing_madt),
+	    T(test_empty_xsdt),
+	    T(test_ignored_table_may_be_corrupt),
+	    T(test_duplicate_tables_first_wins),
+	    T(test_no_rsdp),
+	    T(test_no_mapper),
+	    T(test_rsdp_bad_signature),
+	    T(test_rsdp_bad_checksum),
+	    T(test_rsdp_bad_ext_checksum),
+	    T(test_rsdp_short_copy),
+	    T(test_rsdp_length_field),
+	    T(test_rsdp_longer_v2_by_pa),
+	    T(test_rsdp_not_mapped),
+	    T(test_xsdt_outside_memory),
+	    T(test_xsdt_length_past_memory),
+	    T(test_rsdt_outside_memory),
+	    T(test_root_signature_mismatch),
+	    T(test_root_length_not_whole_entries),
+	    T(test_root_entry_outside_memory),
+	    T(test_table_straddles_memory_end),
+	    T(test_bad_checksum_every_table),
+	    T(test_short_length_every_table),
+	    T(test_huge_length_every_table),
+	    T(test_length_past_memory_every_table),
+	    T(test_truncated_length_every_table),
+	    T(test_dsdt_signature_mismatch),
+	    T(test_madt_entry_length_zero_one),
+	    T(test_madt_entry_overflows),
+	    T(test_madt_entry_header_truncated),
+	    T(test_madt_entries_too_short),
+	    T(test_madt_longer_entries_accepted),
+	    T(test_madt_too_short),
+	    T(test_madt_no_entries),
+	    T(test_madt_lapic_addr_zero),
+	    T(test_madt_lapic_override),
+	    T(test_madt_x2apic_and_flags),
+	    T(test_madt_duplicate_apic_id),
+	    T(test_madt_too_many_cpus),
+	    T(test_madt_too_many_ioapics_and_isos),
+	    T(test_madt_ioapic_addr_zero),
+	    T(test_mcfg_bad_bus_range),
+	    T(test_mcfg_base_zero_and_wrap),
+	    T(test_mcfg_partial_entry),
+	    T(test_mcfg_many),
+	    T(test_fadt_v1),
+	    T(test_fadt_too_short),
+	    T(test_fadt_x_dsdt_preferred),
+	    T(test_fadt_x_dsdt_zero_uses_dsdt),
+	    T(test_fadt_x_dsdt_beyond_length_ignored),
+	    T(test_fadt_no_dsdt),
+	    T(test_fadt_dsdt_outside_memory),
+	    T(test_fadt_pm1_from_gas),
+	    T(test_fadt_pm1_port_out_of_range),
+	    T(test_s5_encodings),
+	    T(test_s5_missing_or_bad),
+	    T(test_s5_second_candidate),
+	    T(test_dsdt_header_only),
+	    T(test_flip_every_byte),
+	    T(test_flip_every_byte_fixed_checksum),
+	    T(test_random_madt_entries),
 #undef T
 	};
 

@@ -106,15 +106,15 @@ struct ent {
 };
 
 static const struct ent qemu_mmap[] = {
-	{ 0x0, 0x9fc00, MB2_MMAP_AVAILABLE },
-	{ 0x9fc00, 0x400, MB2_MMAP_RESERVED },
-	{ 0xf0000, 0x10000, MB2_MMAP_RESERVED },
-	{ 0x100000, 0x7fee0000, MB2_MMAP_AVAILABLE },
-	{ 0x7ffe0000, 0x20000, MB2_MMAP_RESERVED },
-	{ 0xb0000000, 0x10000000, MB2_MMAP_RESERVED },
-	{ 0xfed1c000, 0x4000, MB2_MMAP_RESERVED },
-	{ 0xfffc0000, 0x40000, MB2_MMAP_RESERVED },
-	{ 0x100000000, 0x80000000, MB2_MMAP_AVAILABLE },
+    {0x0, 0x9fc00, MB2_MMAP_AVAILABLE},
+    {0x9fc00, 0x400, MB2_MMAP_RESERVED},
+    {0xf0000, 0x10000, MB2_MMAP_RESERVED},
+    {0x100000, 0x7fee0000, MB2_MMAP_AVAILABLE},
+    {0x7ffe0000, 0x20000, MB2_MMAP_RESERVED},
+    {0xb0000000, 0x10000000, MB2_MMAP_RESERVED},
+    {0xfed1c000, 0x4000, MB2_MMAP_RESERVED},
+    {0xfffc0000, 0x40000, MB2_MMAP_RESERVED},
+    {0x100000000, 0x80000000, MB2_MMAP_AVAILABLE},
 };
 
 static size_t add_mmap(const struct ent *e, size_t n, uint32_t entry_size)
@@ -135,10 +135,11 @@ static size_t add_mmap(const struct ent *e, size_t n, uint32_t entry_size)
 	return off;
 }
 
-static const uint8_t rsdp_v2[36] = { 'R', 'S', 'D', ' ', 'P', 'T', 'R', ' ',
-				     0x42, 'B', 'O', 'C', 'H', 'S', ' ', 2,
-				     0x00, 0x10, 0xfe, 0x7f, 36, 0, 0, 0,
-				     0x00, 0x20, 0xfe, 0x7f, 0, 0, 0, 0 };
+/* An ACPI 2.0 RSDP; its checksums do not matter to the MBI parser. */
+static const uint8_t rsdp_v2[36] = "RSD PTR \x42"
+				   "BOCHS \x02"
+				   "\x00\x10\xfe\x7f"
+				   "\x24";
 
 static size_t add_rsdp(uint32_t type, size_t n)
 {
@@ -164,8 +165,7 @@ static void mbi_finish(void)
 }
 
 /* The offsets of interesting tags in the standard image. */
-static size_t off_cmdline, off_loader, off_mmap, off_mod0, off_mod1, off_rsdp,
-	off_end;
+static size_t off_cmdline, off_loader, off_mmap, off_mod0, off_mod1, off_rsdp, off_end;
 
 /* An MBI as GRUB 2 produces it for the echod image under QEMU q35. */
 static void build_standard(void)
@@ -201,7 +201,7 @@ static void build_standard(void)
 /* Parse mb.buf from an exact-size heap copy so ASan sees any over-read. */
 static int parse_avail(size_t avail, const char **why)
 {
-	void *copy = malloc(avail ? avail : 1);	/* 16-byte aligned */
+	void *copy = malloc(avail ? avail : 1); /* 16-byte aligned */
 	int err;
 
 	assert_non_null(copy);
@@ -310,7 +310,7 @@ static void test_avail_larger_than_total(void **state)
 static void test_tags_after_end_ignored(void **state)
 {
 	(void)state;
-	put32(mb.len, 0xdeadbeef);	/* garbage after the end tag */
+	put32(mb.len, 0xdeadbeef); /* garbage after the end tag */
 	put32(mb.len + 4, 3);
 	mb.len += 8;
 	put32(0, mb.len);
@@ -370,7 +370,7 @@ static void test_mmap_truncated_to_max(void **state)
 
 	(void)state;
 	for (i = 0; i < ARRAY_SIZE(e); i++)
-		e[i] = (struct ent){ i * 0x1000, 0x1000, 1 + i % 5 };
+		e[i] = (struct ent){i * 0x1000, 0x1000, 1 + i % 5};
 	mbi_begin();
 	add_mmap(e, ARRAY_SIZE(e), 24);
 	add_end();
@@ -378,8 +378,7 @@ static void test_mmap_truncated_to_max(void **state)
 	assert_int_equal(parse(), 0);
 	assert_int_equal(info.mmap_count, MB2_MAX_MMAP);
 	assert_int_equal(info.mmap_dropped, 72);
-	assert_int_equal(info.mmap[MB2_MAX_MMAP - 1].base,
-			 (MB2_MAX_MMAP - 1) * 0x1000);
+	assert_int_equal(info.mmap[MB2_MAX_MMAP - 1].base, (MB2_MAX_MMAP - 1) * 0x1000);
 }
 
 static void test_modules_truncated_to_max(void **state)
@@ -455,10 +454,8 @@ static void test_null_and_misaligned(void **state)
 {
 	(void)state;
 	assert_int_equal(mb2_parse(NULL, 100, &info, NULL), -EINVAL);
-	assert_int_equal(mb2_parse(mb.buf + 4, mb.len - 4, &info, NULL),
-			 -EINVAL);
-	assert_int_equal(mb2_parse(mb.buf + 1, mb.len - 1, &info, NULL),
-			 -EINVAL);
+	assert_int_equal(mb2_parse(mb.buf + 4, mb.len - 4, &info, NULL), -EINVAL);
+	assert_int_equal(mb2_parse(mb.buf + 1, mb.len - 1, &info, NULL), -EINVAL);
 }
 
 static void test_avail_too_small(void **state)
@@ -501,7 +498,7 @@ static void test_total_cuts_end_tag(void **state)
 	expect(-EINVAL, "no end tag");
 	put32(0, off_end);
 	expect(-EINVAL, "no end tag");
-	put32(0, off_end - 1);	/* cuts the RSDP's neighbour tag */
+	put32(0, off_end - 1); /* cuts the RSDP's neighbour tag */
 	assert_true(parse() < 0);
 }
 
@@ -557,7 +554,7 @@ static void test_unpadded_tags(void **state)
 	off = tag_begin(MB2_TAG_CMDLINE);
 	add_bytes("ab", 3);
 	put32(off + 4, 11);
-	off = mb.len;		/* 19: not aligned */
+	off = mb.len; /* 19: not aligned */
 	put32(off, MB2_TAG_END);
 	put32(off + 4, 8);
 	mb.len += 8;
@@ -608,7 +605,7 @@ static void test_module_too_short(void **state)
 	(void)state;
 	put32(off_mod1 + 4, 12);
 	expect(-EINVAL, "module tag too short");
-	put32(off_mod1 + 4, 16);	/* no room for the string's NUL */
+	put32(off_mod1 + 4, 16); /* no room for the string's NUL */
 	expect(-EINVAL, "NUL");
 }
 
@@ -635,7 +632,7 @@ static void test_meminfo_too_short(void **state)
 
 static void test_mmap_bad_entry_size(void **state)
 {
-	static const uint32_t bad[] = { 0, 8, 16, 20, 23, 28, 25, 31 };
+	static const uint32_t bad[] = {0, 8, 16, 20, 23, 28, 25, 31};
 	size_t i;
 
 	(void)state;
@@ -648,7 +645,7 @@ static void test_mmap_bad_entry_size(void **state)
 static void test_mmap_partial_entry(void **state)
 {
 	(void)state;
-	put32(off_mmap + 8, 32);	/* 9 * 24 bytes is no multiple of 32 */
+	put32(off_mmap + 8, 32); /* 9 * 24 bytes is no multiple of 32 */
 	expect(-EINVAL, "whole number");
 }
 
@@ -697,7 +694,7 @@ static void test_every_truncation(void **state)
 	(void)state;
 	for (n = 0; n < total; n++) {
 		assert_true(parse_avail(n, &why) < 0);
-		put32(0, n);	/* shrink total_size too */
+		put32(0, n); /* shrink total_size too */
 		assert_true(parse_avail(n, &why) < 0);
 		put32(0, total);
 	}
@@ -706,7 +703,7 @@ static void test_every_truncation(void **state)
 
 static void test_every_byte_flipped(void **state)
 {
-	static const uint8_t masks[] = { 0x01, 0x08, 0x80, 0xff };
+	static const uint8_t masks[] = {0x01, 0x08, 0x80, 0xff};
 	size_t total = mb.len, i, m;
 	int err, ok = 0;
 	const char *why;
@@ -725,12 +722,12 @@ static void test_every_byte_flipped(void **state)
 			mb.buf[i] ^= masks[m];
 		}
 	}
-	assert_true(ok > 0);	/* flips in payload bytes still parse */
+	assert_true(ok > 0); /* flips in payload bytes still parse */
 }
 
 static void test_random_tag_soup(void **state)
 {
-	static const uint32_t sizes[] = { 8, 9, 12, 16, 17, 24, 40, 4096 };
+	static const uint32_t sizes[] = {8, 9, 12, 16, 17, 24, 40, 4096};
 	size_t off, i;
 	int round;
 	const char *why;
@@ -756,44 +753,44 @@ static void test_random_tag_soup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_standard, setup),
-		cmocka_unit_test_setup(test_minimal, setup),
-		cmocka_unit_test_setup(test_why_may_be_null, setup),
-		cmocka_unit_test_setup(test_avail_larger_than_total, setup),
-		cmocka_unit_test_setup(test_tags_after_end_ignored, setup),
-		cmocka_unit_test_setup(test_first_cmdline_wins, setup),
-		cmocka_unit_test_setup(test_mmap_larger_entries, setup),
-		cmocka_unit_test_setup(test_mmap_empty, setup),
-		cmocka_unit_test_setup(test_mmap_truncated_to_max, setup),
-		cmocka_unit_test_setup(test_modules_truncated_to_max, setup),
-		cmocka_unit_test_setup(test_rsdp_new_preferred_after_old, setup),
-		cmocka_unit_test_setup(test_rsdp_new_preferred_before_old, setup),
-		cmocka_unit_test_setup(test_rsdp_old_only, setup),
-		cmocka_unit_test_setup(test_null_and_misaligned, setup),
-		cmocka_unit_test_setup(test_avail_too_small, setup),
-		cmocka_unit_test_setup(test_total_size_small, setup),
-		cmocka_unit_test_setup(test_total_size_large, setup),
-		cmocka_unit_test_setup(test_total_cuts_end_tag, setup),
-		cmocka_unit_test_setup(test_missing_end_tag, setup),
-		cmocka_unit_test_setup(test_end_tag_bad_size, setup),
-		cmocka_unit_test_setup(test_tag_size_zero, setup),
-		cmocka_unit_test_setup(test_tag_size_oversized, setup),
-		cmocka_unit_test_setup(test_unpadded_tags, setup),
-		cmocka_unit_test_setup(test_cmdline_unterminated, setup),
-		cmocka_unit_test_setup(test_cmdline_empty_tag, setup),
-		cmocka_unit_test_setup(test_loader_name_unterminated, setup),
-		cmocka_unit_test_setup(test_module_reversed, setup),
-		cmocka_unit_test_setup(test_module_too_short, setup),
-		cmocka_unit_test_setup(test_module_cmdline_unterminated, setup),
-		cmocka_unit_test_setup(test_meminfo_too_short, setup),
-		cmocka_unit_test_setup(test_mmap_bad_entry_size, setup),
-		cmocka_unit_test_setup(test_mmap_partial_entry, setup),
-		cmocka_unit_test_setup(test_mmap_tag_too_short, setup),
-		cmocka_unit_test_setup(test_mmap_entry_wraps, setup),
-		cmocka_unit_test_setup(test_rsdp_tag_too_short, setup),
-		cmocka_unit_test_setup(test_every_truncation, setup),
-		cmocka_unit_test_setup(test_every_byte_flipped, setup),
-		cmocka_unit_test_setup(test_random_tag_soup, setup),
+	    cmocka_unit_test_setup(test_standard, setup),
+	    cmocka_unit_test_setup(test_minimal, setup),
+	    cmocka_unit_test_setup(test_why_may_be_null, setup),
+	    cmocka_unit_test_setup(test_avail_larger_than_total, setup),
+	    cmocka_unit_test_setup(test_tags_after_end_ignored, setup),
+	    cmocka_unit_test_setup(test_first_cmdline_wins, setup),
+	    cmocka_unit_test_setup(test_mmap_larger_entries, setup),
+	    cmocka_unit_test_setup(test_mmap_empty, setup),
+	    cmocka_unit_test_setup(test_mmap_truncated_to_max, setup),
+	    cmocka_unit_test_setup(test_modules_truncated_to_max, setup),
+	    cmocka_unit_test_setup(test_rsdp_new_preferred_after_old, setup),
+	    cmocka_unit_test_setup(test_rsdp_new_preferred_before_old, setup),
+	    cmocka_unit_test_setup(test_rsdp_old_only, setup),
+	    cmocka_unit_test_setup(test_null_and_misaligned, setup),
+	    cmocka_unit_test_setup(test_avail_too_small, setup),
+	    cmocka_unit_test_setup(test_total_size_small, setup),
+	    cmocka_unit_test_setup(test_total_size_large, setup),
+	    cmocka_unit_test_setup(test_total_cuts_end_tag, setup),
+	    cmocka_unit_test_setup(test_missing_end_tag, setup),
+	    cmocka_unit_test_setup(test_end_tag_bad_size, setup),
+	    cmocka_unit_test_setup(test_tag_size_zero, setup),
+	    cmocka_unit_test_setup(test_tag_size_oversized, setup),
+	    cmocka_unit_test_setup(test_unpadded_tags, setup),
+	    cmocka_unit_test_setup(test_cmdline_unterminated, setup),
+	    cmocka_unit_test_setup(test_cmdline_empty_tag, setup),
+	    cmocka_unit_test_setup(test_loader_name_unterminated, setup),
+	    cmocka_unit_test_setup(test_module_reversed, setup),
+	    cmocka_unit_test_setup(test_module_too_short, setup),
+	    cmocka_unit_test_setup(test_module_cmdline_unterminated, setup),
+	    cmocka_unit_test_setup(test_meminfo_too_short, setup),
+	    cmocka_unit_test_setup(test_mmap_bad_entry_size, setup),
+	    cmocka_unit_test_setup(test_mmap_partial_entry, setup),
+	    cmocka_unit_test_setup(test_mmap_tag_too_short, setup),
+	    cmocka_unit_test_setup(test_mmap_entry_wraps, setup),
+	    cmocka_unit_test_setup(test_rsdp_tag_too_short, setup),
+	    cmocka_unit_test_setup(test_every_truncation, setup),
+	    cmocka_unit_test_setup(test_every_byte_flipped, setup),
+	    cmocka_unit_test_setup(test_random_tag_soup, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
