@@ -6,7 +6,9 @@
 #include <arch/trap.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
+#include <kernel/pci.h>
 #include <kernel/phys.h>
+#include <kernel/virtio_net.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
@@ -159,6 +161,8 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 	sched_init();
 	if (!cmdline_has("nosmp"))
 		smp_init(&boot_acpi);
+	pci_init(&boot_acpi);
+	virtio_net_init();
 	spawn_modules();
 	sched_start();
 }

@@ -104,7 +104,6 @@ static long syscall_invoke(struct process *p, struct trap_frame *tf)
 	case SYS_yield: sched_yield(p); return 0;
 	case SYS_net_attach: return sys_net_attach(p, a0, a1, a2);
 	case SYS_net_info: return sys_net_info(p, a0, a1);
-	case SYS_net_kick: return sys_net_kick(p, a0, a1);
 	default: return -ENOSYS;
 	}
 }

@@ -169,21 +169,32 @@ long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len,
 	return (long)va;
 }
 
-int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len)
+/* Remove the region starting at va if it has this kind (and, when len is
+ * not 0, exactly this length). */
+static int remove_region(struct vmspace *vs, uintptr_t va, size_t len, enum vmr_kind kind)
 {
-	len = ALIGN_UP(len, PAGE_SIZE);
 	for (struct vm_region **pp = &vs->regions; *pp; pp = &(*pp)->next) {
 		struct vm_region *r = *pp;
 		if (r->start != va)
 			continue;
-		if (r->kind != VMR_ANON || r->end - r->start != len)
+		if (r->kind != kind || (len && r->end - r->start != len))
 			return -EINVAL;
-		unmap_range(vs, r->start, r->end, true);
+		unmap_range(vs, r->start, r->end, owns_pages(kind));
 		*pp = r->next;
 		kfree(r);
 		return 0;
 	}
 	return -EINVAL;
+}
+
+int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len)
+{
+	return remove_region(vs, va, ALIGN_UP(len, PAGE_SIZE), VMR_ANON);
+}
+
+int vmspace_unmap(struct vmspace *vs, uintptr_t va, enum vmr_kind kind)
+{
+	return remove_region(vs, va, 0, kind);
 }
 
 void vmspace_destroy(struct vmspace *vs)

@@ -36,6 +36,8 @@ struct manifest {
 	struct proc_net_grant net[PROC_NET_MAX];
 };
 
+struct vnet_qp;
+
 struct process {
 	int pid;
 	enum proc_state state;
@@ -63,7 +65,7 @@ struct process {
 	bool killed;
 	uint64_t start_ns, cpu_ns, last_run_ns;
 	uint64_t syscalls;
-	void *net_owned[PROC_NET_MAX];	/* queue pairs attached, for release */
+	struct vnet_qp *net_owned[PROC_NET_MAX]; /* attached queue pairs */
 };
 
 extern struct process procs[PROC_MAX];

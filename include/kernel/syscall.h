@@ -10,4 +10,3 @@ void syscall_dispatch(struct trap_frame *tf);
 
 long sys_net_attach(struct process *p, uint64_t uname, uint64_t qp, uint64_t ulayout);
 long sys_net_info(struct process *p, uint64_t uname, uint64_t uinfo);
-long sys_net_kick(struct process *p, uint64_t qp, uint64_t queue);

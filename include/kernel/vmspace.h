@@ -42,6 +42,8 @@ long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len,
 		      int prot, bool uncached, enum vmr_kind kind);
 /* Unmap exactly one whole VMR_ANON region. */
 int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len);
+/* Unmap the whole region that starts at va if it is of `kind`. */
+int vmspace_unmap(struct vmspace *vs, uintptr_t va, enum vmr_kind kind);
 /* Copy into user pages through the page tables (ignores user rights). */
 int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len);
 /* Whether [va, va+len) is mapped user-accessible (and writable if asked). */

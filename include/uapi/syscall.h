@@ -17,10 +17,9 @@
 #define SYS_wait 6		/* (uint64_t timeout_ns) -> events pending, 0 on timeout */
 #define SYS_timer_set 7		/* (uint64_t deadline_ns, uint64_t cookie) -> 0 */
 #define SYS_yield 8		/* () -> 0 */
-#define SYS_net_attach 9	/* (const char *name, unsigned qp, struct mc_net_layout *) */
-#define SYS_net_info 10		/* (const char *name, struct mc_net_info *) */
-#define SYS_net_kick 11		/* (unsigned qp, unsigned queue) -> 0, slow path */
-#define SYS_MAX 12
+#define SYS_net_attach 9	/* (const char *name, unsigned qp, struct mc_net_layout *) -> 0 */
+#define SYS_net_info 10		/* (const char *name, struct mc_net_info *) -> 0 */
+#define SYS_MAX 11
 
 /* vmspace_alloc protection bits; W and X together are refused (W^X). */
 #define PROT_NONE 0
