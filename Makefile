@@ -36,7 +36,7 @@ KERNEL_SRCS := $(wildcard arch/x86_64/*.c arch/x86_64/*.S kernel/*.c mm/*.c \
 	drivers/*/*.c lib/*.c)
 KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
 
-.PHONY: all run check unit-tests system-tests format clean toolchain
+.PHONY: all run check unit-tests programs format clean toolchain
 all: kernel.elf kernel.iso
 
 $(BUILD)/kernel/%.c.o: %.c
@@ -87,7 +87,12 @@ $(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcar
 
 unit-tests: $(UNIT_BINS)
 
-check: all unit-tests
+# User programs the system tests boot.
+PROGRAM_DIRS := usr/hello usr/tests
+programs:
+	$(Q)for d in $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
+
+check: all programs unit-tests
 	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
 
 run: all
@@ -98,6 +103,7 @@ format:
 
 clean:
 	rm -rf $(BUILD) kernel.elf kernel.iso
+	$(Q)for d in usr/lib $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d clean; done
 
 SHELL := /bin/bash
 -include $(KERNEL_OBJS:.o=.d)

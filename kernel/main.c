@@ -100,10 +100,11 @@ static void acpi_init(void)
 static void spawn_modules(void)
 {
 	unsigned started = 0;
+	sched_note_baseline();
 	for (uint32_t i = 0; i < boot_info.module_count; i++) {
 		const struct mb2_module *m = &boot_info.modules[i];
-		char what[48];
-		fmt_snprintf(what, sizeof(what), "module %u (%.24s)", i + 1,
+		char what[64];
+		fmt_snprintf(what, sizeof(what), "module %u (%.48s)", i + 1,
 			     m->cmdline && *m->cmdline ? m->cmdline : "?");
 		size_t size = m->end - m->start;
 		if (!vm_direct_mapped(m->start, size)) {

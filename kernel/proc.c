@@ -235,7 +235,7 @@ void proc_report_fault(struct process *p, const struct trap_frame *tf)
 	if (n)
 		bytes[3 * n - 1] = '\0';
 	uint64_t addr = tf->vector == VEC_PF ? read_cr2() : tf->rip;
-	printk("pid %d (%s) killed: %s at address %#lx, RIP %#lx, instruction: %s\n",
+	printk("pid %d (%s) killed: %s at address 0x%lx, RIP 0x%lx, instruction: %s\n",
 	       p->pid, p->name, fault_kind(tf), addr, tf->rip, bytes);
 	printk("  RSP %#lx RAX %#lx RDI %#lx RSI %#lx error %#lx\n", tf->rsp, tf->rax,
 	       tf->rdi, tf->rsi, tf->error);

@@ -12,6 +12,7 @@
 #include <arch/memlayout.h>
 #include <arch/percpu.h>
 #include <kernel/kmem.h>
+#include <kernel/page.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
@@ -86,18 +87,28 @@ int sched_place(struct process *p, const char **why)
 		}
 	}
 	p->cpu = (unsigned)cpu;
+	p->placed = true;
 	rqs[cpu].placed++;
-	live_procs++;
+	__atomic_add_fetch(&live_procs, 1, __ATOMIC_SEQ_CST);
 	return 0;
+}
+
+/* Returns how many placed processes remain. */
+static unsigned unplace(struct process *p)
+{
+	struct runqueue *rq = &rqs[p->cpu];
+	if (!p->placed)
+		return __atomic_load_n(&live_procs, __ATOMIC_SEQ_CST);
+	p->placed = false;
+	if (rq->owner == p)
+		rq->owner = NULL;
+	rq->placed--;
+	return __atomic_sub_fetch(&live_procs, 1, __ATOMIC_SEQ_CST);
 }
 
 void sched_unplace(struct process *p)
 {
-	struct runqueue *rq = &rqs[p->cpu];
-	if (rq->owner == p)
-		rq->owner = NULL;
-	rq->placed--;
-	live_procs--;
+	unplace(p);
 }
 
 static void rq_push(struct runqueue *rq, struct process *p)
@@ -193,10 +204,20 @@ void sched_yield(struct process *p)
 void sched_remove(struct process *p)
 {
 	struct runqueue *rq = &rqs[p->cpu];
+	if (this_cpu()->current == p)
+		p->cpu_ns += time_ns() - p->last_run_ns;
 	unsigned long f = spin_lock_irqsave(&rq->lock);
 	rq_unlink(rq, p);
 	p->state = PROC_DEAD;
 	spin_unlock_irqrestore(&rq->lock, f);
+}
+
+static size_t pages_at_start;
+
+/* Remember the free page count before the first process, for the summary. */
+void sched_note_baseline(void)
+{
+	pages_at_start = page_free_count();
 }
 
 static void print_summary(void)
@@ -210,14 +231,15 @@ static void print_summary(void)
 		       p->name, p->killed ? "killed " : "status ", p->exit_status,
 		       p->cpu, p->cpu_ns / NSEC_PER_MSEC);
 	}
+	printk("pages free: %zu before the first process, %zu now\n", pages_at_start,
+	       page_free_count());
 }
 
 void sched_process_gone(struct process *p)
 {
 	if (p->exit_status != 0)
 		any_failed = true;
-	sched_unplace(p);
-	if (live_procs == 0) {
+	if (unplace(p) == 0) { /* exactly one CPU sees the count reach zero */
 		print_summary();
 		power_exit(any_failed ? EXIT_FAIL : EXIT_PASS);
 	}
@@ -344,13 +366,11 @@ void sched_user_fault(struct trap_frame *tf)
 	proc_exit(p, 128 + (int)tf->vector);
 }
 
+/* Leave the boot path for good: this CPU's stack (the one its boot code ran
+ * on) becomes its kernel stack for interrupts and system calls. */
 void sched_start(void)
 {
 	struct cpu *c = this_cpu();
-	uint8_t *stack = kmalloc(KSTACK_SIZE);
-	if (!stack)
-		panic("sched: no memory for CPU %u's kernel stack", c->id);
-	c->kstack_top = (uint64_t)(stack + KSTACK_SIZE);
 	c->tss.rsp[0] = c->kstack_top;
 	sched_enter_first(c->kstack_top);
 }

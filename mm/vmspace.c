@@ -189,6 +189,8 @@ static int remove_region(struct vmspace *vs, uintptr_t va, size_t len, enum vmr_
 
 int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len)
 {
+	if (len == 0 || len > USER_MAX)
+		return -EINVAL; /* also keeps ALIGN_UP from wrapping to 0 */
 	return remove_region(vs, va, ALIGN_UP(len, PAGE_SIZE), VMR_ANON);
 }
 

@@ -52,6 +52,7 @@ static bool start_ap(unsigned id, uint32_t apic)
 		return false;
 	c->id = id;
 	c->apic_id = apic;
+	c->kstack_top = (uint64_t)(stack + KSTACK_SIZE);
 	c->online = false;
 	ap_booting = id;
 

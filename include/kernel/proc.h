@@ -47,6 +47,7 @@ struct process {
 	struct trap_frame frame;	/* user registers while not running */
 	uint8_t *fpu;			/* FXSAVE area, 512 bytes, 16-aligned */
 	unsigned cpu;			/* CPU it runs on */
+	bool placed;			/* counted on that CPU by sched_place */
 	struct process *rq_next;	/* run queue link */
 
 	/* event ring: kernel view and user address */

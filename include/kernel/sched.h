@@ -12,6 +12,7 @@ void sched_trap_exit(struct trap_frame *tf);
 /* Enter the scheduler on this CPU for good (from boot code). */
 void __noreturn sched_start(void);
 void sched_init(void);
+void sched_note_baseline(void);
 
 /* Choose the process's CPU per its manifest; -EBUSY/-EINVAL with a reason. */
 int sched_place(struct process *p, const char **why);

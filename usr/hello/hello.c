@@ -23,12 +23,10 @@ static void print_aux(void)
 	printf("hello: AT_PAGESZ %lu AT_MC_CPU %u AT_MC_EVENT_RING %p\n",
 	       (unsigned long)mc_page_size(), mc_cpu(), (void *)mc_event_ring());
 	printf("hello: AT_ENTRY %#lx AT_PHDR %#lx AT_PHNUM %lu\n",
-	       (unsigned long)mc_getauxval(AT_ENTRY),
-	       (unsigned long)mc_getauxval(AT_PHDR),
+	       (unsigned long)mc_getauxval(AT_ENTRY), (unsigned long)mc_getauxval(AT_PHDR),
 	       (unsigned long)mc_getauxval(AT_PHNUM));
 	if (rnd)
-		printf("hello: AT_RANDOM %02x%02x%02x%02x...\n", rnd[0], rnd[1],
-		       rnd[2], rnd[3]);
+		printf("hello: AT_RANDOM %02x%02x%02x%02x...\n", rnd[0], rnd[1], rnd[2], rnd[3]);
 	for (char **e = mc_envp; *e; e++)
 		printf("hello: env %s\n", *e);
 }

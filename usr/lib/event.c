@@ -29,7 +29,7 @@ bool mc_event_pop(struct mc_event *out)
 
 	if (!r)
 		return false;
-	tail = r->tail;		/* ours alone to write */
+	tail = r->tail; /* ours alone to write */
 	head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
 	if (head == tail)
 		return false;

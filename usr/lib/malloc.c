@@ -15,20 +15,20 @@
  * each; a free small block keeps its list link in its payload. Bigger
  * requests get a mapping of their own whose length the header records.
  */
-#define MIN_SHIFT 5
-#define MAX_SHIFT 16
+#define MIN_SHIFT  5
+#define MAX_SHIFT  16
 #define NR_CLASSES (MAX_SHIFT - MIN_SHIFT + 1)
-#define CLASS_BIG 0xffffffffu
+#define CLASS_BIG  0xffffffffu
 #define CHUNK_SIZE (256 * 1024)
-#define PAGE_SIZE 4096
+#define PAGE_SIZE  4096
 
-#define MAGIC_USED 0x4d43616cu	/* "MCal" */
-#define MAGIC_FREE 0x4d436672u	/* "MCfr" */
+#define MAGIC_USED 0x4d43616cu /* "MCal" */
+#define MAGIC_FREE 0x4d436672u /* "MCfr" */
 
 struct block {
-	uint64_t size;		/* bytes including this header */
+	uint64_t size; /* bytes including this header */
 	uint32_t magic;
-	uint32_t cls;		/* size-class index or CLASS_BIG */
+	uint32_t cls; /* size-class index or CLASS_BIG */
 };
 _Static_assert(sizeof(struct block) == 16, "payload alignment");
 

@@ -12,7 +12,7 @@ __attribute__((noreturn)) void __mc_start(uint64_t *sp);
 int mc_argc;
 char **mc_argv;
 char **mc_envp;
-static uint64_t *auxv;		/* type/value pairs ending with AT_NULL */
+static uint64_t *auxv; /* type/value pairs ending with AT_NULL */
 
 /* Called once from crt0.S with the stack pointer the kernel started us with. */
 void __mc_start(uint64_t *sp)

@@ -32,8 +32,7 @@ static bool is_space(char c)
  * The common part of strtoul and strtol: spaces, a sign, then digits.
  * Returns what str_to_u64 returns; *end is s when there are no digits.
  */
-static int parse_number(const char *s, char **end, int base, bool *neg,
-			uint64_t *v)
+static int parse_number(const char *s, char **end, int base, bool *neg, uint64_t *v)
 {
 	const char *p = s, *stop;
 	int rc;
@@ -61,7 +60,7 @@ unsigned long strtoul(const char *s, char **end, int base)
 		return UINT64_MAX;
 	if (rc)
 		return 0;
-	return neg ? -v : v;	/* C: the negation is done in unsigned long */
+	return neg ? -v : v; /* C: the negation is done in unsigned long */
 }
 
 long strtol(const char *s, char **end, int base)
@@ -77,7 +76,7 @@ long strtol(const char *s, char **end, int base)
 			errno = ERANGE;
 			return INT64_MIN;
 		}
-		return (long)-v;	/* -v wraps to the two's complement value */
+		return (long)-v; /* -v wraps to the two's complement value */
 	}
 	if (rc == -ERANGE || v > INT64_MAX) {
 		errno = ERANGE;

@@ -5,9 +5,9 @@
 #include <mc/stdio.h>
 #include <mc/stdlib.h>
 
-#define KERNEL_ADDR 0xffffffff80000000UL
+#define KERNEL_ADDR	  0xffffffff80000000UL
 #define NONCANONICAL_ADDR 0x0000800000000000UL
-#define RET_OPCODE 0xc3
+#define RET_OPCODE	  0xc3
 
 /* Accesses go through asm so the compiler cannot turn them into ud2. */
 static uint64_t read64(uintptr_t addr)
@@ -30,7 +30,7 @@ static void exec_at(uint8_t *code)
 	((void (*)(void))(uintptr_t)code)();
 }
 
-static uint8_t data_code[16] = { 1 };		/* .data, RW and NX */
+static uint8_t data_code[16] = {1}; /* .data, RW and NX */
 static const char rodata_text[] = "read-only";
 
 /*
@@ -111,17 +111,19 @@ static void fault_div0(void)
 			 "movl $1, %%eax\n\t"
 			 "xorl %%edx, %%edx\n\t"
 			 "divl %%ecx"
-			 : : : "rax", "rcx", "rdx");
+			 :
+			 :
+			 : "rax", "rcx", "rdx");
 }
 
 static void fault_gp(void)
 {
-	__asm__ volatile("hlt");	/* privileged at CPL 3: #GP(0) */
+	__asm__ volatile("hlt"); /* privileged at CPL 3: #GP(0) */
 }
 
 static void fault_cli(void)
 {
-	__asm__ volatile("cli");	/* #GP(0) at CPL 3 unless IOPL = 3 */
+	__asm__ volatile("cli"); /* #GP(0) at CPL 3 unless IOPL = 3 */
 }
 
 static void fault_stack(void)
@@ -141,21 +143,21 @@ static const struct {
 	void (*fn)(void);
 	const char *what;
 } modes[] = {
-	{ "null", fault_null, "read address 0 (#PF)" },
-	{ "write-ro", fault_write_ro, "write into its own text (#PF)" },
-	{ "write-rodata", fault_write_rodata, "write into .rodata (#PF)" },
-	{ "kernel", fault_kernel, "read 0xffffffff80000000 (#PF)" },
-	{ "kernel-write", fault_kernel_write, "write 0xffffffff80000000 (#PF)" },
-	{ "noncanonical", fault_noncanonical, "read 0x0000800000000000 (#GP)" },
-	{ "exec-data", fault_exec_data, "jump into .data (#PF, NX)" },
-	{ "exec-stack", fault_exec_stack, "jump into the stack (#PF, NX)" },
-	{ "exec-heap", fault_exec_heap, "jump into malloc memory (#PF, NX)" },
-	{ "ud", fault_ud, "ud2 (#UD)" },
-	{ "div0", fault_div0, "divide by zero (#DE)" },
-	{ "gp", fault_gp, "hlt at CPL 3 (#GP)" },
-	{ "cli", fault_cli, "cli at CPL 3 (#GP)" },
-	{ "stack", fault_stack, "overflow the stack (#PF)" },
-	{ "int3", fault_int3, "int3 (#BP)" },
+    {"null", fault_null, "read address 0 (#PF)"},
+    {"write-ro", fault_write_ro, "write into its own text (#PF)"},
+    {"write-rodata", fault_write_rodata, "write into .rodata (#PF)"},
+    {"kernel", fault_kernel, "read 0xffffffff80000000 (#PF)"},
+    {"kernel-write", fault_kernel_write, "write 0xffffffff80000000 (#PF)"},
+    {"noncanonical", fault_noncanonical, "read 0x0000800000000000 (#GP)"},
+    {"exec-data", fault_exec_data, "jump into .data (#PF, NX)"},
+    {"exec-stack", fault_exec_stack, "jump into the stack (#PF, NX)"},
+    {"exec-heap", fault_exec_heap, "jump into malloc memory (#PF, NX)"},
+    {"ud", fault_ud, "ud2 (#UD)"},
+    {"div0", fault_div0, "divide by zero (#DE)"},
+    {"gp", fault_gp, "hlt at CPL 3 (#GP)"},
+    {"cli", fault_cli, "cli at CPL 3 (#GP)"},
+    {"stack", fault_stack, "overflow the stack (#PF)"},
+    {"int3", fault_int3, "int3 (#BP)"},
 };
 
 __attribute__((noreturn)) static void usage(void)

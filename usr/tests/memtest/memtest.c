@@ -9,13 +9,13 @@
 #include <mc/stdlib.h>
 #include <mc/sys.h>
 
-#define PAGE 4096UL
-#define USER_TOP 0x0000800000000000UL
+#define PAGE	      4096UL
+#define USER_TOP      0x0000800000000000UL
 #define LIVE_MAPPINGS 32
-#define CYCLE_ROUNDS 192
-#define CYCLE_SIZE (512 * 1024UL)
-#define SLOTS 256
-#define MALLOC_OPS 4000
+#define CYCLE_ROUNDS  192
+#define CYCLE_SIZE    (512 * 1024UL)
+#define SLOTS	      256
+#define MALLOC_OPS    4000
 
 static int failures;
 
@@ -111,8 +111,7 @@ static void unmap_checked(void *p, size_t len)
 static void test_sizes(void)
 {
 	static const size_t sizes[] = {
-		PAGE, 2 * PAGE, 3 * PAGE, 100, PAGE + 1, 64 * 1024, 1024 * 1024,
-		4 * 1024 * 1024,
+	    PAGE, 2 * PAGE, 3 * PAGE, 100, PAGE + 1, 64 * 1024, 1024 * 1024, 4 * 1024 * 1024,
 	};
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
@@ -135,7 +134,7 @@ static void test_sizes(void)
 /* Read-only and read-execute mappings read as zeros (never written here). */
 static void test_protections(void)
 {
-	static const int prots[] = { PROT_READ, PROT_READ | PROT_EXEC };
+	static const int prots[] = {PROT_READ, PROT_READ | PROT_EXEC};
 
 	for (size_t i = 0; i < sizeof(prots) / sizeof(prots[0]); i++) {
 		uint8_t *p = map_checked(4 * PAGE, prots[i]);
@@ -257,7 +256,7 @@ static void test_malloc(void)
 		if (!s->p)
 			s->size = 0;
 		switch (rng() % 3) {
-		case 0:		/* free and allocate anew, calloc'ed memory is zero */
+		case 0: /* free and allocate anew, calloc'ed memory is zero */
 			free(s->p);
 			s->size = random_size();
 			if (rng() % 2) {
@@ -268,14 +267,14 @@ static void test_malloc(void)
 					fail("calloc(1, %zu) not zeroed", s->size);
 			}
 			break;
-		case 1:		/* realloc: the common prefix survives */
+		case 1: /* realloc: the common prefix survives */
 			n = random_size();
 			s->p = realloc(s->p, n);
 			if (s->p && !slot_intact(s, n < s->size ? n : s->size))
 				fail("realloc to %zu lost data (was %zu)", n, s->size);
 			s->size = n;
 			break;
-		default:	/* free */
+		default: /* free */
 			free(s->p);
 			s->p = NULL;
 			continue;

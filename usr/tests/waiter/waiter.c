@@ -8,12 +8,12 @@
 #include <mc/stdlib.h>
 #include <mc/sys.h>
 
-#define NS_PER_MS 1000000ULL
-#define EARLY_SLACK_NS (1 * NS_PER_MS)	/* clock granularity */
-#define LATE_SLACK_NS (200 * NS_PER_MS)	/* a loaded emulator */
-#define TIMER_COOKIE 77
+#define NS_PER_MS      1000000ULL
+#define EARLY_SLACK_NS (1 * NS_PER_MS)	 /* clock granularity */
+#define LATE_SLACK_NS  (200 * NS_PER_MS) /* a loaded emulator */
+#define TIMER_COOKIE   77
 #define TIMER_DELAY_MS 30
-#define POLL_MAX_NS (50 * NS_PER_MS)
+#define POLL_MAX_NS    (50 * NS_PER_MS)
 
 static bool failed;
 
@@ -40,14 +40,15 @@ static void check_timeout(uint64_t timeout_ms)
 	t0 = mc_now_ns();
 	r = sys_wait(timeout);
 	dt = mc_now_ns() - t0;
-	printf("waiter: wait(%lu ms) returned %ld after %s ms\n",
-	       (unsigned long)timeout_ms, r, ms(dt, buf, sizeof(buf)));
+	printf("waiter: wait(%lu ms) returned %ld after %s ms\n", (unsigned long)timeout_ms, r,
+	       ms(dt, buf, sizeof(buf)));
 	if (r != 0) {
 		snprintf(why, sizeof(why), "wait(%lu ms) returned %ld, want 0",
 			 (unsigned long)timeout_ms, r);
 		fail(why);
 	} else if (dt + EARLY_SLACK_NS < timeout) {
-		snprintf(why, sizeof(why), "wait(%lu ms) returned early", (unsigned long)timeout_ms);
+		snprintf(why, sizeof(why), "wait(%lu ms) returned early",
+			 (unsigned long)timeout_ms);
 		fail(why);
 	} else if (dt > timeout + LATE_SLACK_NS) {
 		snprintf(why, sizeof(why), "wait(%lu ms) returned late", (unsigned long)timeout_ms);
@@ -83,11 +84,12 @@ static void check_timer(void)
 		fail("wait said events are pending but the ring is empty");
 		return;
 	}
-	printf("waiter: event type %u data %lu %lu\n", ev.type,
-	       (unsigned long)ev.data[0], (unsigned long)ev.data[1]);
+	printf("waiter: event type %u data %lu %lu\n", ev.type, (unsigned long)ev.data[0],
+	       (unsigned long)ev.data[1]);
 	if (ev.type != EV_TIMER || ev.data[0] != TIMER_COOKIE) {
-		snprintf(why, sizeof(why), "got event type %u cookie %lu, want EV_TIMER (%d) cookie %d",
-			 ev.type, (unsigned long)ev.data[0], EV_TIMER, TIMER_COOKIE);
+		snprintf(why, sizeof(why),
+			 "got event type %u cookie %lu, want EV_TIMER (%d) cookie %d", ev.type,
+			 (unsigned long)ev.data[0], EV_TIMER, TIMER_COOKIE);
 		fail(why);
 	}
 	if (mc_event_pop(&ev)) {
@@ -114,7 +116,7 @@ static void check_poll(void)
 
 int main(void)
 {
-	static const uint64_t timeouts_ms[] = { 10, 50, 100 };
+	static const uint64_t timeouts_ms[] = {10, 50, 100};
 
 	if (!mc_event_ring())
 		fail("no AT_MC_EVENT_RING in the auxiliary vector");

@@ -13,9 +13,9 @@ extern char **mc_envp;
 uint64_t mc_getauxval(uint64_t type);
 
 /* Shortcuts for the entries the runtime keeps. */
-uint64_t mc_page_size(void);		/* AT_PAGESZ, 4096 if absent */
-unsigned int mc_cpu(void);		/* AT_MC_CPU */
-const uint8_t *mc_random_bytes(void);	/* AT_RANDOM: 16 bytes, or NULL */
+uint64_t mc_page_size(void);	      /* AT_PAGESZ, 4096 if absent */
+unsigned int mc_cpu(void);	      /* AT_MC_CPU */
+const uint8_t *mc_random_bytes(void); /* AT_RANDOM: 16 bytes, or NULL */
 
 /* The value of environment variable name, or NULL. */
 char *getenv(const char *name);

@@ -15,10 +15,9 @@
 /* Formats as lib/format.h describes (no floating point); returns chars. */
 __attribute__((format(printf, 1, 2))) int printf(const char *fmt, ...);
 __attribute__((format(printf, 1, 0))) int vprintf(const char *fmt, va_list ap);
-__attribute__((format(printf, 3, 4))) int snprintf(char *buf, size_t size,
-						    const char *fmt, ...);
-__attribute__((format(printf, 3, 0))) int vsnprintf(char *buf, size_t size,
-						     const char *fmt, va_list ap);
+__attribute__((format(printf, 3, 4))) int snprintf(char *buf, size_t size, const char *fmt, ...);
+__attribute__((format(printf, 3, 0))) int vsnprintf(char *buf, size_t size, const char *fmt,
+						    va_list ap);
 
 /* s and a newline; returns a nonnegative number or EOF. */
 int puts(const char *s);

@@ -4,11 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uapi/net.h>
 #include <uapi/syscall.h>
-
-/* Defined by include/uapi/net.h; only pointers are needed here. */
-struct mc_net_layout;
-struct mc_net_info;
 
 /*
  * The SYSCALL instruction: number in rax, arguments in rdi, rsi, rdx, r10,
@@ -16,8 +13,7 @@ struct mc_net_info;
  * rip) and r11 (rflags); "memory" because the kernel reads and writes
  * user buffers behind the compiler's back.
  */
-static inline long mc_syscall6(long n, long a1, long a2, long a3, long a4,
-			       long a5, long a6)
+static inline long mc_syscall6(long n, long a1, long a2, long a3, long a4, long a5, long a6)
 {
 	register long r10 __asm__("r10") = a4;
 	register long r8 __asm__("r8") = a5;
@@ -26,8 +22,7 @@ static inline long mc_syscall6(long n, long a1, long a2, long a3, long a4,
 
 	__asm__ volatile("syscall"
 			 : "=a"(ret)
-			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10),
-			   "r"(r8), "r"(r9)
+			 : "a"(n), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
 			 : "rcx", "r11", "memory");
 	return ret;
 }
@@ -47,10 +42,7 @@ static inline long mc_syscall2(long n, long a1, long a2)
 {
 	long ret;
 
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a1), "S"(a2)
-			 : "rcx", "r11", "memory");
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a1), "S"(a2) : "rcx", "r11", "memory");
 	return ret;
 }
 
@@ -58,10 +50,7 @@ static inline long mc_syscall1(long n, long a1)
 {
 	long ret;
 
-	__asm__ volatile("syscall"
-			 : "=a"(ret)
-			 : "a"(n), "D"(a1)
-			 : "rcx", "r11", "memory");
+	__asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a1) : "rcx", "r11", "memory");
 	return ret;
 }
 
@@ -77,7 +66,7 @@ static inline long mc_syscall0(long n)
 __attribute__((noreturn)) static inline void sys_exit(int status)
 {
 	mc_syscall1(SYS_exit, status);
-	__builtin_trap();	/* exit never returns; if it did, fault loudly */
+	__builtin_trap(); /* exit never returns; if it did, fault loudly */
 }
 
 static inline long sys_console_write(const void *buf, size_t len)
@@ -122,8 +111,7 @@ static inline long sys_yield(void)
 	return mc_syscall0(SYS_yield);
 }
 
-static inline long sys_net_attach(const char *name, unsigned int qp,
-				  struct mc_net_layout *layout)
+static inline long sys_net_attach(const char *name, unsigned int qp, struct mc_net_layout *layout)
 {
 	return mc_syscall3(SYS_net_attach, (long)name, qp, (long)layout);
 }
@@ -131,11 +119,6 @@ static inline long sys_net_attach(const char *name, unsigned int qp,
 static inline long sys_net_info(const char *name, struct mc_net_info *info)
 {
 	return mc_syscall2(SYS_net_info, (long)name, (long)info);
-}
-
-static inline long sys_net_kick(unsigned int qp, unsigned int queue)
-{
-	return mc_syscall2(SYS_net_kick, qp, queue);
 }
 
 /*
