@@ -3,6 +3,7 @@
 #include <arch/cpu.h>
 #include <arch/memlayout.h>
 #include <arch/percpu.h>
+#include <arch/pvh.h>
 #include <arch/trap.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
@@ -40,10 +41,23 @@ static const void *acpi_map_low(paddr_t pa, size_t len, void *ctx)
 	return phys_to_virt(pa);
 }
 
+static const void *pvh_map_low(paddr_t pa, size_t len)
+{
+	return acpi_map_low(pa, len, NULL);
+}
+
 static void parse_boot_info(uint32_t magic, paddr_t mbi_pa)
 {
 	const char *why = NULL;
 
+	if (magic == PVH_START_MAGIC) {
+		if (pvh_parse(mbi_pa, pvh_map_low, &boot_info, &why))
+			panic("boot: bad PVH start info: %s", why);
+		cmdline_init(boot_info.cmdline);
+		printk("boot loader: %s\ncommand line: %s\n", boot_info.loader_name,
+		       cmdline_raw());
+		return;
+	}
 	if (magic != MB2_BOOT_MAGIC)
 		panic("boot: bad Multiboot2 magic %#x", magic);
 	if (mbi_pa & 7 || mbi_pa + 8 > BOOT_MAPPED_END)

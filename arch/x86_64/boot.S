@@ -7,6 +7,7 @@
  * at KERNEL_VMA (-2 GiB). mm/vm.c replaces them once the memory map is known.
  */
 #include <arch/memlayout.h>
+#include <arch/pvh.h>
 
 #define MB2_MAGIC 0xe85250d6
 #define MB2_ARCH_I386 0
@@ -40,8 +41,21 @@ mb2_header:
 	.long 8
 mb2_header_end:
 
+/* PVH entry point for QEMU's -kernel (the Xen ELF note below names it). */
+	.section .note.Xen, "a"
+	.balign 4
+	.long 4				/* name size */
+	.long 4				/* descriptor size */
+	.long XEN_ELFNOTE_PHYS32_ENTRY
+	.asciz "Xen"
+	.long pvh_start
+
 	.section .boot.text, "ax"
 	.code32
+	.globl pvh_start
+pvh_start:
+	movl $PVH_START_MAGIC, %eax	/* EBX already holds the start info */
+
 	.globl _start
 _start:
 	cli
@@ -51,7 +65,10 @@ _start:
 	movl %ebx, boot_mbi		/* because the set-up below clobbers */
 
 	cmpl $MB2_BOOT_MAGIC, %eax
+	je 1f
+	cmpl $PVH_START_MAGIC, %eax
 	jne no_multiboot
+1:
 
 	call check_long_mode
 	call build_boot_tables
@@ -164,7 +181,7 @@ long_mode_entry:
 boot_magic:	.long 0
 boot_mbi:	.long 0
 msg_no_mb:
-	.asciz "manticore: not loaded by a Multiboot2 loader\r\n"
+	.asciz "manticore: not loaded by a Multiboot2 or PVH loader\r\n"
 msg_no_lm:
 	.asciz "manticore: this CPU lacks 64-bit long mode or NX\r\n"
 	.balign 16

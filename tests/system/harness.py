@@ -61,6 +61,15 @@ class Boot:
             + "\n".join("    " + l for l in self.log.splitlines()[-15:]))
 
 
+def boot_direct(module, cmdline, name, **kw):
+    """Boot kernel.elf directly (PVH) with one module; cmdline is the kernel's,
+    then " -- " and the module's manifest and argv."""
+    extra = list(kw.pop("extra", ())) + ["--append", ("debugexit " + cmdline).strip()]
+    if module:
+        extra += ["--module", module]
+    return boot(KERNEL, name, extra=extra, **kw)
+
+
 def boot(image, name, timeout=60, mem=256, cpus=2, net="none", extra=()):
     """Boot image under TCG with isa-debug-exit; wait for QEMU to end."""
     os.makedirs(WORK, exist_ok=True)

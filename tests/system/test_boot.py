@@ -2,7 +2,9 @@
 machine, passes its self-tests and reports crashes with a full dump."""
 import re
 
-from harness import EXIT_PANIC, EXIT_PASS, boot, iso
+import os
+
+from harness import EXIT_PANIC, EXIT_PASS, ROOT, boot, boot_direct, iso
 
 
 def test_selftests():
@@ -53,3 +55,13 @@ def test_unknown_selftest_fails():
     b = boot(iso("test=no-such-test"), "boot-unknown-test")
     b.expect("no test named 'no-such-test'", "selftest: FAIL")
     assert b.status == 35, f"status {b.status}"
+
+
+def test_direct_pvh_boot():
+    # QEMU -kernel through the PVH note: no GRUB; the module's command line
+    # is what follows " -- " on the kernel's.
+    hello = os.path.join(ROOT, "usr/hello/build/hello.elf")
+    b = boot_direct(hello, "nosmp -- hello --count 2 direct", "boot-pvh")
+    b.expect_status(EXIT_PASS)
+    b.expect("boot loader: PVH direct boot", "command line: debugexit nosmp",
+             "memory map:", "hello from pid 1: hello --count 2 direct", "hello 2/2")
