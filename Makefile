@@ -1,7 +1,7 @@
 # Manticore top-level build: kernel.elf, kernel.iso, unit and system tests.
 #   make            build kernel.elf and kernel.iso
 #   make check      run every test (unit tests on the host, system tests in QEMU)
-#   make run        build and boot echod (kernel.iso until echod exists)
+#   make run        build and boot the echo server (usr/echod/echod.iso)
 #   make format     reformat the C sources with clang-format
 
 .DEFAULT_GOAL := all
@@ -88,15 +88,16 @@ $(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcar
 unit-tests: $(UNIT_BINS)
 
 # User programs the system tests boot.
-PROGRAM_DIRS := usr/hello usr/tests
+PROGRAM_DIRS := usr/hello usr/tests usr/echod
 programs:
 	$(Q)for d in $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 
 check: all programs unit-tests
 	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
 
-run: all
-	scripts/run kernel.iso
+# Boot the echo server with user networking: host port 5555 -> guest port 7.
+run: all programs
+	scripts/run usr/echod/echod.iso
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,8 +1,11 @@
 """Helpers for system tests: build images, boot them in QEMU, read results."""
 import hashlib
 import os
+import re
+import socket
 import subprocess
 import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WORK = os.path.join(ROOT, "build", "systest")
@@ -85,3 +88,102 @@ def boot(image, name, timeout=60, mem=256, cpus=2, net="none", extra=()):
         with open(logfile, errors="replace") as f:
             log = f.read().replace("\r\n", "\n")
     return Boot(p.returncode, log, logfile)
+
+
+def free_port():
+    """A host UDP and TCP port nobody uses right now."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
+            u.bind(("127.0.0.1", 0))
+            port = u.getsockname()[1]
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as t:
+            try:
+                t.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+
+
+class Guest:
+    """A QEMU guest that runs while the test talks to it. Use as a context
+    manager; the serial log is read with log() and wait_for()."""
+
+    def __init__(self, image, name, net="user", mem=256, cpus=2, timeout=300,
+                 prefix=(), extra=()):
+        os.makedirs(WORK, exist_ok=True)
+        self.logfile = os.path.join(WORK, name + ".log")
+        if os.path.exists(self.logfile):
+            os.unlink(self.logfile)
+        self.port = free_port() if net == "user" else None
+        args = [*prefix, os.path.join(ROOT, "scripts/run"), "--test", "--tcg",
+                "-m", str(mem), "-c", str(cpus), "-n", net, "--serial", self.logfile,
+                "--timeout", str(timeout), *extra]
+        if self.port:
+            args += ["-p", f"{self.port}:7"]
+        self.proc = subprocess.Popen(args + [image], stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read().replace("\r\n", "\n")
+        except FileNotFoundError:
+            return ""
+
+    def wait_for(self, pattern, timeout=60):
+        """Wait until the serial log matches the regex; returns the match."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = re.search(pattern, self.log())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        tail = "\n".join("    " + l for l in self.log().splitlines()[-12:])
+        raise AssertionError(f"{pattern!r} not in {self.logfile} within {timeout}s\n{tail}")
+
+    def wait_exit(self, timeout=60):
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"QEMU did not exit within {timeout}s; log {self.logfile}")
+
+
+def udp_roundtrips(port, payloads, burst=8, host="127.0.0.1", timeout=3.0):
+    """Send payloads in bursts of `burst` outstanding datagrams and collect the
+    replies; returns the list of payloads that did not come back unchanged."""
+    missing = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.connect((host, port))
+        for i in range(0, len(payloads), burst):
+            chunk = payloads[i:i + burst]
+            for p in chunk:
+                s.send(p)
+            want = list(chunk)
+            try:
+                while want:
+                    r = s.recv(65536)
+                    if r in want:
+                        want.remove(r)
+            except socket.timeout:
+                pass
+            missing += want
+    return missing

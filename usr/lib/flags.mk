@@ -17,7 +17,7 @@ AR := ar
 # Freestanding: no host headers or libraries; SSE is fine in user space.
 USER_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector \
 	-nostdlib -nostdinc -isystem $(shell $(CC) -print-file-name=include) \
-	-I$(MC_ROOT)/include -I$(MC_LIBDIR)/include \
+	-I$(MC_ROOT)/include -I$(MC_LIBDIR)/include -I$(MC_LIBDIR) \
 	-fno-common -fno-asynchronous-unwind-tables \
 	-ffunction-sections -fdata-sections \
 	-Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \

@@ -1,0 +1,63 @@
+"""Kernel-bypass networking from the outside: echod answers host clients
+nobody here wrote (nc, socat) and Python sockets; queue pairs are
+partitioned; a queue changes hands cleanly."""
+import os
+import random
+import subprocess
+
+from harness import ROOT, Guest, iso, udp_roundtrips
+
+ECHOD = os.path.join(ROOT, "usr/echod/build/echod.elf")
+READY = r"echod ready"
+
+
+def _echod_image(*cmdlines, kernel=""):
+    return iso(kernel, [(ECHOD, c) for c in cmdlines])
+
+
+def test_echo_nc_socat_and_sizes():
+    with Guest(_echod_image("net=eth0:0 echod --stats 2"), "net-echo") as g:
+        g.wait_for(READY)
+        g.wait_for(r"pid 1 \(echod\) attached eth0 queue pair 0")
+        out = subprocess.run(["nc", "-u", "-w", "1", "127.0.0.1", str(g.port)],
+                             input=b"hello manticore\n", capture_output=True, timeout=10)
+        assert out.stdout == b"hello manticore\n", f"nc got {out.stdout!r}"
+        out = subprocess.run(["socat", "-t", "1", "-", f"UDP:127.0.0.1:{g.port}"],
+                             input=b"from socat\n", capture_output=True, timeout=10)
+        assert out.stdout == b"from socat\n", f"socat got {out.stdout!r}"
+        rng = random.Random(7)
+        sizes = list(range(1, 1473)) + [rng.randint(1, 1472) for _ in range(1528)]
+        payloads = [rng.randbytes(n) for n in sizes]
+        missing = udp_roundtrips(g.port, payloads, burst=8)
+        assert not missing, f"{len(missing)} of {len(payloads)} datagrams lost or changed"
+        g.wait_for(r"echod: stats net rx \d+")
+
+
+def test_queue_pair_partition():
+    # The second process asks for the queue the first one holds; the third
+    # has no grant in its manifest at all.
+    image = _echod_image("net=eth0:0 echod", "net=eth0:0 echod --port 9",
+                         "echod --port 10", kernel="nosmp")
+    with Guest(image, "net-partition") as g:
+        g.wait_for(READY)
+        g.wait_for(r"echod: net_attach eth0 qp 0: .*busy")
+        g.wait_for(r"echod: net_attach eth0 qp 0: .*not permitted")
+        assert not udp_roundtrips(g.port, [b"still mine"] * 4), "owner stopped answering"
+        log = g.log()
+        assert log.count("attached eth0 queue pair 0") == 1, "a queue pair had two owners"
+
+
+def test_new_owner_after_exit():
+    # pid 1 answers five datagrams and exits; pid 2 waits for the queue,
+    # gets it after the reset, and answers from then on.
+    image = _echod_image("net=eth0:0 echod --exit-after 5",
+                         "net=eth0:0 echod --retry 120", kernel="nosmp")
+    with Guest(image, "net-new-owner") as g:
+        g.wait_for(r"pid 1 \(echod\) attached")
+        g.wait_for(READY)
+        assert not udp_roundtrips(g.port, [b"first owner %d" % i for i in range(5)], burst=1)
+        g.wait_for(r"pid 1 \(echod\) exited with status 0")
+        g.wait_for(r"pid 2 \(echod\) attached eth0 queue pair 0")
+        g.wait_for(r"(?s)pid 2 \(echod\) attached.*echod ready")
+        missing = udp_roundtrips(g.port, [b"second owner %d" % i for i in range(200)])
+        assert not missing, f"new owner lost {len(missing)} datagrams"
