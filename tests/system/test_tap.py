@@ -1,0 +1,90 @@
+"""echod on a tap device inside a network namespace that the test creates
+and removes: ARP resolves, ping is answered, and a flood of malformed
+frames is dropped and counted while echod keeps answering."""
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+
+from harness import ROOT, Guest, Skip, iso
+
+ECHOD = os.path.join(ROOT, "usr/echod/build/echod.elf")
+HOST_IP, GUEST_IP, GUEST_MAC = "10.99.0.1", "10.99.0.2", "52:54:00:12:34:56"
+TAP = "mctap0"
+FLOOD = 60
+
+
+def _ns(ns, *cmd, **kw):
+    return subprocess.run(["ip", "netns", "exec", ns, *cmd], capture_output=True,
+                          text=True, timeout=kw.pop("timeout", 30), **kw)
+
+
+class Netns:
+    def __init__(self):
+        self.name = f"mcsys{os.getpid()}"
+
+    def __enter__(self):
+        subprocess.run(["ip", "netns", "add", self.name], check=True)
+        for cmd in (["link", "set", "lo", "up"],
+                    ["tuntap", "add", "dev", TAP, "mode", "tap"],
+                    ["link", "set", TAP, "up"],
+                    ["addr", "add", f"{HOST_IP}/24", "dev", TAP]):
+            subprocess.run(["ip", "-n", self.name, *cmd], check=True)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+
+
+def _drop_counters(log):
+    lines = re.findall(r"echod: stats drop (\d+) (.*)", log)
+    if not lines:
+        return {}
+    total, rest = lines[-1]
+    extra = re.findall(r"echod: stats drop (udp_len .*)", log)
+    pairs = re.findall(r"([a-z_]+) (\d+)", rest + " " + (extra[-1] if extra else ""))
+    counters = {k: int(v) for k, v in pairs}
+    counters["total"] = int(total)
+    return counters
+
+
+def test_tap_arp_ping_and_malformed_flood():
+    if os.geteuid() != 0:
+        raise Skip("needs root for network namespaces and tap devices")
+    if not shutil.which("ip") or not os.path.exists("/dev/net/tun"):
+        raise Skip("no iproute2 or /dev/net/tun here")
+    image = iso("", [(ECHOD, f"net=eth0:0 echod --ip {GUEST_IP} --gw {HOST_IP} --stats 1")])
+    with Netns() as ns:
+        with Guest(image, "net-tap", net=f"tap:{TAP}",
+                   prefix=["ip", "netns", "exec", ns.name]) as g:
+            g.wait_for("echod ready")
+            ping = _ns(ns.name, "ping", "-c", "3", "-i", "0.2", "-W", "3", GUEST_IP)
+            assert ping.returncode == 0, f"ping failed:\n{ping.stdout}{ping.stderr}"
+            neigh = _ns(ns.name, "ip", "neigh", "show", GUEST_IP)
+            assert GUEST_MAC in neigh.stdout, f"ARP did not resolve: {neigh.stdout!r}"
+
+            sent = _ns(ns.name, "python3", os.path.join(ROOT, "tests/system/rawframes.py"),
+                       TAP, GUEST_MAC, GUEST_IP, HOST_IP, str(FLOOD))
+            assert sent.returncode == 0, sent.stderr
+            kinds = sent.stdout.split()
+
+            echo = _ns(ns.name, "python3", "-c",
+                       "import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM);"
+                       "s.settimeout(3);"
+                       f"[s.sendto(b'alive %d' % i, ('{GUEST_IP}', 7)) for i in range(20)];"
+                       "print(sorted(s.recv(100) for _ in range(20)) =="
+                       " sorted(b'alive %d' % i for i in range(20)))")
+            assert echo.stdout.strip() == "True", f"echo after flood: {echo.stdout}{echo.stderr}"
+
+            end = time.monotonic() + 30
+            while time.monotonic() < end:
+                c = _drop_counters(g.log())
+                if c and all(c.get(k, 0) >= FLOOD for k in kinds):
+                    break
+                time.sleep(0.3)
+            c = _drop_counters(g.log())
+            short = {k: c.get(k) for k in kinds if c.get(k, 0) < FLOOD}
+            assert not short, f"drops not counted: {short} (all: {c})"
+            assert c["total"] >= FLOOD * len(kinds)
