@@ -21,6 +21,8 @@
 #define SOCKPERF_HDR	14 /* sockperf's header: byte 9 bit 0 is the "client" flag */
 #define SOCKPERF_FLAGS	9
 #define RETRY_WAIT_NS	(20 * NS_PER_MS)
+#define DRAIN_WAIT_NS	(1 * NS_PER_MS)
+#define DRAIN_TRIES	1000
 
 struct options {
 	uint16_t port;
@@ -72,9 +74,8 @@ static void clock_calibrate(void)
 		printf("echod: no monotonic clock; polling never times out\n");
 		return;
 	}
-	do
-		t1 = mc_now_ns();
-	while (t1 - t0 < CALIBRATE_NS);
+	mc_wait(CALIBRATE_NS); /* nothing can arrive yet: a plain sleep */
+	t1 = mc_now_ns();
 	c1 = rdtsc();
 	if (c1 <= c0) {
 		printf("echod: TSC does not advance; polling never times out\n");
@@ -421,7 +422,12 @@ static void serve(void)
 
 	for (;;) {
 		if (opt.exit_after && loop.echoed >= opt.exit_after) {
-			vnet_tx_reclaim(&vn);
+			/* The device resets when we exit: let it send what is queued. */
+			for (int i = 0; i < DRAIN_TRIES && (flush_backlog(), virtq_inflight(&vn.tx));
+			     i++) {
+				mc_wait(DRAIN_WAIT_NS);
+				vnet_tx_reclaim(&vn);
+			}
 			print_stats();
 			printf("echod: echoed %lu datagrams, exiting\n", loop.echoed);
 			return;
