@@ -16,11 +16,11 @@
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
-#define STACK_ARGS_MAX 4096	/* bytes of argv strings */
-#define AUX_MAX 12
+#define STACK_ARGS_MAX	  4096 /* bytes of argv strings */
+#define AUX_MAX		  12
 #define CPUID1_ECX_RDRAND (1U << 30)
 
-static char exec_why[96];	/* elf_parse reasons outlive its image struct */
+static char exec_why[96]; /* elf_parse reasons outlive its image struct */
 
 static int load_segments(struct process *p, const void *image, const struct elf_image *img,
 			 const char **why)
@@ -110,8 +110,7 @@ static int build_stack(struct process *p, const struct elf_image *img, const cha
 	}
 	size_t size = p->mf.stack_bytes;
 	uintptr_t top = VMSPACE_STACK_TOP;
-	long base = vmspace_map_anon(&p->vs, top - size, size, PROT_READ | PROT_WRITE,
-				     VMR_STACK);
+	long base = vmspace_map_anon(&p->vs, top - size, size, PROT_READ | PROT_WRITE, VMR_STACK);
 	if (base < 0) {
 		err = (int)base;
 		*why = "not enough memory for the stack";
@@ -126,14 +125,14 @@ static int build_stack(struct process *p, const struct elf_image *img, const cha
 	vec[n++] = (uint64_t)argc;
 	for (size_t off = 0; off < slen; off += strlen(strings + off) + 1)
 		vec[n++] = str_va + off;
-	vec[n++] = 0;	/* argv terminator */
-	vec[n++] = 0;	/* empty envp */
+	vec[n++] = 0; /* argv terminator */
+	vec[n++] = 0; /* empty envp */
 	const uint64_t aux[][2] = {
-		{ AT_PHDR, img->phdr }, { AT_PHENT, img->phent },
-		{ AT_PHNUM, img->phnum }, { AT_PAGESZ, PAGE_SIZE },
-		{ AT_BASE, 0 }, { AT_ENTRY, img->entry },
-		{ AT_RANDOM, rnd_va }, { AT_MC_EVENT_RING, p->ring_uva },
-		{ AT_MC_CPU, p->cpu }, { AT_NULL, 0 },
+	    {AT_PHDR, img->phdr},   {AT_PHENT, img->phent},
+	    {AT_PHNUM, img->phnum}, {AT_PAGESZ, PAGE_SIZE},
+	    {AT_BASE, 0},	    {AT_ENTRY, img->entry},
+	    {AT_RANDOM, rnd_va},    {AT_MC_EVENT_RING, p->ring_uva},
+	    {AT_MC_CPU, p->cpu},    {AT_NULL, 0},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(aux); i++) {
 		vec[n++] = aux[i][0];
@@ -159,8 +158,7 @@ out:
 	return err;
 }
 
-int exec_load(struct process *p, const void *image, size_t size, const char *args,
-	      const char **why)
+int exec_load(struct process *p, const void *image, size_t size, const char *args, const char **why)
 {
 	struct elf_image *img = kmalloc(sizeof(*img));
 	if (!img) {

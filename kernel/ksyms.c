@@ -10,7 +10,7 @@
 
 struct ksym {
 	uint64_t addr;
-	uint32_t name;	/* offset into ksym_names */
+	uint32_t name; /* offset into ksym_names */
 	uint32_t pad;
 };
 
@@ -19,18 +19,17 @@ extern const struct ksym ksym_table[] __attribute__((weak));
 extern const char ksym_names[] __attribute__((weak));
 extern const char _text[], _etext[];
 
-#define BACKTRACE_MAX 32
+#define BACKTRACE_MAX  32
 #define BACKTRACE_SPAN (64 * 1024)
 
 const char *ksym_lookup(uint64_t addr, uint64_t *off)
 {
-	if (!&ksym_count || ksym_count == 0 || addr < (uint64_t)_text ||
-	    addr >= (uint64_t)_etext)
+	if (!&ksym_count || ksym_count == 0 || addr < (uint64_t)_text || addr >= (uint64_t)_etext)
 		return NULL;
 	size_t lo = 0, hi = ksym_count;
 	if (addr < ksym_table[0].addr)
 		return NULL;
-	while (hi - lo > 1) {	/* last entry with addr <= target */
+	while (hi - lo > 1) { /* last entry with addr <= target */
 		size_t mid = lo + (hi - lo) / 2;
 		if (ksym_table[mid].addr <= addr)
 			lo = mid;
@@ -65,8 +64,8 @@ static void print_frame(int depth, uint64_t rip)
  * above the previous one within one stack's span. */
 static bool frame_ok(uint64_t rbp, uint64_t prev, uint64_t start)
 {
-	return rbp && (rbp & 7) == 0 && rbp >= 0xffff800000000000UL &&
-	       rbp > prev && rbp - start < BACKTRACE_SPAN;
+	return rbp && (rbp & 7) == 0 && rbp >= 0xffff800000000000UL && rbp > prev &&
+	       rbp - start < BACKTRACE_SPAN;
 }
 
 void ksym_backtrace(uint64_t rip, uint64_t rbp)

@@ -54,8 +54,7 @@ static void parse_boot_info(uint32_t magic, paddr_t mbi_pa)
 		if (pvh_parse(mbi_pa, pvh_map_low, &boot_info, &why))
 			panic("boot: bad PVH start info: %s", why);
 		cmdline_init(boot_info.cmdline);
-		printk("boot loader: %s\ncommand line: %s\n", boot_info.loader_name,
-		       cmdline_raw());
+		printk("boot loader: %s\ncommand line: %s\n", boot_info.loader_name, cmdline_raw());
 		return;
 	}
 	if (magic != MB2_BOOT_MAGIC)
@@ -78,20 +77,18 @@ static void print_acpi(void)
 
 	printk("acpi: revision %u, OEM %s, %s\n", a->revision, a->oem_id,
 	       a->xsdt ? "XSDT" : "RSDT");
-	printk("acpi: %u CPU(s) in the MADT, local APIC at %#lx\n", a->cpu_count,
-	       a->lapic_addr);
+	printk("acpi: %u CPU(s) in the MADT, local APIC at %#lx\n", a->cpu_count, a->lapic_addr);
 	for (uint32_t i = 0; i < a->cpu_count; i++)
-		printk("  cpu %u: APIC id %u, uid %u%s\n", i, a->cpus[i].apic_id,
-		       a->cpus[i].uid, a->cpus[i].x2apic ? " (x2APIC entry)" : "");
+		printk("  cpu %u: APIC id %u, uid %u%s\n", i, a->cpus[i].apic_id, a->cpus[i].uid,
+		       a->cpus[i].x2apic ? " (x2APIC entry)" : "");
 	for (uint32_t i = 0; i < a->ioapic_count; i++)
-		printk("  ioapic %u at %#lx, GSI base %u\n", a->ioapics[i].id,
-		       a->ioapics[i].addr, a->ioapics[i].gsi_base);
+		printk("  ioapic %u at %#lx, GSI base %u\n", a->ioapics[i].id, a->ioapics[i].addr,
+		       a->ioapics[i].gsi_base);
 	if (!(a->found & ACPI_FOUND_MCFG) || a->mcfg_count == 0)
 		printk("acpi: no MCFG: PCIe ECAM unavailable\n");
 	for (uint32_t i = 0; i < a->mcfg_count; i++)
-		printk("acpi: PCIe ECAM base %#lx segment %u buses %u-%u\n",
-		       a->mcfg[i].base, a->mcfg[i].segment, a->mcfg[i].bus_start,
-		       a->mcfg[i].bus_end);
+		printk("acpi: PCIe ECAM base %#lx segment %u buses %u-%u\n", a->mcfg[i].base,
+		       a->mcfg[i].segment, a->mcfg[i].bus_start, a->mcfg[i].bus_end);
 }
 
 static void acpi_init(void)
@@ -100,14 +97,14 @@ static void acpi_init(void)
 
 	if (!boot_info.rsdp)
 		panic("acpi: the boot loader passed no RSDP");
-	int err = acpi_parse(0, boot_info.rsdp, boot_info.rsdp_len, acpi_map_low,
-			     NULL, &boot_acpi, &why);
+	int err =
+	    acpi_parse(0, boot_info.rsdp, boot_info.rsdp_len, acpi_map_low, NULL, &boot_acpi, &why);
 	if (err)
 		panic("acpi: %s table: %s (%d)", boot_acpi.fail_table, why, err);
 	print_acpi();
 	if (boot_acpi.found & ACPI_FOUND_S5)
-		power_set_acpi_s5(boot_acpi.pm1a_cnt, boot_acpi.pm1b_cnt,
-				  boot_acpi.slp_typa, boot_acpi.slp_typb);
+		power_set_acpi_s5(boot_acpi.pm1a_cnt, boot_acpi.pm1b_cnt, boot_acpi.slp_typa,
+				  boot_acpi.slp_typb);
 }
 
 /* Every module is a program; its command line is its manifest and argv. */
@@ -125,8 +122,8 @@ static void spawn_modules(void)
 			printk("refused %s: not in RAM\n", what);
 			continue;
 		}
-		if (proc_spawn(phys_to_virt(m->start), size, m->cmdline ? m->cmdline : "",
-			       what) == 0)
+		if (proc_spawn(phys_to_virt(m->start), size, m->cmdline ? m->cmdline : "", what) ==
+		    0)
 			started++;
 	}
 	if (!started) {
@@ -162,9 +159,8 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 	apic_init(boot_acpi.lapic_addr);
 	cpus[0].apic_id = apic_id();
 	time_init();
-	printk("time: TSC %lu.%03lu MHz, APIC timer %lu kHz (divide 16)\n",
-	       time_tsc_hz() / 1000000, time_tsc_hz() / 1000 % 1000,
-	       apic_timer_hz() / 1000);
+	printk("time: TSC %lu.%03lu MHz, APIC timer %lu kHz (divide 16)\n", time_tsc_hz() / 1000000,
+	       time_tsc_hz() / 1000 % 1000, apic_timer_hz() / 1000);
 
 	char test[32];
 	if (cmdline_get("test", test, sizeof(test)))

@@ -11,9 +11,9 @@
 #include <lib/string.h>
 #include <uapi/errno.h>
 
-#define DEFAULT_MEM (64UL << 20)
+#define DEFAULT_MEM   (64UL << 20)
 #define DEFAULT_STACK (256UL << 10)
-#define MAX_STACK (64UL << 20)
+#define MAX_STACK     (64UL << 20)
 
 /* "64M", "512K", "1G" or plain bytes. */
 static int parse_size(const char *s, size_t len, uint64_t *out)
@@ -26,9 +26,18 @@ static int parse_size(const char *s, size_t len, uint64_t *out)
 	memcpy(buf, s, len);
 	buf[len] = '\0';
 	switch (buf[len - 1]) {
-	case 'K': case 'k': mul = 1UL << 10; break;
-	case 'M': case 'm': mul = 1UL << 20; break;
-	case 'G': case 'g': mul = 1UL << 30; break;
+	case 'K':
+	case 'k':
+		mul = 1UL << 10;
+		break;
+	case 'M':
+	case 'm':
+		mul = 1UL << 20;
+		break;
+	case 'G':
+	case 'g':
+		mul = 1UL << 30;
+		break;
 	}
 	if (mul != 1)
 		buf[len - 1] = '\0';
@@ -51,8 +60,7 @@ static int parse_net(const char *v, size_t len, struct manifest *mf, const char 
 	}
 	size_t dl = colon ? (size_t)(colon - v) : 0;
 	size_t nl = colon ? len - dl - 1 : 0;
-	if (!colon || dl == 0 || dl >= sizeof(mf->net[0].dev) || nl == 0 ||
-	    nl >= sizeof(num)) {
+	if (!colon || dl == 0 || dl >= sizeof(mf->net[0].dev) || nl == 0 || nl >= sizeof(num)) {
 		*why = "net= wants DEVICE:QUEUEPAIR, e.g. net=eth0:0";
 		return -EINVAL;
 	}
@@ -69,8 +77,8 @@ static int parse_net(const char *v, size_t len, struct manifest *mf, const char 
 	return 0;
 }
 
-static int parse_word(const char *k, size_t kl, const char *v, size_t vl,
-		      struct manifest *mf, const char **why)
+static int parse_word(const char *k, size_t kl, const char *v, size_t vl, struct manifest *mf,
+		      const char **why)
 {
 	uint64_t n;
 
@@ -114,8 +122,8 @@ bad_cpu:
 int manifest_parse(const char *cmdline, struct manifest *mf, const char **argv_start,
 		   const char **why)
 {
-	*mf = (struct manifest){ .cpu = -1, .mem_pages = DEFAULT_MEM / PAGE_SIZE,
-				 .stack_bytes = DEFAULT_STACK };
+	*mf = (struct manifest){
+	    .cpu = -1, .mem_pages = DEFAULT_MEM / PAGE_SIZE, .stack_bytes = DEFAULT_STACK};
 	const char *p = cmdline, *w;
 	for (;;) {
 		while (*p == ' ')

@@ -45,8 +45,8 @@ static long map_into(struct process *p, paddr_t pa, size_t len, bool uncached)
 {
 	paddr_t start = ALIGN_DOWN(pa, PAGE_SIZE);
 	size_t size = ALIGN_UP(pa + len, PAGE_SIZE) - start;
-	long va = vmspace_map_phys(&p->vs, 0, start, size, PROT_READ | PROT_WRITE, uncached,
-				   VMR_DEVICE);
+	long va =
+	    vmspace_map_phys(&p->vs, 0, start, size, PROT_READ | PROT_WRITE, uncached, VMR_DEVICE);
 	return va < 0 ? va : va + (long)(pa - start);
 }
 
@@ -61,12 +61,13 @@ static void unmap_all(struct process *p, const long *va, int n)
  * addresses as the process's virtual ones. */
 static long map_queue_pair(struct process *p, const struct vnet_qp *q, struct mc_net_layout *l)
 {
-	long va[5] = { 0 };
+	long va[5] = {0};
 	va[0] = map_into(p, q->rx.mem, q->rx.mem_bytes, false);
 	va[1] = va[0] < 0 ? va[0] : map_into(p, q->tx.mem, q->tx.mem_bytes, false);
 	va[2] = va[1] < 0 ? va[1] : map_into(p, q->rx.notify, 2, true);
-	bool shared_bell = ALIGN_DOWN(q->rx.notify, PAGE_SIZE) == ALIGN_DOWN(q->tx.notify, PAGE_SIZE);
-	va[3] = va[2] < 0 ? va[2]
+	bool shared_bell =
+	    ALIGN_DOWN(q->rx.notify, PAGE_SIZE) == ALIGN_DOWN(q->tx.notify, PAGE_SIZE);
+	va[3] = va[2] < 0     ? va[2]
 		: shared_bell ? va[2] + (long)(q->tx.notify - q->rx.notify)
 			      : map_into(p, q->tx.notify, 2, true);
 	va[4] = va[3] < 0 ? va[3] : map_into(p, q->pool, q->pool_bytes, false);

@@ -3,7 +3,7 @@
 #include <kernel/power.h>
 #include <kernel/printk.h>
 
-#define PM1_SLP_EN (1 << 13)	/* ACPI 6.4, 4.8.3.2.1 PM1 control */
+#define PM1_SLP_EN	  (1 << 13) /* ACPI 6.4, 4.8.3.2.1 PM1 control */
 #define PM1_SLP_TYP_SHIFT 10
 
 static bool debug_exit;

@@ -21,7 +21,7 @@
 #include <uapi/syscall.h>
 
 #define FPU_AREA_SIZE 512
-#define RING_PAGES (ALIGN_UP(sizeof(struct mc_event_ring), PAGE_SIZE) / PAGE_SIZE)
+#define RING_PAGES    (ALIGN_UP(sizeof(struct mc_event_ring), PAGE_SIZE) / PAGE_SIZE)
 
 struct process procs[PROC_MAX];
 static struct spinlock procs_lock = SPINLOCK_INIT;
@@ -40,9 +40,7 @@ void proc_fpu_init(void)
 {
 	proc_fpu_enable();
 	uint32_t mxcsr = 0x1f80; /* all exceptions masked (SDM 10.2.3) */
-	__asm__ volatile("fninit; ldmxcsr %1; fxsave64 %0"
-			 : "=m"(fpu_initial)
-			 : "m"(mxcsr));
+	__asm__ volatile("fninit; ldmxcsr %1; fxsave64 %0" : "=m"(fpu_initial) : "m"(mxcsr));
 }
 
 static struct process *proc_alloc(void)
@@ -155,8 +153,7 @@ uint32_t proc_pending_events(struct process *p)
 	return n > EVENT_RING_ENTRIES ? EVENT_RING_ENTRIES : n;
 }
 
-void proc_post_event(struct process *p, uint32_t type, uint64_t d0, uint64_t d1,
-		     uint64_t d2)
+void proc_post_event(struct process *p, uint32_t type, uint64_t d0, uint64_t d1, uint64_t d2)
 {
 	unsigned long f = spin_lock_irqsave(&p->ev_lock);
 	struct mc_event_ring *r = p->ring;
@@ -185,14 +182,13 @@ void proc_exit(struct process *p, int status)
 {
 	uint64_t now = time_ns();
 	p->exit_status = status;
-	sched_remove(p);	/* it will never run again */
+	sched_remove(p); /* it will never run again */
 	if (this_cpu()->current == p)
 		vmspace_activate_kernel();
 	proc_release(p);
-	printk("pid %d (%s) %s %d after %lu ms, %lu ms CPU, %lu syscalls\n", p->pid,
-	       p->name, p->killed ? "killed, status" : "exited with status", status,
-	       (now - p->start_ns) / NSEC_PER_MSEC, p->cpu_ns / NSEC_PER_MSEC,
-	       p->syscalls);
+	printk("pid %d (%s) %s %d after %lu ms, %lu ms CPU, %lu syscalls\n", p->pid, p->name,
+	       p->killed ? "killed, status" : "exited with status", status,
+	       (now - p->start_ns) / NSEC_PER_MSEC, p->cpu_ns / NSEC_PER_MSEC, p->syscalls);
 	sched_process_gone(p);
 }
 
@@ -208,13 +204,13 @@ static const char *fault_kind(const struct trap_frame *tf)
 	if (tf->error & PFERR_RSVD)
 		return "page fault (reserved bit)";
 	if (!(tf->error & PFERR_P))
-		return tf->error & PFERR_I ? "page fault: execute of an unmapped page"
+		return tf->error & PFERR_I   ? "page fault: execute of an unmapped page"
 		       : tf->error & PFERR_W ? "page fault: write to an unmapped page"
-					  : "page fault: read of an unmapped page";
+					     : "page fault: read of an unmapped page";
 	if (tf->error & PFERR_I)
 		return "page fault: execute of a no-execute page";
 	return tf->error & PFERR_W ? "page fault: write to a read-only page"
-				: "page fault: read of a protected page";
+				   : "page fault: read of a protected page";
 }
 
 void proc_report_fault(struct process *p, const struct trap_frame *tf)
@@ -235,8 +231,8 @@ void proc_report_fault(struct process *p, const struct trap_frame *tf)
 	if (n)
 		bytes[3 * n - 1] = '\0';
 	uint64_t addr = tf->vector == VEC_PF ? read_cr2() : tf->rip;
-	printk("pid %d (%s) killed: %s at address 0x%lx, RIP 0x%lx, instruction: %s\n",
-	       p->pid, p->name, fault_kind(tf), addr, tf->rip, bytes);
-	printk("  RSP %#lx RAX %#lx RDI %#lx RSI %#lx error %#lx\n", tf->rsp, tf->rax,
-	       tf->rdi, tf->rsi, tf->error);
+	printk("pid %d (%s) killed: %s at address 0x%lx, RIP 0x%lx, instruction: %s\n", p->pid,
+	       p->name, fault_kind(tf), addr, tf->rip, bytes);
+	printk("  RSP %#lx RAX %#lx RDI %#lx RSI %#lx error %#lx\n", tf->rsp, tf->rax, tf->rdi,
+	       tf->rsi, tf->error);
 }

@@ -30,8 +30,8 @@ void __noreturn sched_enter_first(uint64_t stack_top);
 struct runqueue {
 	struct spinlock lock;
 	struct process *head, *tail;
-	struct process *owner;	/* exclusive owner from the manifest, if any */
-	unsigned placed;	/* live processes placed here */
+	struct process *owner; /* exclusive owner from the manifest, if any */
+	unsigned placed;       /* live processes placed here */
 	bool idle;
 };
 
@@ -227,9 +227,9 @@ static void print_summary(void)
 		struct process *p = &procs[i];
 		if (p->state != PROC_DEAD)
 			continue;
-		printk("  pid %-3d %-16s %s %d, CPU %u, %lu ms CPU time\n", p->pid,
-		       p->name, p->killed ? "killed " : "status ", p->exit_status,
-		       p->cpu, p->cpu_ns / NSEC_PER_MSEC);
+		printk("  pid %-3d %-16s %s %d, CPU %u, %lu ms CPU time\n", p->pid, p->name,
+		       p->killed ? "killed " : "status ", p->exit_status, p->cpu,
+		       p->cpu_ns / NSEC_PER_MSEC);
 	}
 	printk("pages free: %zu before the first process, %zu now\n", pages_at_start,
 	       page_free_count());

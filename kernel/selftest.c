@@ -18,13 +18,12 @@
 #include <lib/string.h>
 #include <uapi/errno.h>
 
-#define CHECK(cond)                                                        \
-	do {                                                               \
-		if (!(cond)) {                                             \
-			printk("selftest: check failed: %s (%s:%d)\n", #cond, \
-			       __FILE__, __LINE__);                        \
-			return false;                                      \
-		}                                                          \
+#define CHECK(cond)                                                                                \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			printk("selftest: check failed: %s (%s:%d)\n", #cond, __FILE__, __LINE__); \
+			return false;                                                              \
+		}                                                                                  \
 	} while (0)
 
 static bool test_pages(void)
@@ -38,7 +37,7 @@ static bool test_pages(void)
 	memset(phys_to_virt(dma), 0xa5, 64 * PAGE_SIZE);
 	CHECK(page_free(dma, 64) == 0);
 	CHECK(page_free(one, 1) == 0);
-	CHECK(page_free(one, 1) == -EINVAL);	/* double free is refused */
+	CHECK(page_free(one, 1) == -EINVAL); /* double free is refused */
 	CHECK(page_free_count() == before);
 	paddr_t z = page_alloc_zeroed(2);
 	CHECK(z);
@@ -101,7 +100,7 @@ static bool test_timer(void)
 	irq_enable();
 	while (test_ticks < want) {
 		uint64_t now = time_ns();
-		CHECK(now >= last);	/* monotonic */
+		CHECK(now >= last); /* monotonic */
 		last = now;
 		cpu_halt();
 	}
@@ -156,18 +155,13 @@ static bool test_panic(void)
 struct selftest {
 	const char *name;
 	bool (*fn)(void);
-	bool in_all;	/* fatal tests are run only by name */
+	bool in_all; /* fatal tests are run only by name */
 };
 
 static const struct selftest tests[] = {
-	{ "pages", test_pages, true },
-	{ "kmem", test_kmem, true },
-	{ "paging", test_paging, true },
-	{ "delay", test_delay, true },
-	{ "timer", test_timer, true },
-	{ "fault", test_fault, false },
-	{ "ud", test_ud, false },
-	{ "panic", test_panic, false },
+    {"pages", test_pages, true}, {"kmem", test_kmem, true},    {"paging", test_paging, true},
+    {"delay", test_delay, true}, {"timer", test_timer, true},  {"fault", test_fault, false},
+    {"ud", test_ud, false},	 {"panic", test_panic, false},
 };
 
 static bool run_one(const struct selftest *t)

@@ -76,13 +76,13 @@ static long sys_clock_gettime(struct process *p, uint64_t clock, uint64_t uts)
 	if (clock != CLOCK_MONOTONIC)
 		return -EINVAL;
 	uint64_t now = time_ns();
-	struct mc_timespec ts = { now / NSEC_PER_SEC, now % NSEC_PER_SEC };
+	struct mc_timespec ts = {now / NSEC_PER_SEC, now % NSEC_PER_SEC};
 	return copy_to_user(uts, &ts, sizeof(ts));
 }
 
 static long sys_timer_set(struct process *p, uint64_t deadline, uint64_t cookie)
 {
-	p->timer_deadline = deadline;	/* 0 disarms; a past deadline fires now */
+	p->timer_deadline = deadline; /* 0 disarms; a past deadline fires now */
 	p->timer_cookie = cookie;
 	if (deadline && deadline <= time_ns())
 		p->timer_deadline = 1;
@@ -93,18 +93,31 @@ static long syscall_invoke(struct process *p, struct trap_frame *tf)
 {
 	uint64_t a0 = tf->rdi, a1 = tf->rsi, a2 = tf->rdx;
 	switch (tf->rax) {
-	case SYS_exit: return sys_exit(p, a0);
-	case SYS_console_write: return sys_console_write(p, a0, a1);
-	case SYS_vmspace_alloc: return sys_vmspace_alloc(p, a0, a1);
-	case SYS_vmspace_free: return sys_vmspace_free(p, a0, a1);
-	case SYS_getpid: return p->pid;
-	case SYS_clock_gettime: return sys_clock_gettime(p, a0, a1);
-	case SYS_wait: return sched_wait(p, a0);
-	case SYS_timer_set: return sys_timer_set(p, a0, a1);
-	case SYS_yield: sched_yield(p); return 0;
-	case SYS_net_attach: return sys_net_attach(p, a0, a1, a2);
-	case SYS_net_info: return sys_net_info(p, a0, a1);
-	default: return -ENOSYS;
+	case SYS_exit:
+		return sys_exit(p, a0);
+	case SYS_console_write:
+		return sys_console_write(p, a0, a1);
+	case SYS_vmspace_alloc:
+		return sys_vmspace_alloc(p, a0, a1);
+	case SYS_vmspace_free:
+		return sys_vmspace_free(p, a0, a1);
+	case SYS_getpid:
+		return p->pid;
+	case SYS_clock_gettime:
+		return sys_clock_gettime(p, a0, a1);
+	case SYS_wait:
+		return sched_wait(p, a0);
+	case SYS_timer_set:
+		return sys_timer_set(p, a0, a1);
+	case SYS_yield:
+		sched_yield(p);
+		return 0;
+	case SYS_net_attach:
+		return sys_net_attach(p, a0, a1, a2);
+	case SYS_net_info:
+		return sys_net_info(p, a0, a1);
+	default:
+		return -ENOSYS;
 	}
 }
 

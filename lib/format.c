@@ -7,26 +7,26 @@
 #include <lib/format.h>
 #include <lib/string.h>
 
-#define FL_LEFT 0x01	/* '-': pad on the right */
-#define FL_ZERO 0x02	/* '0': pad numbers with leading zeros */
-#define FL_PLUS 0x04	/* '+': always print a sign */
-#define FL_SPACE 0x08	/* ' ': space where a '+' would go */
-#define FL_ALT 0x10	/* '#': 0x prefix or leading octal zero */
+#define FL_LEFT	 0x01 /* '-': pad on the right */
+#define FL_ZERO	 0x02 /* '0': pad numbers with leading zeros */
+#define FL_PLUS	 0x04 /* '+': always print a sign */
+#define FL_SPACE 0x08 /* ' ': space where a '+' would go */
+#define FL_ALT	 0x10 /* '#': 0x prefix or leading octal zero */
 
-#define NO_PREC (-1)
-#define PTR_DIGITS 16	/* %p always shows all 64 bits */
-#define NUM_BUF 24	/* 22 octal digits hold 64 bits */
+#define NO_PREC	   (-1)
+#define PTR_DIGITS 16 /* %p always shows all 64 bits */
+#define NUM_BUF	   24 /* 22 octal digits hold 64 bits */
 
 enum fmt_len { LEN_NONE, LEN_HH, LEN_H, LEN_L, LEN_LL, LEN_Z, LEN_J, LEN_T };
 
 struct fmt_spec {
 	unsigned int flags;
 	int width;
-	int prec;		/* NO_PREC if none */
+	int prec; /* NO_PREC if none */
 	bool width_star;
 	bool prec_star;
 	enum fmt_len len;
-	char conv;		/* '\0' if the format ended inside the spec */
+	char conv; /* '\0' if the format ended inside the spec */
 };
 
 struct fmt_sink {
@@ -75,12 +75,18 @@ static int parse_num(const char **pp)
 static unsigned int parse_flag(char c)
 {
 	switch (c) {
-	case '-': return FL_LEFT;
-	case '0': return FL_ZERO;
-	case '+': return FL_PLUS;
-	case ' ': return FL_SPACE;
-	case '#': return FL_ALT;
-	default: return 0;
+	case '-':
+		return FL_LEFT;
+	case '0':
+		return FL_ZERO;
+	case '+':
+		return FL_PLUS;
+	case ' ':
+		return FL_SPACE;
+	case '#':
+		return FL_ALT;
+	default:
+		return 0;
 	}
 }
 
@@ -93,10 +99,18 @@ static const char *parse_len(const char *p, enum fmt_len *len)
 	case 'l':
 		*len = p[1] == 'l' ? LEN_LL : LEN_L;
 		return p + (p[1] == 'l' ? 2 : 1);
-	case 'z': *len = LEN_Z; return p + 1;
-	case 'j': *len = LEN_J; return p + 1;
-	case 't': *len = LEN_T; return p + 1;
-	default: *len = LEN_NONE; return p;
+	case 'z':
+		*len = LEN_Z;
+		return p + 1;
+	case 'j':
+		*len = LEN_J;
+		return p + 1;
+	case 't':
+		*len = LEN_T;
+		return p + 1;
+	default:
+		*len = LEN_NONE;
+		return p;
 	}
 }
 
@@ -108,7 +122,7 @@ static const char *parse_spec(const char *p, struct fmt_spec *spec)
 {
 	unsigned int f;
 
-	*spec = (struct fmt_spec){ .prec = NO_PREC };
+	*spec = (struct fmt_spec){.prec = NO_PREC};
 	while ((f = parse_flag(*p)) != 0) {
 		spec->flags |= f;
 		p++;
@@ -136,8 +150,16 @@ static const char *parse_spec(const char *p, struct fmt_spec *spec)
 static bool known_conv(char c)
 {
 	switch (c) {
-	case 'd': case 'i': case 'u': case 'x': case 'X': case 'o':
-	case 'p': case 's': case 'c': case '%':
+	case 'd':
+	case 'i':
+	case 'u':
+	case 'x':
+	case 'X':
+	case 'o':
+	case 'p':
+	case 's':
+	case 'c':
+	case '%':
 		return true;
 	default:
 		return false;
@@ -166,28 +188,44 @@ static void fetch_stars(struct fmt_spec *spec, va_list *ap)
 static int64_t get_signed(enum fmt_len len, va_list *ap)
 {
 	switch (len) {
-	case LEN_HH: return (signed char)va_arg(*ap, int);
-	case LEN_H: return (short)va_arg(*ap, int);
-	case LEN_L: return va_arg(*ap, long);
-	case LEN_LL: return va_arg(*ap, long long);
-	case LEN_Z: return (int64_t)va_arg(*ap, size_t);
-	case LEN_J: return va_arg(*ap, intmax_t);
-	case LEN_T: return va_arg(*ap, ptrdiff_t);
-	default: return va_arg(*ap, int);
+	case LEN_HH:
+		return (signed char)va_arg(*ap, int);
+	case LEN_H:
+		return (short)va_arg(*ap, int);
+	case LEN_L:
+		return va_arg(*ap, long);
+	case LEN_LL:
+		return va_arg(*ap, long long);
+	case LEN_Z:
+		return (int64_t)va_arg(*ap, size_t);
+	case LEN_J:
+		return va_arg(*ap, intmax_t);
+	case LEN_T:
+		return va_arg(*ap, ptrdiff_t);
+	default:
+		return va_arg(*ap, int);
 	}
 }
 
 static uint64_t get_unsigned(enum fmt_len len, va_list *ap)
 {
 	switch (len) {
-	case LEN_HH: return (unsigned char)va_arg(*ap, unsigned int);
-	case LEN_H: return (unsigned short)va_arg(*ap, unsigned int);
-	case LEN_L: return va_arg(*ap, unsigned long);
-	case LEN_LL: return va_arg(*ap, unsigned long long);
-	case LEN_Z: return va_arg(*ap, size_t);
-	case LEN_J: return va_arg(*ap, uintmax_t);
-	case LEN_T: return (uint64_t)va_arg(*ap, ptrdiff_t);
-	default: return va_arg(*ap, unsigned int);
+	case LEN_HH:
+		return (unsigned char)va_arg(*ap, unsigned int);
+	case LEN_H:
+		return (unsigned short)va_arg(*ap, unsigned int);
+	case LEN_L:
+		return va_arg(*ap, unsigned long);
+	case LEN_LL:
+		return va_arg(*ap, unsigned long long);
+	case LEN_Z:
+		return va_arg(*ap, size_t);
+	case LEN_J:
+		return va_arg(*ap, uintmax_t);
+	case LEN_T:
+		return (uint64_t)va_arg(*ap, ptrdiff_t);
+	default:
+		return va_arg(*ap, unsigned int);
 	}
 }
 
@@ -207,9 +245,13 @@ static size_t to_digits(char *buf, uint64_t v, unsigned int base, bool upper)
 static unsigned int conv_base(char conv)
 {
 	switch (conv) {
-	case 'o': return 8;
-	case 'x': case 'X': return 16;
-	default: return 10;
+	case 'o':
+		return 8;
+	case 'x':
+	case 'X':
+		return 16;
+	default:
+		return 10;
 	}
 }
 
@@ -218,8 +260,8 @@ static unsigned int conv_base(char conv)
  * count; precision 0 with value 0 prints no digits.  The '0' flag turns the
  * width padding into zeros only when no precision was given.
  */
-static void emit_number(struct fmt_sink *o, const struct fmt_spec *spec,
-			uint64_t v, const char *prefix)
+static void emit_number(struct fmt_sink *o, const struct fmt_spec *spec, uint64_t v,
+			const char *prefix)
 {
 	unsigned int base = conv_base(spec->conv);
 	size_t plen = strlen(prefix), ndig = 0, zeros = 0, pad = 0, total;
@@ -236,8 +278,7 @@ static void emit_number(struct fmt_sink *o, const struct fmt_spec *spec,
 	total = plen + zeros + ndig;
 	if ((size_t)spec->width > total)
 		pad = spec->width - total;
-	if ((spec->flags & (FL_ZERO | FL_LEFT)) == FL_ZERO &&
-	    spec->prec == NO_PREC) {
+	if ((spec->flags & (FL_ZERO | FL_LEFT)) == FL_ZERO && spec->prec == NO_PREC) {
 		zeros += pad;
 		pad = 0;
 	}
@@ -250,8 +291,7 @@ static void emit_number(struct fmt_sink *o, const struct fmt_spec *spec,
 		put_repeat(o, ' ', pad);
 }
 
-static void fmt_signed(struct fmt_sink *o, const struct fmt_spec *spec,
-		       va_list *ap)
+static void fmt_signed(struct fmt_sink *o, const struct fmt_spec *spec, va_list *ap)
 {
 	int64_t v = get_signed(spec->len, ap);
 	uint64_t mag = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -266,8 +306,7 @@ static void fmt_signed(struct fmt_sink *o, const struct fmt_spec *spec,
 	emit_number(o, spec, mag, sign);
 }
 
-static void fmt_unsigned(struct fmt_sink *o, const struct fmt_spec *spec,
-			 va_list *ap)
+static void fmt_unsigned(struct fmt_sink *o, const struct fmt_spec *spec, va_list *ap)
 {
 	uint64_t v = get_unsigned(spec->len, ap);
 	const char *prefix = "";
@@ -281,8 +320,7 @@ static void fmt_unsigned(struct fmt_sink *o, const struct fmt_spec *spec,
 	emit_number(o, spec, v, prefix);
 }
 
-static void fmt_pointer(struct fmt_sink *o, const struct fmt_spec *spec,
-			va_list *ap)
+static void fmt_pointer(struct fmt_sink *o, const struct fmt_spec *spec, va_list *ap)
 {
 	struct fmt_spec s = *spec;
 
@@ -292,8 +330,7 @@ static void fmt_pointer(struct fmt_sink *o, const struct fmt_spec *spec,
 }
 
 /* Text padded to the width with spaces (the '0' flag does not apply). */
-static void emit_padded(struct fmt_sink *o, const struct fmt_spec *spec,
-			const char *s, size_t n)
+static void emit_padded(struct fmt_sink *o, const struct fmt_spec *spec, const char *s, size_t n)
 {
 	size_t pad = (size_t)spec->width > n ? spec->width - n : 0;
 
@@ -304,8 +341,7 @@ static void emit_padded(struct fmt_sink *o, const struct fmt_spec *spec,
 		put_repeat(o, ' ', pad);
 }
 
-static void fmt_string(struct fmt_sink *o, const struct fmt_spec *spec,
-		       va_list *ap)
+static void fmt_string(struct fmt_sink *o, const struct fmt_spec *spec, va_list *ap)
 {
 	const char *s = va_arg(*ap, const char *);
 	size_t n;
@@ -316,22 +352,24 @@ static void fmt_string(struct fmt_sink *o, const struct fmt_spec *spec,
 	emit_padded(o, spec, s, n);
 }
 
-static void fmt_char(struct fmt_sink *o, const struct fmt_spec *spec,
-		     va_list *ap)
+static void fmt_char(struct fmt_sink *o, const struct fmt_spec *spec, va_list *ap)
 {
 	char c = (char)va_arg(*ap, int);
 
 	emit_padded(o, spec, &c, 1);
 }
 
-static void convert(struct fmt_sink *o, const struct fmt_spec *spec,
-		    va_list *ap)
+static void convert(struct fmt_sink *o, const struct fmt_spec *spec, va_list *ap)
 {
 	switch (spec->conv) {
-	case 'd': case 'i':
+	case 'd':
+	case 'i':
 		fmt_signed(o, spec, ap);
 		break;
-	case 'u': case 'x': case 'X': case 'o':
+	case 'u':
+	case 'x':
+	case 'X':
+	case 'o':
 		fmt_unsigned(o, spec, ap);
 		break;
 	case 'p':
@@ -350,8 +388,7 @@ static void convert(struct fmt_sink *o, const struct fmt_spec *spec,
 }
 
 /* Handle one '%' spec at fmt; returns where the plain text resumes. */
-static const char *format_one(struct fmt_sink *o, const char *fmt,
-			      va_list *ap)
+static const char *format_one(struct fmt_sink *o, const char *fmt, va_list *ap)
 {
 	struct fmt_spec spec;
 	const char *next = parse_spec(fmt + 1, &spec);
@@ -365,10 +402,9 @@ static const char *format_one(struct fmt_sink *o, const char *fmt,
 	return next;
 }
 
-int fmt_vformat(void (*out)(char c, void *ctx), void *ctx, const char *fmt,
-		va_list ap)
+int fmt_vformat(void (*out)(char c, void *ctx), void *ctx, const char *fmt, va_list ap)
 {
-	struct fmt_sink o = { .out = out, .ctx = ctx, .count = 0 };
+	struct fmt_sink o = {.out = out, .ctx = ctx, .count = 0};
 	va_list args;
 
 	if (!fmt)
@@ -402,7 +438,7 @@ static void sn_out(char c, void *ctx)
 
 int fmt_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 {
-	struct sn_buf b = { .buf = buf, .size = size, .pos = 0 };
+	struct sn_buf b = {.buf = buf, .size = size, .pos = 0};
 	int n = fmt_vformat(sn_out, &b, fmt, ap);
 
 	if (size > 0)

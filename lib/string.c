@@ -34,8 +34,7 @@ void *memset(void *dst, int c, size_t n)
  * Each word is loaded before it is stored, and every byte still to be read
  * lies below the bytes being written, so overlap is safe.
  */
-static STR_NO_LIBCALL void copy_backward(unsigned char *d,
-					 const unsigned char *s, size_t n)
+static STR_NO_LIBCALL void copy_backward(unsigned char *d, const unsigned char *s, size_t n)
 {
 	uint64_t w;
 
@@ -180,8 +179,7 @@ static unsigned int digit_value(char c)
 /* Skip a "0x" prefix (only if a hex digit follows) and settle base 0. */
 static const char *parse_prefix(const char *s, unsigned int *base)
 {
-	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') &&
-		   digit_value(s[2]) < 16;
+	bool hex = s[0] == '0' && (s[1] == 'x' || s[1] == 'X') && digit_value(s[2]) < 16;
 
 	if (hex && (*base == 0 || *base == 16)) {
 		*base = 16;

@@ -15,7 +15,7 @@
 #define LOW_MEMORY_END 0x100000UL
 /* The boot page tables reach only the first 4 GiB through the direct map. */
 #define BOOT_MAPPED_END 0x100000000UL
-#define MAX_KEEP (MB2_MAX_MODULES + 4)
+#define MAX_KEEP	(MB2_MAX_MODULES + 4)
 
 extern const char _kernel_phys_start[], _kernel_phys_end[];
 
@@ -25,7 +25,7 @@ static size_t keep_count;
 static void keep_range(paddr_t base, uint64_t len)
 {
 	BUG_ON(keep_count >= MAX_KEEP);
-	keep[keep_count++] = (struct mem_region){ base, len };
+	keep[keep_count++] = (struct mem_region){base, len};
 }
 
 static bool overlaps_kept(paddr_t base, uint64_t len)
@@ -38,8 +38,8 @@ static bool overlaps_kept(paddr_t base, uint64_t len)
 
 static bool fits(const struct mb2_mmap_entry *e, paddr_t at, uint64_t len)
 {
-	return at >= e->base && at + len <= e->base + e->length &&
-	       at + len <= BOOT_MAPPED_END && !overlaps_kept(at, len);
+	return at >= e->base && at + len <= e->base + e->length && at + len <= BOOT_MAPPED_END &&
+	       !overlaps_kept(at, len);
 }
 
 /* Place `len` bytes of allocator metadata in available RAM that nothing
@@ -65,11 +65,16 @@ static paddr_t place_meta(uint64_t len)
 static const char *mmap_type_name(uint32_t type)
 {
 	switch (type) {
-	case MB2_MMAP_AVAILABLE: return "available";
-	case MB2_MMAP_ACPI_RECLAIMABLE: return "ACPI reclaimable";
-	case MB2_MMAP_NVS: return "ACPI NVS";
-	case MB2_MMAP_BADRAM: return "bad RAM";
-	default: return "reserved";
+	case MB2_MMAP_AVAILABLE:
+		return "available";
+	case MB2_MMAP_ACPI_RECLAIMABLE:
+		return "ACPI reclaimable";
+	case MB2_MMAP_NVS:
+		return "ACPI NVS";
+	case MB2_MMAP_BADRAM:
+		return "bad RAM";
+	default:
+		return "reserved";
 	}
 }
 
@@ -107,7 +112,7 @@ void boot_mm_init(paddr_t mbi_pa)
 			limit = e->base + e->length;
 		if (e->type == MB2_MMAP_AVAILABLE || e->type == MB2_MMAP_ACPI_RECLAIMABLE ||
 		    e->type == MB2_MMAP_NVS)
-			ram[nram++] = (struct mem_region){ e->base, e->length };
+			ram[nram++] = (struct mem_region){e->base, e->length};
 	}
 
 	size_t meta_len = ALIGN_UP(page_meta_bytes(limit), PAGE_SIZE);

@@ -18,23 +18,23 @@
  * The price: a large block of k pages starts on a region boundary, so up to
  * SLAB_PAGES - 1 pages after it are left to other page_alloc users.
  */
-#define SLAB_PAGES 2
+#define SLAB_PAGES   2
 #define REGION_BYTES (SLAB_PAGES * PAGE_SIZE)
 
-#define SLAB_MAGIC 0x534c4142u	/* "SLAB" */
-#define LARGE_MAGIC 0x4c415247u	/* "LARG" */
-#define DEAD_MAGIC 0x44454144u	/* "DEAD": released, caught on a second kfree */
+#define SLAB_MAGIC  0x534c4142u /* "SLAB" */
+#define LARGE_MAGIC 0x4c415247u /* "LARG" */
+#define DEAD_MAGIC  0x44454144u /* "DEAD": released, caught on a second kfree */
 
-#define BITMAP_WORDS (REGION_BYTES / KMEM_ALIGN / 64)
-#define DIV_ROUND_UP(x, d) (((x) + (d) - 1) / (d))
+#define BITMAP_WORDS	   (REGION_BYTES / KMEM_ALIGN / 64)
+#define DIV_ROUND_UP(x, d) (((x) + (d)-1) / (d))
 
 struct slab {
 	uint32_t magic;
-	uint16_t cls;			/* index into classes[] */
-	uint16_t nfree;			/* free objects; class lock */
-	struct slab *next;		/* partial list; class lock */
+	uint16_t cls;	   /* index into classes[] */
+	uint16_t nfree;	   /* free objects; class lock */
+	struct slab *next; /* partial list; class lock */
 	struct slab *prev;
-	uint64_t used[BITMAP_WORDS];	/* bit set: object handed out */
+	uint64_t used[BITMAP_WORDS]; /* bit set: object handed out */
 };
 
 #define OBJ_OFFSET ALIGN_UP(sizeof(struct slab), KMEM_ALIGN)
@@ -55,13 +55,13 @@ STATIC_ASSERT(REGION_BYTES - OBJ_OFFSET >= 2 * KMEM_MAX_SMALL,
 
 struct kmem_class {
 	struct spinlock lock;
-	size_t size;			/* object size, a multiple of KMEM_ALIGN */
-	size_t nobj;			/* objects per slab */
-	struct slab *partial;		/* slabs with a free object; lock */
-	size_t nempty;			/* slabs with every object free; lock */
+	size_t size;	      /* object size, a multiple of KMEM_ALIGN */
+	size_t nobj;	      /* objects per slab */
+	struct slab *partial; /* slabs with a free object; lock */
+	size_t nempty;	      /* slabs with every object free; lock */
 };
 
-static const size_t class_sizes[] = { 16, 32, 64, 128, 256, 512, 1024, 2048 };
+static const size_t class_sizes[] = {16, 32, 64, 128, 256, 512, 1024, 2048};
 
 #define NCLASSES ARRAY_SIZE(class_sizes)
 
@@ -229,8 +229,7 @@ void *kzalloc(size_t size)
 }
 
 /* Object index of p in s, or a reason it is not an object start. */
-static const char *slab_index(struct kmem_class *c, struct slab *s,
-			      const void *p, size_t *idx)
+static const char *slab_index(struct kmem_class *c, struct slab *s, const void *p, size_t *idx)
 {
 	const char *objs = (const char *)s + OBJ_OFFSET;
 	size_t off;
@@ -296,8 +295,8 @@ static const char *kfree_large(struct large *l, void *p)
 	if ((char *)p != (char *)l + LARGE_HDR)
 		return "pointer inside a large block";
 	/* Claim the block atomically so that racing kfrees see DEAD. */
-	if (!__atomic_compare_exchange_n(&l->magic, &expect, DEAD_MAGIC, false,
-					 __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+	if (!__atomic_compare_exchange_n(&l->magic, &expect, DEAD_MAGIC, false, __ATOMIC_ACQ_REL,
+					 __ATOMIC_RELAXED))
 		return "double free";
 	npages = l->npages;
 	size = l->size;

@@ -9,9 +9,9 @@
 #include <kernel/spinlock.h>
 #include <uapi/errno.h>
 
-#define BITS_PER_WORD 64
-#define NO_PAGE SIZE_MAX
-#define DIV_ROUND_UP(x, d) (((x) + (d) - 1) / (d))
+#define BITS_PER_WORD	   64
+#define NO_PAGE		   SIZE_MAX
+#define DIV_ROUND_UP(x, d) (((x) + (d)-1) / (d))
 
 /*
  * A page is in one of three states:
@@ -22,15 +22,15 @@
  */
 static struct {
 	struct spinlock lock;
-	uint64_t *avail_map;	/* bit set: allocatable RAM */
-	uint64_t *free_map;	/* bit set: free; implies the avail bit */
-	size_t npages;		/* pages managed: [0, npages) */
-	size_t nwords;		/* words in each bitmap */
-	size_t total;		/* pages with the avail bit set */
-	size_t nfree;		/* pages with the free bit set */
-	size_t hint;		/* next-fit: where the next search starts */
-	size_t bad_frees;	/* rejected page_free calls */
-} pg = { .lock = SPINLOCK_INIT };
+	uint64_t *avail_map; /* bit set: allocatable RAM */
+	uint64_t *free_map;  /* bit set: free; implies the avail bit */
+	size_t npages;	     /* pages managed: [0, npages) */
+	size_t nwords;	     /* words in each bitmap */
+	size_t total;	     /* pages with the avail bit set */
+	size_t nfree;	     /* pages with the free bit set */
+	size_t hint;	     /* next-fit: where the next search starts */
+	size_t bad_frees;    /* rejected page_free calls */
+} pg = {.lock = SPINLOCK_INIT};
 
 static unsigned int popcount64(uint64_t x)
 {
@@ -55,15 +55,15 @@ static uint64_t range_mask(size_t w, size_t start, size_t end)
 }
 
 /* Iterate w over the bitmap words overlapping [start, end), start < end. */
-#define for_each_word(w, start, end) \
-	for ((w) = (start) / BITS_PER_WORD; \
-	     (w) < DIV_ROUND_UP((end), BITS_PER_WORD); (w)++)
+#define for_each_word(w, start, end)                                                               \
+	for ((w) = (start) / BITS_PER_WORD; (w) < DIV_ROUND_UP((end), BITS_PER_WORD); (w)++)
 
 static void mark_usable(size_t start, size_t end)
 {
 	size_t w;
 
-	for_each_word(w, start, end) {
+	for_each_word(w, start, end)
+	{
 		uint64_t new = range_mask(w, start, end) & ~pg.avail_map[w];
 		unsigned int n = popcount64(new);
 
@@ -78,7 +78,8 @@ static void mark_reserved(size_t start, size_t end)
 {
 	size_t w;
 
-	for_each_word(w, start, end) {
+	for_each_word(w, start, end)
+	{
 		uint64_t m = range_mask(w, start, end);
 
 		pg.total -= popcount64(pg.avail_map[w] & m);
@@ -93,8 +94,7 @@ static void take_range(size_t start, size_t end)
 {
 	size_t w;
 
-	for_each_word(w, start, end)
-		pg.free_map[w] &= ~range_mask(w, start, end);
+	for_each_word(w, start, end) pg.free_map[w] &= ~range_mask(w, start, end);
 	pg.nfree -= end - start;
 }
 
@@ -103,8 +103,7 @@ static void give_range(size_t start, size_t end)
 {
 	size_t w;
 
-	for_each_word(w, start, end)
-		pg.free_map[w] |= range_mask(w, start, end);
+	for_each_word(w, start, end) pg.free_map[w] |= range_mask(w, start, end);
 	pg.nfree += end - start;
 }
 
@@ -113,7 +112,8 @@ static bool range_allocated(size_t start, size_t end)
 {
 	size_t w;
 
-	for_each_word(w, start, end) {
+	for_each_word(w, start, end)
+	{
 		uint64_t m = range_mask(w, start, end);
 
 		if ((pg.avail_map[w] & m) != m || (pg.free_map[w] & m) != 0)
@@ -127,7 +127,8 @@ static size_t first_busy(size_t start, size_t end)
 {
 	size_t w;
 
-	for_each_word(w, start, end) {
+	for_each_word(w, start, end)
+	{
 		uint64_t busy = ~pg.free_map[w] & range_mask(w, start, end);
 
 		if (busy)
@@ -146,8 +147,7 @@ static size_t find_one(void)
 		if (w == pg.nwords)
 			w = 0;
 		if (pg.free_map[w])
-			return w * BITS_PER_WORD +
-			       (size_t)__builtin_ctzll(pg.free_map[w]);
+			return w * BITS_PER_WORD + (size_t)__builtin_ctzll(pg.free_map[w]);
 	}
 	return NO_PAGE;
 }
@@ -183,8 +183,7 @@ static size_t alloc_locked(size_t n, size_t align)
 	} else {
 		pfn = find_run(pg.hint, pg.npages, n, align);
 		if (pfn == NO_PAGE)
-			pfn = find_run(0, MIN(pg.npages, pg.hint + n - 1), n,
-				       align);
+			pfn = find_run(0, MIN(pg.npages, pg.hint + n - 1), n, align);
 	}
 	if (pfn == NO_PAGE)
 		return NO_PAGE;
@@ -236,7 +235,7 @@ void page_add_free(paddr_t base, uint64_t len)
 		start = DIV_ROUND_UP(base, PAGE_SIZE);
 		end = clip_end(base, len) / PAGE_SIZE;
 		if (start == 0)
-			start = 1;	/* page 0 doubles as the failure value */
+			start = 1; /* page 0 doubles as the failure value */
 		if (start < end)
 			mark_usable(start, end);
 	}
@@ -295,8 +294,7 @@ int page_free(paddr_t pa, size_t npages)
 	int ret = -EINVAL;
 
 	if (IS_ALIGNED(pa, PAGE_SIZE) && npages && start < pg.npages &&
-	    npages <= pg.npages - start &&
-	    range_allocated(start, start + npages)) {
+	    npages <= pg.npages - start && range_allocated(start, start + npages)) {
 		give_range(start, start + npages);
 		ret = 0;
 	} else {

@@ -27,8 +27,8 @@ static struct spinlock mmio_lock = SPINLOCK_INIT;
 
 static void map_or_die(uintptr_t va, paddr_t pa, uint64_t flags, bool large)
 {
-	int err = large ? pt_map_large(kernel_pml4, va, pa, flags)
-			: pt_map(kernel_pml4, va, pa, flags);
+	int err =
+	    large ? pt_map_large(kernel_pml4, va, pa, flags) : pt_map(kernel_pml4, va, pa, flags);
 	if (err && err != -EEXIST)
 		panic("vm: cannot map %p -> %#lx (error %d)", (void *)va, pa, err);
 }

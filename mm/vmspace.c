@@ -68,13 +68,12 @@ static uintptr_t find_gap(const struct vmspace *vs, size_t len)
 	return at + len <= VMSPACE_STACK_TOP - (1UL << 30) ? at : 0;
 }
 
-static int insert_region(struct vmspace *vs, uintptr_t s, uintptr_t e, int prot,
-			 enum vmr_kind kind)
+static int insert_region(struct vmspace *vs, uintptr_t s, uintptr_t e, int prot, enum vmr_kind kind)
 {
 	struct vm_region *n = kmalloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
-	*n = (struct vm_region){ .start = s, .end = e, .prot = prot, .kind = kind };
+	*n = (struct vm_region){.start = s, .end = e, .prot = prot, .kind = kind};
 	struct vm_region **pp = &vs->regions;
 	while (*pp && (*pp)->start < s)
 		pp = &(*pp)->next;
@@ -117,8 +116,7 @@ static long reserve(struct vmspace *vs, uintptr_t *va, size_t len)
 	return 0;
 }
 
-long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot,
-		      enum vmr_kind kind)
+long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, enum vmr_kind kind)
 {
 	if (!len || len > USER_MAX)
 		return -EINVAL;
@@ -147,8 +145,8 @@ long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot,
 	return (long)va;
 }
 
-long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len,
-		      int prot, bool uncached, enum vmr_kind kind)
+long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len, int prot,
+		      bool uncached, enum vmr_kind kind)
 {
 	len = ALIGN_UP(len, PAGE_SIZE);
 	long err = reserve(vs, &va, len);

@@ -8,15 +8,15 @@
 #include <kernel/vm.h>
 
 #define CPUID_1_ECX_X2APIC (1U << 21)
-#define X2APIC_MSR(off) (0x800 + ((off) >> 4))
-#define X2APIC_ICR 0x830
-#define PIC1_DATA 0x21
-#define PIC2_DATA 0xa1
-#define ONESHOT_MAX_NS (60 * NSEC_PER_SEC)
+#define X2APIC_MSR(off)	   (0x800 + ((off) >> 4))
+#define X2APIC_ICR	   0x830
+#define PIC1_DATA	   0x21
+#define PIC2_DATA	   0xa1
+#define ONESHOT_MAX_NS	   (60 * NSEC_PER_SEC)
 
 static volatile uint8_t *xapic;
 static bool x2apic;
-static uint64_t timer_hz;	/* at divide-by-16 */
+static uint64_t timer_hz; /* at divide-by-16 */
 
 static uint32_t apic_read(uint32_t off)
 {
@@ -71,8 +71,7 @@ void apic_init(paddr_t lapic_pa)
 			panic("apic: cannot map the local APIC at %#lx", lapic_pa);
 	}
 	apic_setup_local();
-	printk("apic: %s mode, BSP APIC id %u\n", x2apic ? "x2APIC" : "xAPIC",
-	       apic_id());
+	printk("apic: %s mode, BSP APIC id %u\n", x2apic ? "x2APIC" : "xAPIC", apic_id());
 }
 
 void apic_init_ap(void)

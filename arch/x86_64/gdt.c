@@ -9,22 +9,21 @@ struct cpu cpus[MAX_CPUS];
 unsigned cpu_count;
 
 /* Descriptor bits (SDM 3.4.5): P, DPL, S, type, L, G. */
-#define SEG_P (1UL << 47)
-#define SEG_DPL3 (3UL << 45)
-#define SEG_S (1UL << 44)
-#define SEG_CODE (0xaUL << 40)	/* execute/read */
-#define SEG_DATA (0x2UL << 40)	/* read/write */
-#define SEG_L (1UL << 53)
-#define SEG_G (1UL << 55)
-#define SEG_DB (1UL << 54)
+#define SEG_P	     (1UL << 47)
+#define SEG_DPL3     (3UL << 45)
+#define SEG_S	     (1UL << 44)
+#define SEG_CODE     (0xaUL << 40) /* execute/read */
+#define SEG_DATA     (0x2UL << 40) /* read/write */
+#define SEG_L	     (1UL << 53)
+#define SEG_G	     (1UL << 55)
+#define SEG_DB	     (1UL << 54)
 #define SEG_LIMIT_4G (0xffffUL | (0xfUL << 48))
-#define TSS_AVAIL (0x9UL << 40)
+#define TSS_AVAIL    (0x9UL << 40)
 
 static uint64_t tss_low(uint64_t base, uint32_t limit)
 {
-	return (limit & 0xffff) | ((base & 0xffffff) << 16) | TSS_AVAIL |
-	       SEG_P | ((uint64_t)(limit >> 16 & 0xf) << 48) |
-	       ((base >> 24 & 0xff) << 56);
+	return (limit & 0xffff) | ((base & 0xffffff) << 16) | TSS_AVAIL | SEG_P |
+	       ((uint64_t)(limit >> 16 & 0xf) << 48) | ((base >> 24 & 0xff) << 56);
 }
 
 struct desc_ptr {
@@ -39,10 +38,8 @@ void gdt_init_cpu(struct cpu *c)
 	c->gdt[0] = 0;
 	c->gdt[GDT_KCODE / 8] = SEG_P | SEG_S | SEG_CODE | SEG_L | SEG_G | SEG_LIMIT_4G;
 	c->gdt[GDT_KDATA / 8] = SEG_P | SEG_S | SEG_DATA | SEG_DB | SEG_G | SEG_LIMIT_4G;
-	c->gdt[GDT_UDATA / 8] = SEG_P | SEG_DPL3 | SEG_S | SEG_DATA | SEG_DB | SEG_G |
-			     SEG_LIMIT_4G;
-	c->gdt[GDT_UCODE / 8] = SEG_P | SEG_DPL3 | SEG_S | SEG_CODE | SEG_L | SEG_G |
-			     SEG_LIMIT_4G;
+	c->gdt[GDT_UDATA / 8] = SEG_P | SEG_DPL3 | SEG_S | SEG_DATA | SEG_DB | SEG_G | SEG_LIMIT_4G;
+	c->gdt[GDT_UCODE / 8] = SEG_P | SEG_DPL3 | SEG_S | SEG_CODE | SEG_L | SEG_G | SEG_LIMIT_4G;
 	c->gdt[GDT_TSS / 8] = tss_low(tss, sizeof(c->tss) - 1);
 	c->gdt[GDT_TSS / 8 + 1] = tss >> 32;
 
@@ -51,7 +48,7 @@ void gdt_init_cpu(struct cpu *c)
 	for (int i = 0; i < 3; i++)
 		c->tss.ist[i] = (uint64_t)(c->ist_stacks + (i + 1) * IST_STACK_SIZE);
 
-	struct desc_ptr p = { sizeof(c->gdt) - 1, (uint64_t)c->gdt };
+	struct desc_ptr p = {sizeof(c->gdt) - 1, (uint64_t)c->gdt};
 	__asm__ volatile("lgdt %0\n\t"
 			 "movw %w1, %%ds\n\t"
 			 "movw %w1, %%es\n\t"

@@ -15,8 +15,8 @@ struct idt_gate {
 } __packed;
 STATIC_ASSERT(sizeof(struct idt_gate) == 16, "IDT gate layout");
 
-#define GATE_INTERRUPT 0x8e	/* present, DPL 0, 64-bit interrupt gate */
-#define GATE_DPL3 0x60
+#define GATE_INTERRUPT 0x8e /* present, DPL 0, 64-bit interrupt gate */
+#define GATE_DPL3      0x60
 
 extern const uint64_t vector_table[256];
 
@@ -30,12 +30,12 @@ static struct spinlock handlers_lock = SPINLOCK_INIT;
 static void set_gate(unsigned v, uint64_t addr, uint8_t ist, uint8_t attr)
 {
 	idt[v] = (struct idt_gate){
-		.offset_lo = addr & 0xffff,
-		.selector = SEL_KCODE,
-		.ist = ist,
-		.type_attr = attr,
-		.offset_mid = (addr >> 16) & 0xffff,
-		.offset_hi = addr >> 32,
+	    .offset_lo = addr & 0xffff,
+	    .selector = SEL_KCODE,
+	    .ist = ist,
+	    .type_attr = attr,
+	    .offset_mid = (addr >> 16) & 0xffff,
+	    .offset_hi = addr >> 32,
 	};
 }
 
@@ -55,7 +55,7 @@ void idt_load(void)
 	struct {
 		uint16_t limit;
 		uint64_t base;
-	} __packed p = { sizeof(idt) - 1, (uint64_t)idt };
+	} __packed p = {sizeof(idt) - 1, (uint64_t)idt};
 	__asm__ volatile("lidt %0" : : "m"(p));
 }
 

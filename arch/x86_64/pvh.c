@@ -45,8 +45,8 @@ static void split_cmdline(void)
 	}
 }
 
-static int parse_memmap(const struct hvm_start_info *si, pvh_map_fn map,
-			struct mb2_info *out, const char **why)
+static int parse_memmap(const struct hvm_start_info *si, pvh_map_fn map, struct mb2_info *out,
+			const char **why)
 {
 	if (si->version < 1 || si->memmap_entries == 0) {
 		*why = "no memory map (PVH start info version 0)";
@@ -67,15 +67,15 @@ static int parse_memmap(const struct hvm_start_info *si, pvh_map_fn map,
 			*why = "memory map entry wraps around";
 			return -EINVAL;
 		}
-		out->mmap[i] = (struct mb2_mmap_entry){ e[i].addr, e[i].size, e[i].type };
+		out->mmap[i] = (struct mb2_mmap_entry){e[i].addr, e[i].size, e[i].type};
 	}
 	out->mmap_count = (uint32_t)n;
 	out->has_mmap = true;
 	return 0;
 }
 
-static int parse_modules(const struct hvm_start_info *si, pvh_map_fn map,
-			 struct mb2_info *out, const char **why)
+static int parse_modules(const struct hvm_start_info *si, pvh_map_fn map, struct mb2_info *out,
+			 const char **why)
 {
 	size_t n = si->nr_modules;
 	if (n == 0)
@@ -94,8 +94,8 @@ static int parse_modules(const struct hvm_start_info *si, pvh_map_fn map,
 			*why = "module wraps around";
 			return -EINVAL;
 		}
-		out->modules[i] = (struct mb2_module){ m[i].paddr, m[i].paddr + m[i].size,
-						       i == 0 ? module_cmdline : "" };
+		out->modules[i] = (struct mb2_module){m[i].paddr, m[i].paddr + m[i].size,
+						      i == 0 ? module_cmdline : ""};
 	}
 	out->module_count = (uint32_t)n;
 	return 0;

@@ -24,7 +24,7 @@
 #include <kernel/vm.h>
 #include <lib/string.h>
 
-#define APIC_ICR_NMI (4 << 8)
+#define APIC_ICR_NMI	   (4 << 8)
 #define STARTUP_TIMEOUT_US 200000
 
 extern const char ap_trampoline[], ap_trampoline_end[], ap_params[];
@@ -56,8 +56,8 @@ static bool start_ap(unsigned id, uint32_t apic)
 	c->online = false;
 	ap_booting = id;
 
-	uint64_t *params = (uint64_t *)((uint8_t *)phys_to_virt(AP_TRAMPOLINE_PHYS) +
-					(ap_params - ap_trampoline));
+	uint64_t *params =
+	    (uint64_t *)((uint8_t *)phys_to_virt(AP_TRAMPOLINE_PHYS) + (ap_params - ap_trampoline));
 	params[AP_PARAM_CR3 / 8] = vm_kernel_pml4_phys();
 	params[AP_PARAM_STACK / 8] = (uint64_t)(stack + KSTACK_SIZE);
 	params[AP_PARAM_ENTRY / 8] = (uint64_t)ap_main;

@@ -7,20 +7,20 @@
 #include <kernel/printk.h>
 #include <kernel/time.h>
 
-#define PIT_HZ 1193182UL
-#define PIT_CH2_DATA 0x42
-#define PIT_MODE 0x43
-#define  PIT_CH2_MODE0_LOHI 0xb0	/* channel 2, lo/hi byte, mode 0 */
-#define PORT_B 0x61			/* NMI status and control */
-#define  PORT_B_GATE2 0x01
-#define  PORT_B_SPEAKER 0x02
-#define  PORT_B_OUT2 0x20
-#define CALIBRATE_MS 10
-#define PIT_MAX_SPINS (1UL << 32)
+#define PIT_HZ		   1193182UL
+#define PIT_CH2_DATA	   0x42
+#define PIT_MODE	   0x43
+#define PIT_CH2_MODE0_LOHI 0xb0 /* channel 2, lo/hi byte, mode 0 */
+#define PORT_B		   0x61 /* NMI status and control */
+#define PORT_B_GATE2	   0x01
+#define PORT_B_SPEAKER	   0x02
+#define PORT_B_OUT2	   0x20
+#define CALIBRATE_MS	   10
+#define PIT_MAX_SPINS	   (1UL << 32)
 
 static uint64_t tsc_hz;
 static uint64_t tsc_boot;
-static uint64_t ns_mult;		/* ns per TSC tick, 32.32 fixed point */
+static uint64_t ns_mult; /* ns per TSC tick, 32.32 fixed point */
 
 /* Start channel 2 counting down `ms` milliseconds; OUT2 rises at zero. */
 static void pit_start(unsigned ms)

@@ -8,26 +8,26 @@
 #include <kernel/sched.h>
 
 static const char *const exception_names[32] = {
-	[VEC_DE] = "divide error",
-	[VEC_DB] = "debug",
-	[VEC_NMI] = "NMI",
-	[VEC_BP] = "breakpoint",
-	[4] = "overflow",
-	[5] = "bound range exceeded",
-	[VEC_UD] = "invalid opcode",
-	[VEC_NM] = "device not available",
-	[VEC_DF] = "double fault",
-	[VEC_TS] = "invalid TSS",
-	[VEC_NP] = "segment not present",
-	[VEC_SS] = "stack-segment fault",
-	[VEC_GP] = "general protection fault",
-	[VEC_PF] = "page fault",
-	[VEC_MF] = "x87 floating-point error",
-	[VEC_AC] = "alignment check",
-	[VEC_MC] = "machine check",
-	[VEC_XM] = "SIMD floating-point exception",
-	[20] = "virtualization exception",
-	[21] = "control protection exception",
+    [VEC_DE] = "divide error",
+    [VEC_DB] = "debug",
+    [VEC_NMI] = "NMI",
+    [VEC_BP] = "breakpoint",
+    [4] = "overflow",
+    [5] = "bound range exceeded",
+    [VEC_UD] = "invalid opcode",
+    [VEC_NM] = "device not available",
+    [VEC_DF] = "double fault",
+    [VEC_TS] = "invalid TSS",
+    [VEC_NP] = "segment not present",
+    [VEC_SS] = "stack-segment fault",
+    [VEC_GP] = "general protection fault",
+    [VEC_PF] = "page fault",
+    [VEC_MF] = "x87 floating-point error",
+    [VEC_AC] = "alignment check",
+    [VEC_MC] = "machine check",
+    [VEC_XM] = "SIMD floating-point exception",
+    [20] = "virtualization exception",
+    [21] = "control protection exception",
 };
 
 const char *trap_name(unsigned vector)
@@ -39,17 +39,14 @@ const char *trap_name(unsigned vector)
 
 void trap_dump(const struct trap_frame *tf)
 {
-	printk("%s (vector %lu) error %#lx on CPU %u\n", trap_name(tf->vector),
-	       tf->vector, tf->error, this_cpu() ? this_cpu()->id : 0);
-	printk("RIP %016lx CS %04lx RFLAGS %016lx CR2 %016lx\n", tf->rip, tf->cs,
-	       tf->rflags, read_cr2());
+	printk("%s (vector %lu) error %#lx on CPU %u\n", trap_name(tf->vector), tf->vector,
+	       tf->error, this_cpu() ? this_cpu()->id : 0);
+	printk("RIP %016lx CS %04lx RFLAGS %016lx CR2 %016lx\n", tf->rip, tf->cs, tf->rflags,
+	       read_cr2());
 	printk("RSP %016lx SS %04lx CR3 %016lx\n", tf->rsp, tf->ss, read_cr3());
-	printk("RAX %016lx RBX %016lx RCX %016lx RDX %016lx\n", tf->rax, tf->rbx,
-	       tf->rcx, tf->rdx);
-	printk("RSI %016lx RDI %016lx RBP %016lx R8  %016lx\n", tf->rsi, tf->rdi,
-	       tf->rbp, tf->r8);
-	printk("R9  %016lx R10 %016lx R11 %016lx R12 %016lx\n", tf->r9, tf->r10,
-	       tf->r11, tf->r12);
+	printk("RAX %016lx RBX %016lx RCX %016lx RDX %016lx\n", tf->rax, tf->rbx, tf->rcx, tf->rdx);
+	printk("RSI %016lx RDI %016lx RBP %016lx R8  %016lx\n", tf->rsi, tf->rdi, tf->rbp, tf->r8);
+	printk("R9  %016lx R10 %016lx R11 %016lx R12 %016lx\n", tf->r9, tf->r10, tf->r11, tf->r12);
 	printk("R13 %016lx R14 %016lx R15 %016lx\n", tf->r13, tf->r14, tf->r15);
 }
 
@@ -69,7 +66,7 @@ void trap_dispatch(struct trap_frame *tf)
 			kernel_exception(tf);
 		sched_user_fault(tf);
 	} else if (tf->vector == VEC_SPURIOUS) {
-		return;	/* no EOI for spurious interrupts (SDM 10.9) */
+		return; /* no EOI for spurious interrupts (SDM 10.9) */
 	} else {
 		if (!irq_run_handler(tf))
 			printk("unexpected interrupt vector %lu\n", tf->vector);

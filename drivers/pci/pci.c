@@ -13,11 +13,11 @@
 #include <uapi/errno.h>
 
 #define ECAM_BUS_SIZE (1UL << 20)
-#define MSI_ADDR_BASE 0xfee00000U	/* SDM vol. 3, 10.11.1 */
+#define MSI_ADDR_BASE 0xfee00000U /* SDM vol. 3, 10.11.1 */
 
 static struct pci_dev devices[PCI_MAX_DEVICES];
 static unsigned device_count;
-static volatile uint8_t *bus_cfg[256];	/* ECAM mapping per bus, segment 0 */
+static volatile uint8_t *bus_cfg[256]; /* ECAM mapping per bus, segment 0 */
 static const struct acpi_mcfg_entry *ecam;
 
 uint8_t pci_read8(const struct pci_dev *d, unsigned off)
@@ -50,8 +50,8 @@ static volatile uint8_t *map_bus(unsigned bus)
 	if (bus < ecam->bus_start || bus > ecam->bus_end)
 		return NULL;
 	if (!bus_cfg[bus])
-		bus_cfg[bus] = vm_map_mmio(ecam->base + (paddr_t)(bus - ecam->bus_start) *
-						       ECAM_BUS_SIZE, ECAM_BUS_SIZE);
+		bus_cfg[bus] = vm_map_mmio(
+		    ecam->base + (paddr_t)(bus - ecam->bus_start) * ECAM_BUS_SIZE, ECAM_BUS_SIZE);
 	return bus_cfg[bus];
 }
 
@@ -68,7 +68,7 @@ static unsigned size_bar(struct pci_dev *d, unsigned i)
 	if (orig & PCI_BAR_IO) {
 		b->io = true;
 		b->base = orig & ~3U;
-		b->size = mask ? (uint16_t)~(mask & ~3U) + 1 : 0;
+		b->size = mask ? (uint16_t) ~(mask & ~3U) + 1 : 0;
 		return 1;
 	}
 	b->prefetch = orig & PCI_BAR_PREFETCH;
@@ -103,14 +103,24 @@ static void probe_bars(struct pci_dev *d)
 static const char *class_name(uint32_t class_rev)
 {
 	switch (class_rev >> 16) {
-	case 0x0200: return "ethernet";
-	case 0x0100: case 0x0101: case 0x0106: return "storage";
-	case 0x0300: return "display";
-	case 0x0600: return "host bridge";
-	case 0x0601: return "ISA bridge";
-	case 0x0604: return "PCI bridge";
-	case 0x0c05: return "SMBus";
-	default: return "device";
+	case 0x0200:
+		return "ethernet";
+	case 0x0100:
+	case 0x0101:
+	case 0x0106:
+		return "storage";
+	case 0x0300:
+		return "display";
+	case 0x0600:
+		return "host bridge";
+	case 0x0601:
+		return "ISA bridge";
+	case 0x0604:
+		return "PCI bridge";
+	case 0x0c05:
+		return "SMBus";
+	default:
+		return "device";
 	}
 }
 
@@ -120,19 +130,19 @@ static void add_function(unsigned bus, unsigned dev, unsigned fn, volatile uint8
 			 unsigned depth)
 {
 	if (device_count == PCI_MAX_DEVICES) {
-		printk("pci: more than %u functions; ignoring %02x:%02x.%u\n",
-		       PCI_MAX_DEVICES, bus, dev, fn);
+		printk("pci: more than %u functions; ignoring %02x:%02x.%u\n", PCI_MAX_DEVICES, bus,
+		       dev, fn);
 		return;
 	}
 	struct pci_dev *d = &devices[device_count++];
-	*d = (struct pci_dev){ .bus = bus, .dev = dev, .fn = fn, .cfg = cfg };
+	*d = (struct pci_dev){.bus = bus, .dev = dev, .fn = fn, .cfg = cfg};
 	d->vendor = pci_read16(d, PCI_VENDOR_ID);
 	d->device = pci_read16(d, PCI_DEVICE_ID);
 	d->class_rev = pci_read32(d, PCI_CLASS_REVISION);
 	d->header = pci_read8(d, PCI_HEADER_TYPE);
 	probe_bars(d);
-	printk("pci %02x:%02x.%u %04x:%04x %s (class %06x)", bus, dev, fn, d->vendor,
-	       d->device, class_name(d->class_rev), d->class_rev >> 8);
+	printk("pci %02x:%02x.%u %04x:%04x %s (class %06x)", bus, dev, fn, d->vendor, d->device,
+	       class_name(d->class_rev), d->class_rev >> 8);
 	for (unsigned i = 0; i < PCI_BARS; i++)
 		if (d->bar[i].size)
 			printk(" bar%u %s %#lx+%#lx", i, d->bar[i].io ? "io" : "mem",
@@ -159,7 +169,8 @@ static void scan_bus(unsigned bus, unsigned depth)
 				continue;
 			}
 			add_function(bus, dev, fn, cfg, depth);
-			if (fn == 0 && !(mmio_read8(cfg + PCI_HEADER_TYPE) & PCI_HEADER_MULTIFUNCTION))
+			if (fn == 0 &&
+			    !(mmio_read8(cfg + PCI_HEADER_TYPE) & PCI_HEADER_MULTIFUNCTION))
 				break;
 		}
 	}
@@ -212,8 +223,8 @@ void *pci_map_bar(struct pci_dev *d, unsigned bar)
 void pci_enable(struct pci_dev *d)
 {
 	uint16_t cmd = pci_read16(d, PCI_COMMAND);
-	pci_write16(d, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER |
-					 PCI_COMMAND_INTX_DISABLE);
+	pci_write16(d, PCI_COMMAND,
+		    cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_INTX_DISABLE);
 }
 
 int pci_msix_enable(struct pci_dev *d)
@@ -234,8 +245,7 @@ int pci_msix_enable(struct pci_dev *d)
 	d->msix_table = bar + off;
 	for (unsigned i = 0; i < count; i++)
 		pci_msix_mask(d, i, true);
-	pci_write16(d, cap + PCI_MSIX_CTRL,
-		    (ctrl | PCI_MSIX_CTRL_ENABLE) & ~PCI_MSIX_CTRL_MASKALL);
+	pci_write16(d, cap + PCI_MSIX_CTRL, (ctrl | PCI_MSIX_CTRL_ENABLE) & ~PCI_MSIX_CTRL_MASKALL);
 	return 0;
 }
 

@@ -3,20 +3,20 @@
 #include <kernel/uart.h>
 
 /* Register offsets from the base port (16550 datasheet). */
-#define UART_DATA 0		/* RBR/THR, or DLL when DLAB=1 */
-#define UART_IER 1		/* interrupt enable, or DLM when DLAB=1 */
-#define UART_FCR 2		/* FIFO control */
-#define UART_LCR 3		/* line control */
-#define  UART_LCR_8N1 0x03
-#define  UART_LCR_DLAB 0x80
-#define UART_MCR 4		/* modem control */
-#define  UART_MCR_DTR_RTS_OUT2 0x0b
-#define UART_LSR 5		/* line status */
-#define  UART_LSR_DR 0x01	/* data ready */
-#define  UART_LSR_THRE 0x20	/* transmit holding register empty */
+#define UART_DATA	      0 /* RBR/THR, or DLL when DLAB=1 */
+#define UART_IER	      1 /* interrupt enable, or DLM when DLAB=1 */
+#define UART_FCR	      2 /* FIFO control */
+#define UART_LCR	      3 /* line control */
+#define UART_LCR_8N1	      0x03
+#define UART_LCR_DLAB	      0x80
+#define UART_MCR	      4 /* modem control */
+#define UART_MCR_DTR_RTS_OUT2 0x0b
+#define UART_LSR	      5	   /* line status */
+#define UART_LSR_DR	      0x01 /* data ready */
+#define UART_LSR_THRE	      0x20 /* transmit holding register empty */
 
 #define UART_CLOCK 115200
-#define UART_BAUD 115200
+#define UART_BAUD  115200
 /* Bounded wait for the transmitter so a missing UART cannot hang the kernel. */
 #define UART_TX_SPINS 100000
 

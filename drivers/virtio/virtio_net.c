@@ -20,23 +20,23 @@
 
 #include "virtio_pci.h"
 
-#define POOL_BYTES (2UL << 20)	/* DMA buffers per queue pair */
-#define BUF_SIZE 2048
-#define RESET_SPINS 1000000
+#define POOL_BYTES	  (2UL << 20) /* DMA buffers per queue pair */
+#define BUF_SIZE	  2048
+#define RESET_SPINS	  1000000
 #define CONFIG_MSIX_ENTRY 0
 
 /* What we take if offered; VERSION_1 is required. */
-#define WANTED_FEATURES                                                     \
-	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MAC) |          \
-	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_F_RING_EVENT_IDX) | \
+#define WANTED_FEATURES                                                                            \
+	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MAC) |                               \
+	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_F_RING_EVENT_IDX) |                       \
 	 (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_MTU))
 
 struct virtio_net {
 	char name[8];
 	struct pci_dev *pci;
-	volatile uint8_t *common;	/* struct virtio_pci_common_cfg */
-	volatile uint8_t *devcfg;	/* struct virtio_net_config */
-	paddr_t notify_base;		/* physical address of the notify area */
+	volatile uint8_t *common; /* struct virtio_pci_common_cfg */
+	volatile uint8_t *devcfg; /* struct virtio_net_config */
+	paddr_t notify_base;	  /* physical address of the notify area */
 	uint32_t notify_mult;
 	uint64_t features;
 	uint8_t mac[6];
@@ -192,8 +192,8 @@ static int setup_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix
 	common_write16(n, VIRTIO_COMMON_Q_MSIX, msix);
 	if (common_read16(n, VIRTIO_COMMON_Q_MSIX) != msix)
 		return -EIO;
-	q->notify = n->notify_base +
-		    (paddr_t)common_read16(n, VIRTIO_COMMON_Q_NOFF) * n->notify_mult;
+	q->notify =
+	    n->notify_base + (paddr_t)common_read16(n, VIRTIO_COMMON_Q_NOFF) * n->notify_mult;
 	common_write16(n, VIRTIO_COMMON_Q_ENABLE, 1);
 	return 0;
 }
@@ -286,9 +286,11 @@ static int probe(struct virtio_net *n)
 		return err;
 	for (int i = 0; i < 6; i++)
 		n->mac[i] = n->features & (1ULL << VIRTIO_NET_F_MAC)
-				    ? mmio_read8(n->devcfg + VIRTIO_NET_CFG_MAC + i) : 0;
+				? mmio_read8(n->devcfg + VIRTIO_NET_CFG_MAC + i)
+				: 0;
 	n->mtu = n->features & (1ULL << VIRTIO_NET_F_MTU)
-			 ? mmio_read16(n->devcfg + VIRTIO_NET_CFG_MTU) : 1500;
+		     ? mmio_read16(n->devcfg + VIRTIO_NET_CFG_MTU)
+		     : 1500;
 	return 0;
 }
 
@@ -298,12 +300,12 @@ void virtio_net_init(void)
 	     d && ndevs < VNET_MAX_DEVICES;
 	     d = pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_NET, d)) {
 		struct virtio_net *n = &devs[ndevs];
-		*n = (struct virtio_net){ .pci = d, .lock = SPINLOCK_INIT };
+		*n = (struct virtio_net){.pci = d, .lock = SPINLOCK_INIT};
 		fmt_snprintf(n->name, sizeof(n->name), "eth%u", ndevs);
 		int err = probe(n);
 		if (err) {
-			printk("%s: virtio-net %02x:%02x.%u unusable (error %d)\n", n->name,
-			       d->bus, d->dev, d->fn, err);
+			printk("%s: virtio-net %02x:%02x.%u unusable (error %d)\n", n->name, d->bus,
+			       d->dev, d->fn, err);
 			continue;
 		}
 		d->claimed = true;
@@ -366,8 +368,8 @@ void virtio_net_release(struct vnet_qp *q)
 	 * queue pair per device nobody else is disturbed. */
 	int err = bring_up(n);
 	if (err)
-		printk("%s: reset after queue pair %u was released failed (%d)\n", n->name,
-		       q->qp, err);
+		printk("%s: reset after queue pair %u was released failed (%d)\n", n->name, q->qp,
+		       err);
 	unsigned long f = spin_lock_irqsave(&n->lock);
 	q->owner = NULL;
 	spin_unlock_irqrestore(&n->lock, f);
@@ -379,10 +381,10 @@ void virtio_net_layout(const struct vnet_qp *q, struct mc_net_layout *l)
 	memset(l, 0, sizeof(*l));
 	l->version = MC_NET_LAYOUT_VERSION;
 	l->qp = q->qp;
-	l->rx = (struct mc_net_queue){ q->rx.desc, q->rx.avail, q->rx.used, q->rx.notify,
-				       q->rx.size, q->rx.index, 0 };
-	l->tx = (struct mc_net_queue){ q->tx.desc, q->tx.avail, q->tx.used, q->tx.notify,
-				       q->tx.size, q->tx.index, 0 };
+	l->rx = (struct mc_net_queue){q->rx.desc, q->rx.avail, q->rx.used, q->rx.notify,
+				      q->rx.size, q->rx.index, 0};
+	l->tx = (struct mc_net_queue){q->tx.desc, q->tx.avail, q->tx.used, q->tx.notify,
+				      q->tx.size, q->tx.index, 0};
 	l->pool = q->pool;
 	l->pool_size = q->pool_bytes;
 	l->pool_dma = q->pool; /* no IOMMU: device addresses are physical */

@@ -4,62 +4,62 @@
 #include <kernel/pci.h>
 #include <kernel/types.h>
 
-#define VIRTIO_PCI_VENDOR 0x1af4
-#define VIRTIO_PCI_DEVICE_NET 0x1041	/* 0x1040 + device type 1 */
+#define VIRTIO_PCI_VENDOR     0x1af4
+#define VIRTIO_PCI_DEVICE_NET 0x1041 /* 0x1040 + device type 1 */
 
 /* struct virtio_pci_cap fields, as offsets from the capability. */
-#define VIRTIO_CAP_CFG_TYPE 3
-#define VIRTIO_CAP_BAR 4
-#define VIRTIO_CAP_OFFSET 8
-#define VIRTIO_CAP_LENGTH 12
+#define VIRTIO_CAP_CFG_TYPE    3
+#define VIRTIO_CAP_BAR	       4
+#define VIRTIO_CAP_OFFSET      8
+#define VIRTIO_CAP_LENGTH      12
 #define VIRTIO_CAP_NOTIFY_MULT 16
 
 #define VIRTIO_PCI_CAP_COMMON_CFG 1
 #define VIRTIO_PCI_CAP_NOTIFY_CFG 2
-#define VIRTIO_PCI_CAP_ISR_CFG 3
+#define VIRTIO_PCI_CAP_ISR_CFG	  3
 #define VIRTIO_PCI_CAP_DEVICE_CFG 4
 
 /* struct virtio_pci_common_cfg (§4.1.4.3) */
-#define VIRTIO_COMMON_DFSELECT 0x00
-#define VIRTIO_COMMON_DF 0x04
-#define VIRTIO_COMMON_GFSELECT 0x08
-#define VIRTIO_COMMON_GF 0x0c
-#define VIRTIO_COMMON_MSIX 0x10
-#define VIRTIO_COMMON_NUMQ 0x12
-#define VIRTIO_COMMON_STATUS 0x14
+#define VIRTIO_COMMON_DFSELECT	    0x00
+#define VIRTIO_COMMON_DF	    0x04
+#define VIRTIO_COMMON_GFSELECT	    0x08
+#define VIRTIO_COMMON_GF	    0x0c
+#define VIRTIO_COMMON_MSIX	    0x10
+#define VIRTIO_COMMON_NUMQ	    0x12
+#define VIRTIO_COMMON_STATUS	    0x14
 #define VIRTIO_COMMON_CFGGENERATION 0x15
-#define VIRTIO_COMMON_Q_SELECT 0x16
-#define VIRTIO_COMMON_Q_SIZE 0x18
-#define VIRTIO_COMMON_Q_MSIX 0x1a
-#define VIRTIO_COMMON_Q_ENABLE 0x1c
-#define VIRTIO_COMMON_Q_NOFF 0x1e
-#define VIRTIO_COMMON_Q_DESC 0x20
-#define VIRTIO_COMMON_Q_AVAIL 0x28
-#define VIRTIO_COMMON_Q_USED 0x30
+#define VIRTIO_COMMON_Q_SELECT	    0x16
+#define VIRTIO_COMMON_Q_SIZE	    0x18
+#define VIRTIO_COMMON_Q_MSIX	    0x1a
+#define VIRTIO_COMMON_Q_ENABLE	    0x1c
+#define VIRTIO_COMMON_Q_NOFF	    0x1e
+#define VIRTIO_COMMON_Q_DESC	    0x20
+#define VIRTIO_COMMON_Q_AVAIL	    0x28
+#define VIRTIO_COMMON_Q_USED	    0x30
 
 #define VIRTIO_MSI_NO_VECTOR 0xffff
 
 /* Device status (§2.1) */
 #define VIRTIO_STATUS_ACKNOWLEDGE 1
-#define VIRTIO_STATUS_DRIVER 2
-#define VIRTIO_STATUS_DRIVER_OK 4
+#define VIRTIO_STATUS_DRIVER	  2
+#define VIRTIO_STATUS_DRIVER_OK	  4
 #define VIRTIO_STATUS_FEATURES_OK 8
 #define VIRTIO_STATUS_NEEDS_RESET 64
-#define VIRTIO_STATUS_FAILED 128
+#define VIRTIO_STATUS_FAILED	  128
 
 /* Feature bits (§6, §5.1.3) */
-#define VIRTIO_NET_F_CSUM 0
-#define VIRTIO_NET_F_MTU 3
-#define VIRTIO_NET_F_MAC 5
-#define VIRTIO_NET_F_STATUS 16
+#define VIRTIO_NET_F_CSUM	0
+#define VIRTIO_NET_F_MTU	3
+#define VIRTIO_NET_F_MAC	5
+#define VIRTIO_NET_F_STATUS	16
 #define VIRTIO_F_RING_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1 32
+#define VIRTIO_F_VERSION_1	32
 
 /* struct virtio_net_config (§5.1.4) */
-#define VIRTIO_NET_CFG_MAC 0
+#define VIRTIO_NET_CFG_MAC    0
 #define VIRTIO_NET_CFG_STATUS 6
-#define  VIRTIO_NET_S_LINK_UP 1
+#define VIRTIO_NET_S_LINK_UP  1
 #define VIRTIO_NET_CFG_MAX_QP 8
-#define VIRTIO_NET_CFG_MTU 10
+#define VIRTIO_NET_CFG_MTU    10
 
-#define VIRTIO_NET_HDR_LEN 12	/* struct virtio_net_hdr with num_buffers */
+#define VIRTIO_NET_HDR_LEN 12 /* struct virtio_net_hdr with num_buffers */

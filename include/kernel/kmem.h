@@ -10,10 +10,10 @@
 #define KMEM_MAX_SMALL 2048
 
 struct kmem_stats {
-	size_t bytes_in_use;	/* live objects: slab class sizes + large sizes */
-	size_t objects;		/* live allocations */
-	size_t pages_held;	/* pages currently taken from page_alloc */
-	size_t bad_frees;	/* kfree calls reported to kmem_report_bad_free */
+	size_t bytes_in_use; /* live objects: slab class sizes + large sizes */
+	size_t objects;	     /* live allocations */
+	size_t pages_held;   /* pages currently taken from page_alloc */
+	size_t bad_frees;    /* kfree calls reported to kmem_report_bad_free */
 };
 
 /* Reset the heap; call once after page_init and before the first kmalloc. */

@@ -4,7 +4,7 @@
 #include <kernel/types.h>
 
 #define PAGE_SHIFT 12
-#define PAGE_SIZE 4096UL
+#define PAGE_SIZE  4096UL
 
 #ifdef HOST_TEST
 /* Host unit tests point the "direct map" at a buffer of their own. */

@@ -17,8 +17,8 @@ void __noreturn panic_end(void);
 /* Take the console lock away from whoever holds it (panic only). */
 void console_break_lock(void);
 
-#define BUG_ON(cond)                                                      \
-	do {                                                              \
-		if (unlikely(cond))                                       \
-			panic("BUG: %s at %s:%d", #cond, __FILE__, __LINE__); \
+#define BUG_ON(cond)                                                                               \
+	do {                                                                                       \
+		if (unlikely(cond))                                                                \
+			panic("BUG: %s at %s:%d", #cond, __FILE__, __LINE__);                      \
 	} while (0)

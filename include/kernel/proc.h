@@ -6,17 +6,17 @@
 #include <kernel/vmspace.h>
 #include <uapi/event.h>
 
-#define PROC_MAX 64
+#define PROC_MAX      64
 #define PROC_NAME_MAX 32
 #define PROC_MAX_ARGS 32
-#define PROC_NET_MAX 4
+#define PROC_NET_MAX  4
 
 enum proc_state {
 	PROC_FREE = 0,
-	PROC_RUNNABLE,	/* on its CPU's run queue */
-	PROC_RUNNING,	/* current on its CPU */
-	PROC_WAITING,	/* in wait(), until an event or its deadline */
-	PROC_DEAD,	/* exited; kept for the summary */
+	PROC_RUNNABLE, /* on its CPU's run queue */
+	PROC_RUNNING,  /* current on its CPU */
+	PROC_WAITING,  /* in wait(), until an event or its deadline */
+	PROC_DEAD,     /* exited; kept for the summary */
 };
 
 /* A NIC queue pair the manifest lets this process attach. */
@@ -28,9 +28,9 @@ struct proc_net_grant {
 /* Partition granted by the manifest (leading key=value words of the module
  * command line). */
 struct manifest {
-	int cpu;		/* -1: any shared core */
+	int cpu; /* -1: any shared core */
 	bool cpu_exclusive;
-	size_t mem_pages;	/* user memory budget */
+	size_t mem_pages; /* user memory budget */
 	size_t stack_bytes;
 	int net_count;
 	struct proc_net_grant net[PROC_NET_MAX];
@@ -44,11 +44,11 @@ struct process {
 	char name[PROC_NAME_MAX];
 	struct manifest mf;
 	struct vmspace vs;
-	struct trap_frame frame;	/* user registers while not running */
-	uint8_t *fpu;			/* FXSAVE area, 512 bytes, 16-aligned */
-	unsigned cpu;			/* CPU it runs on */
-	bool placed;			/* counted on that CPU by sched_place */
-	struct process *rq_next;	/* run queue link */
+	struct trap_frame frame; /* user registers while not running */
+	uint8_t *fpu;		 /* FXSAVE area, 512 bytes, 16-aligned */
+	unsigned cpu;		 /* CPU it runs on */
+	bool placed;		 /* counted on that CPU by sched_place */
+	struct process *rq_next; /* run queue link */
 
 	/* event ring: kernel view and user address */
 	struct spinlock ev_lock;
@@ -56,11 +56,11 @@ struct process {
 	paddr_t ring_pa;
 	uintptr_t ring_uva;
 
-	uint64_t wait_deadline;		/* ns, when PROC_WAITING; 0 = none */
-	bool in_wait;			/* resume with rax = pending events */
-	uint64_t timer_deadline;	/* timer_set, 0 = none */
+	uint64_t wait_deadline;	 /* ns, when PROC_WAITING; 0 = none */
+	bool in_wait;		 /* resume with rax = pending events */
+	uint64_t timer_deadline; /* timer_set, 0 = none */
 	uint64_t timer_cookie;
-	uint64_t slice_end;		/* ns when its time slice ends */
+	uint64_t slice_end; /* ns when its time slice ends */
 
 	int exit_status;
 	bool killed;
@@ -77,8 +77,7 @@ int proc_spawn(const void *image, size_t size, const char *cmdline, const char *
 /* End a process: free its memory and devices and mark it dead. */
 void proc_exit(struct process *p, int status);
 /* Queue an event for p and wake it if it waits. Any CPU, any context. */
-void proc_post_event(struct process *p, uint32_t type, uint64_t d0, uint64_t d1,
-		     uint64_t d2);
+void proc_post_event(struct process *p, uint32_t type, uint64_t d0, uint64_t d1, uint64_t d2);
 /* Events the process has not consumed yet (by its ring's head and tail). */
 uint32_t proc_pending_events(struct process *p);
 struct process *proc_current(void);

@@ -7,7 +7,10 @@ struct spinlock {
 	volatile uint32_t locked;
 };
 
-#define SPINLOCK_INIT { 0 }
+#define SPINLOCK_INIT                                                                              \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 static inline void spin_lock(struct spinlock *l)
 {
@@ -23,8 +26,14 @@ static inline void spin_unlock(struct spinlock *l)
 }
 
 #ifdef HOST_TEST
-static inline unsigned long irq_save(void) { return 0; }
-static inline void irq_restore(unsigned long f) { (void)f; }
+static inline unsigned long irq_save(void)
+{
+	return 0;
+}
+static inline void irq_restore(unsigned long f)
+{
+	(void)f;
+}
 #else
 /* Disable local interrupts and return the previous RFLAGS. */
 static inline unsigned long irq_save(void)

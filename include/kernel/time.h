@@ -3,7 +3,7 @@
 
 #include <kernel/types.h>
 
-#define NSEC_PER_SEC 1000000000UL
+#define NSEC_PER_SEC  1000000000UL
 #define NSEC_PER_MSEC 1000000UL
 #define NSEC_PER_USEC 1000UL
 

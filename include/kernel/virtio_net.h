@@ -6,16 +6,16 @@
 #include <uapi/net.h>
 
 #define VNET_MAX_DEVICES 4
-#define VNET_MAX_QP 1
+#define VNET_MAX_QP	 1
 
 /* Physical memory of one split virtqueue (virtio 1.2 §2.7). */
 struct vnet_queue {
-	uint16_t index;		/* virtqueue index */
+	uint16_t index; /* virtqueue index */
 	uint16_t size;
-	paddr_t mem;		/* desc table, then driver ring, then device ring */
+	paddr_t mem; /* desc table, then driver ring, then device ring */
 	size_t mem_bytes;
 	paddr_t desc, avail, used;
-	paddr_t notify;		/* physical address of its doorbell */
+	paddr_t notify; /* physical address of its doorbell */
 };
 
 struct virtio_net;
@@ -29,7 +29,7 @@ struct vnet_qp {
 	size_t pool_bytes;
 	unsigned msix_entry;
 	int vector;
-	void *owner;		/* opaque to the driver: the owning process */
+	void *owner; /* opaque to the driver: the owning process */
 	void (*notify)(void *owner, unsigned qp);
 	uint64_t interrupts;
 };

@@ -6,25 +6,25 @@
 
 /* What a region is; only VMR_ANON regions can be freed by the process. */
 enum vmr_kind {
-	VMR_IMAGE,	/* ELF segment */
+	VMR_IMAGE, /* ELF segment */
 	VMR_STACK,
-	VMR_ANON,	/* vmspace_alloc */
-	VMR_SHARED,	/* kernel-provided pages (event ring), not owned */
-	VMR_DEVICE,	/* device memory or DMA pool, not owned */
+	VMR_ANON,   /* vmspace_alloc */
+	VMR_SHARED, /* kernel-provided pages (event ring), not owned */
+	VMR_DEVICE, /* device memory or DMA pool, not owned */
 };
 
 struct vm_region {
-	uintptr_t start, end;	/* page aligned, end exclusive */
-	int prot;		/* PROT_* from include/uapi/syscall.h */
+	uintptr_t start, end; /* page aligned, end exclusive */
+	int prot;	      /* PROT_* from include/uapi/syscall.h */
 	enum vmr_kind kind;
-	struct vm_region *next;	/* sorted by start */
+	struct vm_region *next; /* sorted by start */
 };
 
 struct vmspace {
 	uint64_t *pml4;
 	struct vm_region *regions;
-	size_t pages;		/* pages backed by this space (owned) */
-	size_t budget;		/* limit on `pages`, from the manifest */
+	size_t pages;  /* pages backed by this space (owned) */
+	size_t budget; /* limit on `pages`, from the manifest */
 };
 
 /* Region placement for vmspace_alloc without a fixed address. */
@@ -35,11 +35,10 @@ int vmspace_init(struct vmspace *vs, size_t budget_pages);
 void vmspace_destroy(struct vmspace *vs);
 /* Map fresh zeroed pages; va = 0 picks a free range. Returns the address
  * or a negative errno (-EINVAL, -ENOMEM, -EEXIST) cast to uintptr_t. */
-long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot,
-		      enum vmr_kind kind);
+long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, enum vmr_kind kind);
 /* Map existing physical pages (not owned: never freed by this space). */
-long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len,
-		      int prot, bool uncached, enum vmr_kind kind);
+long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len, int prot,
+		      bool uncached, enum vmr_kind kind);
 /* Unmap exactly one whole VMR_ANON region. */
 int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len);
 /* Unmap the whole region that starts at va if it is of `kind`. */

@@ -1,13 +1,13 @@
 /* Auxiliary-vector types (System V ABI values) and Manticore's own. */
 #pragma once
 
-#define AT_NULL 0
-#define AT_PHDR 3
-#define AT_PHENT 4
-#define AT_PHNUM 5
+#define AT_NULL	  0
+#define AT_PHDR	  3
+#define AT_PHENT  4
+#define AT_PHNUM  5
 #define AT_PAGESZ 6
-#define AT_BASE 7
-#define AT_ENTRY 9
+#define AT_BASE	  7
+#define AT_ENTRY  9
 #define AT_RANDOM 25
 #define AT_EXECFN 31
 /* Manticore: address of the process's struct mc_event_ring. */

@@ -10,10 +10,10 @@
 
 #include <stdint.h>
 
-#define EV_NONE 0
-#define EV_TIMER 1	/* data[0] = cookie from timer_set, data[1] = deadline */
-#define EV_NET 2	/* data[0] = queue pair, data[1] = interrupt count */
-#define EV_CHILD 3	/* reserved: data[0] = pid, data[1] = status */
+#define EV_NONE	 0
+#define EV_TIMER 1 /* data[0] = cookie from timer_set, data[1] = deadline */
+#define EV_NET	 2 /* data[0] = queue pair, data[1] = interrupt count */
+#define EV_CHILD 3 /* reserved: data[0] = pid, data[1] = status */
 
 struct mc_event {
 	uint32_t type;
@@ -25,12 +25,12 @@ _Static_assert(sizeof(struct mc_event) == 32, "ABI");
 #define EVENT_RING_ENTRIES 128
 
 struct mc_event_ring {
-	volatile uint32_t head;		/* next slot the kernel fills */
+	volatile uint32_t head; /* next slot the kernel fills */
 	uint32_t pad0[15];
-	volatile uint32_t tail;		/* next slot the process reads */
+	volatile uint32_t tail; /* next slot the process reads */
 	uint32_t pad1[15];
-	volatile uint32_t dropped;	/* events lost to a full ring */
-	uint32_t entries;		/* EVENT_RING_ENTRIES, a power of two */
+	volatile uint32_t dropped; /* events lost to a full ring */
+	uint32_t entries;	   /* EVENT_RING_ENTRIES, a power of two */
 	uint32_t pad2[30];
 	struct mc_event ev[EVENT_RING_ENTRIES];
 };

@@ -19,34 +19,34 @@
 #define MC_NET_LAYOUT_VERSION 1
 
 struct mc_net_queue {
-	uint64_t desc;		/* user address of the descriptor table */
-	uint64_t avail;		/* driver ring */
-	uint64_t used;		/* device ring */
-	uint64_t notify;	/* user address of the doorbell (16-bit write) */
-	uint16_t size;		/* entries, a power of two */
-	uint16_t index;		/* virtqueue index to write to the doorbell */
+	uint64_t desc;	 /* user address of the descriptor table */
+	uint64_t avail;	 /* driver ring */
+	uint64_t used;	 /* device ring */
+	uint64_t notify; /* user address of the doorbell (16-bit write) */
+	uint16_t size;	 /* entries, a power of two */
+	uint16_t index;	 /* virtqueue index to write to the doorbell */
 	uint32_t pad;
 };
 _Static_assert(sizeof(struct mc_net_queue) == 40, "ABI");
 
 /* Negotiated device features, as virtio feature bits. */
-#define MC_NET_F_CSUM (1ULL << 0)
-#define MC_NET_F_MAC (1ULL << 5)
-#define MC_NET_F_STATUS (1ULL << 16)
+#define MC_NET_F_CSUM	   (1ULL << 0)
+#define MC_NET_F_MAC	   (1ULL << 5)
+#define MC_NET_F_STATUS	   (1ULL << 16)
 #define MC_NET_F_EVENT_IDX (1ULL << 29)
 #define MC_NET_F_VERSION_1 (1ULL << 32)
 
 struct mc_net_layout {
-	uint32_t version;	/* MC_NET_LAYOUT_VERSION */
+	uint32_t version; /* MC_NET_LAYOUT_VERSION */
 	uint32_t qp;
 	struct mc_net_queue rx;
 	struct mc_net_queue tx;
-	uint64_t pool;		/* user address of the DMA buffer pool */
-	uint64_t pool_size;	/* bytes */
-	uint64_t pool_dma;	/* device address of pool byte 0 */
-	uint64_t features;	/* negotiated virtio feature bits */
-	uint32_t hdr_len;	/* virtio-net header before each frame: 12 */
-	uint32_t buf_size;	/* suggested buffer size within the pool */
+	uint64_t pool;	    /* user address of the DMA buffer pool */
+	uint64_t pool_size; /* bytes */
+	uint64_t pool_dma;  /* device address of pool byte 0 */
+	uint64_t features;  /* negotiated virtio feature bits */
+	uint32_t hdr_len;   /* virtio-net header before each frame: 12 */
+	uint32_t buf_size;  /* suggested buffer size within the pool */
 	uint8_t mac[6];
 	uint16_t mtu;
 	uint32_t pad;

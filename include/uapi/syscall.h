@@ -8,24 +8,24 @@
 
 #include <stdint.h>
 
-#define SYS_exit 0		/* (int status) -> does not return */
-#define SYS_console_write 1	/* (const void *buf, size_t len) -> bytes written */
-#define SYS_vmspace_alloc 2	/* (size_t len, int prot) -> address */
-#define SYS_vmspace_free 3	/* (void *addr, size_t len) -> 0 */
-#define SYS_getpid 4		/* () -> pid */
-#define SYS_clock_gettime 5	/* (int clock, struct mc_timespec *ts) -> 0 */
-#define SYS_wait 6		/* (uint64_t timeout_ns) -> events pending, 0 on timeout */
-#define SYS_timer_set 7		/* (uint64_t deadline_ns, uint64_t cookie) -> 0 */
-#define SYS_yield 8		/* () -> 0 */
-#define SYS_net_attach 9	/* (const char *name, unsigned qp, struct mc_net_layout *) -> 0 */
-#define SYS_net_info 10		/* (const char *name, struct mc_net_info *) -> 0 */
-#define SYS_MAX 11
+#define SYS_exit	  0  /* (int status) -> does not return */
+#define SYS_console_write 1  /* (const void *buf, size_t len) -> bytes written */
+#define SYS_vmspace_alloc 2  /* (size_t len, int prot) -> address */
+#define SYS_vmspace_free  3  /* (void *addr, size_t len) -> 0 */
+#define SYS_getpid	  4  /* () -> pid */
+#define SYS_clock_gettime 5  /* (int clock, struct mc_timespec *ts) -> 0 */
+#define SYS_wait	  6  /* (uint64_t timeout_ns) -> events pending, 0 on timeout */
+#define SYS_timer_set	  7  /* (uint64_t deadline_ns, uint64_t cookie) -> 0 */
+#define SYS_yield	  8  /* () -> 0 */
+#define SYS_net_attach	  9  /* (const char *name, unsigned qp, struct mc_net_layout *) -> 0 */
+#define SYS_net_info	  10 /* (const char *name, struct mc_net_info *) -> 0 */
+#define SYS_MAX		  11
 
 /* vmspace_alloc protection bits; W and X together are refused (W^X). */
-#define PROT_NONE 0
-#define PROT_READ 1
+#define PROT_NONE  0
+#define PROT_READ  1
 #define PROT_WRITE 2
-#define PROT_EXEC 4
+#define PROT_EXEC  4
 
 #define CLOCK_MONOTONIC 1
 

@@ -4,34 +4,34 @@
 #include <kernel/types.h>
 
 /* Register offsets in the xAPIC page; x2APIC MSR = 0x800 + offset / 16. */
-#define APIC_ID 0x020
-#define APIC_VERSION 0x030
-#define APIC_TPR 0x080
-#define APIC_EOI 0x0b0
-#define APIC_SVR 0x0f0
-#define  APIC_SVR_ENABLE (1 << 8)
-#define APIC_ESR 0x280
-#define APIC_ICR_LO 0x300
-#define APIC_ICR_HI 0x310
-#define  APIC_ICR_INIT (5 << 8)
-#define  APIC_ICR_STARTUP (6 << 8)
-#define  APIC_ICR_FIXED (0 << 8)
-#define  APIC_ICR_PENDING (1 << 12)
-#define  APIC_ICR_ASSERT (1 << 14)
-#define  APIC_ICR_LEVEL (1 << 15)
-#define APIC_LVT_TIMER 0x320
-#define  APIC_TIMER_PERIODIC (1 << 17)
-#define APIC_LVT_LINT0 0x350
-#define APIC_LVT_LINT1 0x360
-#define APIC_LVT_ERROR 0x370
-#define  APIC_LVT_MASKED (1 << 16)
-#define APIC_TIMER_INIT 0x380
-#define APIC_TIMER_CURRENT 0x390
-#define APIC_TIMER_DIVIDE 0x3e0
-#define  APIC_DIVIDE_BY_16 0x3
+#define APIC_ID		    0x020
+#define APIC_VERSION	    0x030
+#define APIC_TPR	    0x080
+#define APIC_EOI	    0x0b0
+#define APIC_SVR	    0x0f0
+#define APIC_SVR_ENABLE	    (1 << 8)
+#define APIC_ESR	    0x280
+#define APIC_ICR_LO	    0x300
+#define APIC_ICR_HI	    0x310
+#define APIC_ICR_INIT	    (5 << 8)
+#define APIC_ICR_STARTUP    (6 << 8)
+#define APIC_ICR_FIXED	    (0 << 8)
+#define APIC_ICR_PENDING    (1 << 12)
+#define APIC_ICR_ASSERT	    (1 << 14)
+#define APIC_ICR_LEVEL	    (1 << 15)
+#define APIC_LVT_TIMER	    0x320
+#define APIC_TIMER_PERIODIC (1 << 17)
+#define APIC_LVT_LINT0	    0x350
+#define APIC_LVT_LINT1	    0x360
+#define APIC_LVT_ERROR	    0x370
+#define APIC_LVT_MASKED	    (1 << 16)
+#define APIC_TIMER_INIT	    0x380
+#define APIC_TIMER_CURRENT  0x390
+#define APIC_TIMER_DIVIDE   0x3e0
+#define APIC_DIVIDE_BY_16   0x3
 
-#define APIC_BASE_X2APIC (1UL << 10)
-#define APIC_BASE_ENABLE (1UL << 11)
+#define APIC_BASE_X2APIC  (1UL << 10)
+#define APIC_BASE_ENABLE  (1UL << 11)
 #define APIC_DEFAULT_PHYS 0xfee00000UL
 
 /* Set up this CPU's local APIC; lapic_pa comes from the MADT. */

@@ -88,8 +88,7 @@ static inline uint64_t rdmsr(uint32_t msr)
 
 static inline void wrmsr(uint32_t msr, uint64_t v)
 {
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v),
-			 "d"((uint32_t)(v >> 32)));
+	__asm__ volatile("wrmsr" : : "c"(msr), "a"((uint32_t)v), "d"((uint32_t)(v >> 32)));
 }
 
 static inline uint64_t rdtsc(void)
@@ -99,24 +98,22 @@ static inline uint64_t rdtsc(void)
 	return ((uint64_t)hi << 32) | lo;
 }
 
-static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b,
-			 uint32_t *c, uint32_t *d)
+static inline void cpuid(uint32_t leaf, uint32_t sub, uint32_t *a, uint32_t *b, uint32_t *c,
+			 uint32_t *d)
 {
-	__asm__ volatile("cpuid"
-			 : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d)
-			 : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid" : "=a"(*a), "=b"(*b), "=c"(*c), "=d"(*d) : "a"(leaf), "c"(sub));
 }
 
-#define DEFINE_CR(n)                                                   \
-	static inline uint64_t read_cr##n(void)                        \
-	{                                                              \
-		uint64_t v;                                            \
-		__asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));      \
-		return v;                                              \
-	}                                                              \
-	static inline void write_cr##n(uint64_t v)                     \
-	{                                                              \
-		__asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory"); \
+#define DEFINE_CR(n)                                                                               \
+	static inline uint64_t read_cr##n(void)                                                    \
+	{                                                                                          \
+		uint64_t v;                                                                        \
+		__asm__ volatile("mov %%cr" #n ", %0" : "=r"(v));                                  \
+		return v;                                                                          \
+	}                                                                                          \
+	static inline void write_cr##n(uint64_t v)                                                 \
+	{                                                                                          \
+		__asm__ volatile("mov %0, %%cr" #n : : "r"(v) : "memory");                         \
 	}
 DEFINE_CR(0)
 DEFINE_CR(2)
@@ -157,15 +154,15 @@ static inline uint64_t read_rflags(void)
 }
 
 /* Model-specific registers (Intel SDM vol. 4). */
-#define MSR_APIC_BASE 0x1b
-#define MSR_EFER 0xc0000080
-#define MSR_STAR 0xc0000081
-#define MSR_LSTAR 0xc0000082
-#define MSR_FMASK 0xc0000084
-#define MSR_FS_BASE 0xc0000100
-#define MSR_GS_BASE 0xc0000101
+#define MSR_APIC_BASE	   0x1b
+#define MSR_EFER	   0xc0000080
+#define MSR_STAR	   0xc0000081
+#define MSR_LSTAR	   0xc0000082
+#define MSR_FMASK	   0xc0000084
+#define MSR_FS_BASE	   0xc0000100
+#define MSR_GS_BASE	   0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
-#define MSR_TSC_DEADLINE 0x6e0
+#define MSR_TSC_DEADLINE   0x6e0
 
 #define EFER_SCE (1UL << 0)
 #define EFER_LME (1UL << 8)
@@ -176,15 +173,15 @@ static inline uint64_t read_rflags(void)
 #define RFLAGS_TF (1UL << 8)
 #define RFLAGS_AC (1UL << 18)
 
-#define CR4_PGE (1UL << 7)
-#define CR4_OSFXSR (1UL << 9)
+#define CR4_PGE	       (1UL << 7)
+#define CR4_OSFXSR     (1UL << 9)
 #define CR4_OSXMMEXCPT (1UL << 10)
-#define CR4_FSGSBASE (1UL << 16)
-#define CR4_SMEP (1UL << 20)
-#define CR4_SMAP (1UL << 21)
-#define CR0_MP (1UL << 1)
-#define CR0_EM (1UL << 2)
-#define CR0_TS (1UL << 3)
-#define CR0_WP (1UL << 16)
+#define CR4_FSGSBASE   (1UL << 16)
+#define CR4_SMEP       (1UL << 20)
+#define CR4_SMAP       (1UL << 21)
+#define CR0_MP	       (1UL << 1)
+#define CR0_EM	       (1UL << 2)
+#define CR0_TS	       (1UL << 3)
+#define CR0_WP	       (1UL << 16)
 
 void __noreturn cpu_halt_forever(void);

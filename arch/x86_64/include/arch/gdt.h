@@ -5,11 +5,11 @@
  * Order fixed by SYSCALL/SYSRET: STAR[47:32] gives kernel CS (SS = +8);
  * STAR[63:48] + 8 gives user SS and + 16 the 64-bit user CS.
  */
-#define GDT_KCODE 0x08
-#define GDT_KDATA 0x10
-#define GDT_UDATA 0x18
-#define GDT_UCODE 0x20
-#define GDT_TSS 0x28
+#define GDT_KCODE   0x08
+#define GDT_KDATA   0x10
+#define GDT_UDATA   0x18
+#define GDT_UCODE   0x20
+#define GDT_TSS	    0x28
 #define GDT_ENTRIES 7
 
 #define SEL_KCODE GDT_KCODE
@@ -18,9 +18,9 @@
 #define SEL_UCODE (GDT_UCODE | 3)
 
 /* Interrupt stack table slots. */
-#define IST_DF 1
-#define IST_NMI 2
-#define IST_MC 3
+#define IST_DF	       1
+#define IST_NMI	       2
+#define IST_MC	       3
 #define IST_STACK_SIZE 8192
 
 #ifndef __ASSEMBLER__

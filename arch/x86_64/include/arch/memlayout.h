@@ -1,7 +1,7 @@
 /* Virtual memory layout of the kernel half and the user range. */
 #pragma once
 
-#define KERNEL_VMA 0xffffffff80000000
+#define KERNEL_VMA  0xffffffff80000000
 #define KERNEL_PHYS 0x200000
 
 /* PML4 slot 256 onward: all RAM, see include/kernel/phys.h. */

@@ -3,23 +3,23 @@
 
 #include <kernel/types.h>
 
-#define PTE_P (1UL << 0)
-#define PTE_W (1UL << 1)
-#define PTE_U (1UL << 2)
-#define PTE_PWT (1UL << 3)
-#define PTE_PCD (1UL << 4)
-#define PTE_A (1UL << 5)
-#define PTE_D (1UL << 6)
-#define PTE_PS (1UL << 7)
-#define PTE_G (1UL << 8)
-#define PTE_NX (1UL << 63)
+#define PTE_P	      (1UL << 0)
+#define PTE_W	      (1UL << 1)
+#define PTE_U	      (1UL << 2)
+#define PTE_PWT	      (1UL << 3)
+#define PTE_PCD	      (1UL << 4)
+#define PTE_A	      (1UL << 5)
+#define PTE_D	      (1UL << 6)
+#define PTE_PS	      (1UL << 7)
+#define PTE_G	      (1UL << 8)
+#define PTE_NX	      (1UL << 63)
 #define PTE_ADDR_MASK 0x000ffffffffff000UL
 
-#define PT_ENTRIES 512
-#define PML4_SHIFT 39
-#define PDPT_SHIFT 30
-#define PD_SHIFT 21
-#define PT_SHIFT 12
+#define PT_ENTRIES	512
+#define PML4_SHIFT	39
+#define PDPT_SHIFT	30
+#define PD_SHIFT	21
+#define PT_SHIFT	12
 #define LARGE_PAGE_SIZE (1UL << PD_SHIFT)
 
 #define PT_INDEX(va, shift) (((va) >> (shift)) & (PT_ENTRIES - 1))

@@ -3,8 +3,8 @@
 
 #include <arch/gdt.h>
 
-#define MAX_CPUS 64
-#define CPU_OFF_KSTACK 8
+#define MAX_CPUS	 64
+#define CPU_OFF_KSTACK	 8
 #define CPU_OFF_USER_RSP 16
 
 #ifndef __ASSEMBLER__
@@ -13,16 +13,16 @@
 struct process;
 
 struct cpu {
-	struct cpu *self;	/* 0: for %gs:0 */
-	uint64_t kstack_top;	/* 8: loaded by syscall entry */
-	uint64_t user_rsp;	/* 16: scratch for syscall entry */
-	uint32_t id;		/* index in cpus[] */
+	struct cpu *self;    /* 0: for %gs:0 */
+	uint64_t kstack_top; /* 8: loaded by syscall entry */
+	uint64_t user_rsp;   /* 16: scratch for syscall entry */
+	uint32_t id;	     /* index in cpus[] */
 	uint32_t apic_id;
 	struct process *current;
 	bool online;
 	bool need_resched;
 	uint64_t ticks;
-	uint64_t idle_ns;	/* time spent halted */
+	uint64_t idle_ns; /* time spent halted */
 	struct tss tss __attribute__((aligned(16)));
 	uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
 	uint8_t *ist_stacks;

@@ -2,7 +2,7 @@
  * the layouts of struct hvm_start_info and its tables. */
 #pragma once
 
-#define PVH_START_MAGIC 0x336ec578
+#define PVH_START_MAGIC		 0x336ec578
 #define XEN_ELFNOTE_PHYS32_ENTRY 18
 
 #ifndef __ASSEMBLER__
@@ -17,7 +17,7 @@ struct hvm_start_info {
 	uint64_t modlist_paddr;
 	uint64_t cmdline_paddr;
 	uint64_t rsdp_paddr;
-	uint64_t memmap_paddr;		/* version >= 1 */
+	uint64_t memmap_paddr; /* version >= 1 */
 	uint32_t memmap_entries;
 	uint32_t reserved;
 } __packed;
@@ -33,7 +33,7 @@ struct hvm_modlist_entry {
 struct hvm_memmap_entry {
 	uint64_t addr;
 	uint64_t size;
-	uint32_t type;			/* E820 types, the same values as Multiboot2's */
+	uint32_t type; /* E820 types, the same values as Multiboot2's */
 	uint32_t reserved;
 } __packed;
 

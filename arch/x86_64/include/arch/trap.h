@@ -13,37 +13,37 @@ struct trap_frame {
 STATIC_ASSERT(sizeof(struct trap_frame) == 22 * 8, "trap_frame layout");
 
 /* Exception vectors (Intel SDM vol. 3, 6.3.1). */
-#define VEC_DE 0
-#define VEC_DB 1
+#define VEC_DE	0
+#define VEC_DB	1
 #define VEC_NMI 2
-#define VEC_BP 3
-#define VEC_UD 6
-#define VEC_NM 7
-#define VEC_DF 8
-#define VEC_TS 10
-#define VEC_NP 11
-#define VEC_SS 12
-#define VEC_GP 13
-#define VEC_PF 14
-#define VEC_MF 16
-#define VEC_AC 17
-#define VEC_MC 18
-#define VEC_XM 19
+#define VEC_BP	3
+#define VEC_UD	6
+#define VEC_NM	7
+#define VEC_DF	8
+#define VEC_TS	10
+#define VEC_NP	11
+#define VEC_SS	12
+#define VEC_GP	13
+#define VEC_PF	14
+#define VEC_MF	16
+#define VEC_AC	17
+#define VEC_MC	18
+#define VEC_XM	19
 
 /* Vectors we assign. Device vectors are handed out from VEC_DEVICE_FIRST. */
-#define VEC_TIMER 32
-#define VEC_IPI_RESCHED 33
-#define VEC_IPI_PANIC 34
+#define VEC_TIMER	 32
+#define VEC_IPI_RESCHED	 33
+#define VEC_IPI_PANIC	 34
 #define VEC_DEVICE_FIRST 48
-#define VEC_DEVICE_LAST 239
-#define VEC_SPURIOUS 255
+#define VEC_DEVICE_LAST	 239
+#define VEC_SPURIOUS	 255
 
 /* Page-fault error code bits (SDM 4.7). */
-#define PFERR_P (1 << 0)
-#define PFERR_W (1 << 1)
-#define PFERR_U (1 << 2)
+#define PFERR_P	   (1 << 0)
+#define PFERR_W	   (1 << 1)
+#define PFERR_U	   (1 << 2)
 #define PFERR_RSVD (1 << 3)
-#define PFERR_I (1 << 4)
+#define PFERR_I	   (1 << 4)
 
 typedef void (*irq_handler_t)(struct trap_frame *tf, void *ctx);
 
