@@ -14,3 +14,6 @@
 #define AT_MC_EVENT_RING 0x4d430001
 /* Manticore: the CPU the process runs on. */
 #define AT_MC_CPU 0x4d430002
+/* Manticore: TSC ticks per second (the TSC is invariant and shared by all
+ * CPUs), so a process can keep time without system calls. */
+#define AT_MC_TSC_HZ 0x4d430003
