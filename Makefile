@@ -80,7 +80,7 @@ unit-sources = $(shell sed -n 's|^/\* unit-sources: \(.*\) \*/$$|\1|p' $(1))
 unit-cflags = $(shell sed -n 's|^/\* unit-cflags: \(.*\) \*/$$|\1|p' $(1))
 
 .SECONDEXPANSION:
-$(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/unit/*.h usr/lib/*/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
 	$(Q)$(HOST_CC) $(UNIT_CFLAGS) $(call unit-cflags,$<) -o $@ $< $(call unit-sources,$<) -lcmocka

@@ -5,24 +5,20 @@
 #include <lib/string.h>
 #include <mc/errno.h>
 #include <mc/event.h>
-#include <mc/runtime.h>
 #include <mc/stdio.h>
 #include <mc/stdlib.h>
 #include <mc/sys.h>
-#include <net/net.h>
-#include <vnet.h>
+#include <netif.h>
 
 #define BURST		32
 #define NS_PER_US	1000ull
 #define NS_PER_MS	1000000ull
 #define NS_PER_SEC	1000000000ull
-#define CALIBRATE_NS	(10 * 1000000ull) /* TSC against the kernel clock at start-up */
 #define DEFAULT_POLL_US 50
 #define SOCKPERF_HDR	14 /* sockperf's header: byte 9 bit 0 is the "client" flag */
 #define SOCKPERF_FLAGS	9
 #define RETRY_WAIT_NS	(20 * NS_PER_MS)
-#define DRAIN_WAIT_NS	(1 * NS_PER_MS)
-#define DRAIN_TRIES	1000
+#define DRAIN_NS	(1000 * NS_PER_MS)
 
 struct options {
 	uint16_t port;
@@ -32,69 +28,21 @@ struct options {
 	bool sockperf;
 	unsigned int stats_sec; /* 0: only at exit */
 	unsigned int poll_us;
-	unsigned int retry_sec;	 /* keep asking for a taken queue this long */
-	uint64_t exit_after;	 /* exit after echoing this many datagrams; 0: never */
+	unsigned int retry_sec; /* keep asking for a taken queue this long */
+	uint64_t exit_after;	/* exit after echoing this many datagrams; 0: never */
 };
 
 static struct options opt;
 
-static struct vnet vn;
-static bool vn_open;
-static struct net_stack stack;
-
-/* Outside the driver and the stack: the main loop's own counters. */
-static struct {
-	uint64_t wakeups;      /* returns from wait */
-	uint64_t net_events;   /* EV_NET events for our queue pair */
-	uint64_t tx_dropped;   /* replies with no room in the TX ring or the backlog */
-	uint64_t reply_errors; /* udp_*_inplace refused a datagram */
-	uint64_t echoed;       /* datagrams answered */
-} loop;
-
-/*
- * A clock without system calls: the TSC, scaled by a factor measured against
- * CLOCK_MONOTONIC at start-up. mc_now_ns() is a system call, and under the
- * hypervisors this runs on a kernel entry costs tens of microseconds.
- */
-static struct {
-	uint64_t tsc0, ns0;
-	uint64_t mult; /* nanoseconds per tick, 32.32 fixed point */
-} clk;
-
-static inline uint64_t rdtsc(void)
-{
-	return __builtin_ia32_rdtsc();
-}
-
-static void clock_calibrate(void)
-{
-	uint64_t t0 = mc_now_ns(), c0 = rdtsc(), t1, c1;
-
-	if (!t0) {
-		printf("echod: no monotonic clock; polling never times out\n");
-		return;
-	}
-	mc_wait(CALIBRATE_NS); /* nothing can arrive yet: a plain sleep */
-	t1 = mc_now_ns();
-	c1 = rdtsc();
-	if (c1 <= c0) {
-		printf("echod: TSC does not advance; polling never times out\n");
-		return;
-	}
-	clk.mult = (uint64_t)(((unsigned __int128)(t1 - t0) << 32) / (c1 - c0));
-	clk.tsc0 = c1;
-	clk.ns0 = t1;
-}
-
-static uint64_t clock_ns(void)
-{
-	return clk.ns0 + (uint64_t)(((unsigned __int128)(rdtsc() - clk.tsc0) * clk.mult) >> 32);
-}
+static struct netif nif;
+static bool nif_open;
+static uint64_t echoed; /* datagrams answered */
 
 static void print_stats(void)
 {
-	const struct net_stats *n = &stack.stats;
-	const struct vnet_stats *d = &vn.stats;
+	const struct net_stats *n = &nif.stack.stats;
+	const struct vnet_stats *d = &nif.vn.stats;
+	const struct netif_stats *l = &nif.stats;
 
 	printf("echod: stats net rx %lu (%lu B) tx %lu (%lu B) udp %lu arp_answered %lu "
 	       "arp_learned %lu icmp_echo %lu ip_options %lu\n",
@@ -117,9 +65,9 @@ static void print_stats(void)
 	       d->irq_arms, d->irq_races, d->rx_ring_empty, d->rx_short, d->tx_ring_full,
 	       d->tx_invalid, d->no_buffers, d->buf_errors, d->dev_errors);
 	printf("echod: stats loop wakeups %lu net_events %lu events_dropped %u tx_dropped %lu "
-	       "reply_errors %lu\n",
-	       loop.wakeups, loop.net_events, mc_event_dropped(), loop.tx_dropped,
-	       loop.reply_errors);
+	       "reply_errors %lu queue_full %lu rx_deferred %lu\n",
+	       l->wakeups, l->net_events, mc_event_dropped(), l->tx_dropped, l->reply_errors,
+	       l->rx_queue_full, l->rx_deferred);
 }
 
 /* echod only ever stops on a fatal error; the counters go out first. */
@@ -132,7 +80,7 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fatal(const char *fm
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	printf("echod: %s\n", msg);
-	if (vn_open)
+	if (nif_open)
 		print_stats();
 	exit(1);
 }
@@ -279,182 +227,74 @@ static void parse_args(int argc, char **argv)
  * reply can still reuse it. Payload word boundaries match the checksum's:
  * the payload starts 8 bytes into the UDP header.
  */
-static void sockperf_mark_reply(struct net_udp *u)
+static void sockperf_mark_reply(struct netif_dgram *d)
 {
-	uint8_t *word = u->payload + (SOCKPERF_FLAGS & ~1);
+	uint8_t *word = d->payload + (SOCKPERF_FLAGS & ~1);
 	uint16_t old_w, new_w;
 	uint16_t c;
 
-	if (u->len < SOCKPERF_HDR || !(u->payload[SOCKPERF_FLAGS] & 1))
+	if (d->len < SOCKPERF_HDR || !(d->payload[SOCKPERF_FLAGS] & 1))
 		return;
 	memcpy(&old_w, word, sizeof(old_w));
-	u->payload[SOCKPERF_FLAGS] &= (uint8_t)~1;
+	d->payload[SOCKPERF_FLAGS] &= (uint8_t)~1;
 	memcpy(&new_w, word, sizeof(new_w));
-	if (u->csum == 0)
+	if (d->csum == 0)
 		return; /* the sender sent none; the reply computes its own */
-	c = net_csum_fold((uint64_t)(uint16_t)~u->csum + (uint16_t)~old_w + new_w);
-	u->csum = c ? c : 0xffff; /* RFC 768: 0 means "no checksum" */
+	c = net_csum_fold((uint64_t)(uint16_t)~d->csum + (uint16_t)~old_w + new_w);
+	d->csum = c ? c : 0xffff; /* RFC 768: 0 means "no checksum" */
 }
 
-/* One received frame: its reply goes into tx (same buffer), or the buffer is freed. */
-static void handle_frame(struct vnet_pkt *p, struct vnet_pkt *tx, unsigned int *ntx, uint64_t now)
+/* Echo every datagram waiting on ep, in place: each buffer goes back out on TX. */
+static unsigned int echo_all(struct netif_ep *ep)
 {
-	unsigned int flags = p->flags & VNET_PKT_F_CSUM_VALID ? NET_RX_F_CSUM_VALID : 0;
-	uint32_t cap = vnet_frame_cap(&vn);
-	struct net_rx_result res;
-	int len = -1;
+	struct netif_dgram d[BURST];
+	unsigned int n, i, total = 0;
 
-	switch (net_rx_flags(&stack, p->data, p->len, flags, &res, now)) {
-	case NET_RX_REPLY:
-		len = (int)res.len;
-		break;
-	case NET_RX_UDP:
-		if (res.udp.dport != opt.port)
-			break;
-		if (opt.sockperf)
-			sockperf_mark_reply(&res.udp);
-		len = udp_echo_inplace(&stack, p->data, cap, &res.udp);
-		if (len < 0)
-			loop.reply_errors++;
-		else
-			loop.echoed++;
-		break;
-	default: /* dropped (and counted) or consumed by the stack */
-		break;
+	while ((n = netif_recv_batch(ep, d, BURST)) > 0) {
+		for (i = 0; opt.sockperf && i < n; i++)
+			sockperf_mark_reply(&d[i]);
+		echoed += netif_echo_batch(ep, d, n);
+		total += n;
 	}
-	if (len <= 0) {
-		vnet_buf_free(&vn, p->buf);
-		return;
-	}
-	tx[*ntx] = *p;
-	tx[*ntx].len = (uint32_t)len;
-	tx[*ntx].flags = 0;
-	(*ntx)++;
+	return total;
 }
 
 /*
- * Replies the TX ring had no room for. While there are any, nothing more is
- * received: frames wait in the RX ring (and the device behind it) instead
- * of being answered into a full ring and dropped.
+ * Answer, then wait in netif_wait: it polls for opt.poll_us after the last
+ * frame, then sleeps until traffic or the next stats print.
  */
-static struct vnet_pkt backlog[BURST];
-static unsigned int nbacklog;
-
-static void transmit(struct vnet_pkt *tx, unsigned int n)
+static void serve(struct netif_ep *ep)
 {
-	unsigned int sent = vnet_tx_burst(&vn, tx, n), i;
-
-	for (i = sent; i < n && nbacklog < BURST; i++)
-		backlog[nbacklog++] = tx[i];
-	for (; i < n; i++) {
-		vnet_buf_free(&vn, tx[i].buf);
-		loop.tx_dropped++;
-	}
-}
-
-/* Retry the backlog; returns how many went out. */
-static unsigned int flush_backlog(void)
-{
-	struct vnet_pkt tx[BURST];
-	unsigned int n = nbacklog;
-
-	memcpy(tx, backlog, n * sizeof(tx[0]));
-	nbacklog = 0;
-	transmit(tx, n);
-	return n - nbacklog;
-}
-
-/* Receive, answer and transmit one burst; returns the frames handled. */
-static unsigned int poll_once(void)
-{
-	struct vnet_pkt rx[BURST], tx[BURST];
-	unsigned int flushed = 0, n = 0, i, ntx = 0;
-	uint64_t now;
-
-	vnet_tx_reclaim(&vn);
-	if (nbacklog)
-		flushed = flush_backlog();
-	if (!nbacklog)
-		n = vnet_rx_burst(&vn, rx, BURST);
-	if (n) {
-		now = clock_ns();
-		for (i = 0; i < n; i++)
-			handle_frame(&rx[i], tx, &ntx, now);
-		transmit(tx, ntx);
-	}
-	vnet_rx_refill(&vn);
-	return flushed + n;
-}
-
-static void drain_events(void)
-{
-	struct mc_event ev;
-
-	while (mc_event_pop(&ev)) {
-		if (ev.type == EV_NET && ev.data[0] == opt.qp)
-			loop.net_events++;
-	}
-}
-
-/*
- * Nothing arrived for a poll window: arm the interrupt, look once more
- * (a frame that came in before the arming raised none), then sleep until
- * the interrupt's event or the next stats print.
- */
-static void sleep_until_traffic(uint64_t timeout_ns)
-{
-	if (vnet_irq_enable(&vn)) {
-		vnet_irq_disable(&vn);
-		return;
-	}
-	if (mc_wait(timeout_ns) < 0)
-		fatal("wait: %s", strerror(errno));
-	loop.wakeups++;
-	drain_events();
-	vnet_irq_disable(&vn);
-}
-
-static void serve(void)
-{
-	uint64_t poll_ns = opt.poll_us * NS_PER_US, stats_ns = opt.stats_sec * NS_PER_SEC;
-	uint64_t now = clock_ns(), last_rx = now, next_stats = 0;
+	uint64_t stats_ns = opt.stats_sec * NS_PER_SEC, next_stats = 0, now;
 	bool dirty = false; /* traffic since the last stats print */
+	int rc;
 
 	for (;;) {
-		if (opt.exit_after && loop.echoed >= opt.exit_after) {
+		if (opt.exit_after && echoed >= opt.exit_after) {
 			/* The device resets when we exit: let it send what is queued. */
-			for (int i = 0; i < DRAIN_TRIES && (flush_backlog(), virtq_inflight(&vn.tx));
-			     i++) {
-				mc_wait(DRAIN_WAIT_NS);
-				vnet_tx_reclaim(&vn);
-			}
+			netif_drain(&nif, DRAIN_NS);
 			print_stats();
-			printf("echod: echoed %lu datagrams, exiting\n", loop.echoed);
+			printf("echod: echoed %lu datagrams, exiting\n", echoed);
 			return;
 		}
-		if (poll_once()) {
-			last_rx = clock_ns();
-			if (stats_ns && !dirty) {
-				dirty = true;
-				next_stats = last_rx + stats_ns;
-			}
+		if (echo_all(ep))
 			continue;
-		}
-		now = clock_ns();
+		now = netif_now_ns(&nif);
 		if (dirty && now >= next_stats) {
 			print_stats();
 			dirty = false;
 		}
-		if (now - last_rx < poll_ns) {
-			__builtin_ia32_pause();
-			continue;
+		rc = netif_wait(&nif, dirty ? next_stats - now : WAIT_FOREVER);
+		if (rc < 0)
+			fatal("wait: %s", strerror(-rc));
+		if (rc > 0 && stats_ns && !dirty) {
+			dirty = true;
+			next_stats = netif_now_ns(&nif) + stats_ns;
 		}
-		sleep_until_traffic(dirty ? next_stats - now : WAIT_FOREVER);
-		last_rx = clock_ns(); /* poll a full window after waking */
 	}
 }
 
-static void setup_stack(void)
+static struct netif_ep *setup(void)
 {
 	struct net_config cfg = {
 	    .ip = opt.ip,
@@ -462,37 +302,41 @@ static void setup_stack(void)
 	    .gateway = opt.gw,
 	    .udp_csum = NET_UDP_CSUM_FULL,
 	};
-	const uint8_t *mac = vnet_mac(&vn);
+	const uint8_t *mac;
+	struct netif_ep *ep;
 	char ip[16], gw[16];
 	int err;
 
-	memcpy(cfg.mac, mac, ETH_ALEN);
-	net_init(&stack, &cfg);
-	err = udp_bind(&stack, opt.port);
+	err = netif_open(&nif, opt.dev, opt.qp, &cfg);
+	/* A queue pair another process holds frees up when that process ends. */
+	for (uint64_t give_up = mc_now_ns() + opt.retry_sec * NS_PER_SEC;
+	     err == -EBUSY && mc_now_ns() < give_up; err = netif_open(&nif, opt.dev, opt.qp, &cfg))
+		sys_wait(RETRY_WAIT_NS);
+	if (err)
+		fatal("net_attach %s qp %u: %s", opt.dev, opt.qp, strerror(-err));
+	nif_open = true;
+	if (!nif.clock.mult)
+		printf("echod: %s; polling never times out\n",
+		       nif.clock.ns0 ? "TSC does not advance" : "no monotonic clock");
+	netif_set_poll_ns(&nif, opt.poll_us * NS_PER_US);
+	err = netif_udp_open(&nif, opt.port, &ep);
 	if (err)
 		fatal("udp_bind %u: %s", opt.port, strerror(-err));
+	mac = vnet_mac(&nif.vn);
 	printf("echod: dev %s qp %u mac %02x:%02x:%02x:%02x:%02x:%02x ip %s/%d gw %s port %u\n",
 	       opt.dev, opt.qp, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
 	       fmt_ip(opt.ip, ip, sizeof(ip)), mask_prefix(opt.mask),
 	       fmt_ip(opt.gw, gw, sizeof(gw)), opt.port);
+	return ep;
 }
 
 int main(int argc, char **argv)
 {
-	int err;
+	struct netif_ep *ep;
 
 	parse_args(argc, argv);
-	clock_calibrate();
-	err = vnet_open(&vn, opt.dev, opt.qp);
-	/* A queue pair another process holds frees up when that process ends. */
-	for (uint64_t give_up = clock_ns() + opt.retry_sec * NS_PER_SEC;
-	     err == -EBUSY && clock_ns() < give_up; err = vnet_open(&vn, opt.dev, opt.qp))
-		sys_wait(RETRY_WAIT_NS);
-	if (err)
-		fatal("net_attach %s qp %u: %s", opt.dev, opt.qp, strerror(-err));
-	vn_open = true;
-	setup_stack();
+	ep = setup();
 	printf("echod ready\n");
-	serve();
+	serve(ep);
 	return 0;
 }

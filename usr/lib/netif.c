@@ -1,0 +1,528 @@
+/* netif: UDP endpoints on a kernel-bypass queue pair: demux, zero-copy replies, batched TX. */
+#ifdef HOST_TEST
+#include <string.h>
+#else
+#include <lib/string.h>
+#include <mc/sys.h>
+#endif
+#include <mc/event.h>
+#include <uapi/errno.h>
+#include <uapi/syscall.h>
+
+#include "netif.h"
+
+#ifdef HOST_TEST
+/* Host unit tests stand in for the kernel and the TSC. */
+long sys_wait(uint64_t timeout_ns);
+uint64_t netif_host_tsc(void);
+
+static inline uint64_t tsc_read(void)
+{
+	return netif_host_tsc();
+}
+#else
+static inline uint64_t tsc_read(void)
+{
+	return __builtin_ia32_rdtsc();
+}
+#endif
+
+#define CALIBRATE_NS  (10 * 1000000ull) /* TSC against the kernel clock at open */
+#define DRAIN_STEP_NS (1 * 1000000ull)
+#define UDP_CSUM_OFF  6 /* offsetof(struct udp_hdr, csum) */
+
+/*
+ * The TSC, scaled by a factor measured against CLOCK_MONOTONIC: mc_now_ns is
+ * a system call, and a kernel entry costs tens of microseconds under the
+ * hypervisors this runs on. Other events may cut the sleep short, so sleep
+ * until the interval has really passed. Without a usable clock mult stays 0
+ * and the clock stands still (netif_wait then polls and never times out).
+ */
+static void clock_calibrate(struct netif *nif)
+{
+	uint64_t t0 = mc_now_ns(), c0 = tsc_read(), t1 = t0, c1;
+	int tries = 100;
+
+	if (!t0)
+		return;
+	while (t1 - t0 < CALIBRATE_NS && tries--) {
+		sys_wait(CALIBRATE_NS - (t1 - t0));
+		t1 = mc_now_ns();
+	}
+	c1 = tsc_read();
+	nif->clock.tsc0 = c1;
+	nif->clock.ns0 = t1;
+	if (c1 <= c0 || t1 <= t0)
+		return;
+	nif->clock.mult = (uint64_t)(((unsigned __int128)(t1 - t0) << 32) / (c1 - c0));
+}
+
+uint64_t netif_now_ns(const struct netif *nif)
+{
+	uint64_t ticks = tsc_read() - nif->clock.tsc0;
+
+	return nif->clock.ns0 + (uint64_t)(((unsigned __int128)ticks * nif->clock.mult) >> 32);
+}
+
+int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct net_config *cfg)
+{
+	struct net_config c = *cfg;
+	int err, i;
+
+	memset(nif, 0, sizeof(*nif));
+	err = vnet_open(&nif->vn, dev, qp);
+	if (err)
+		return err;
+	memcpy(c.mac, vnet_mac(&nif->vn), ETH_ALEN);
+	if (c.udp_csum == NET_UDP_CSUM_OFFLOAD && !nif->vn.tx_csum)
+		c.udp_csum = NET_UDP_CSUM_FULL;
+	net_init(&nif->stack, &c);
+	nif->qp = qp;
+	nif->poll_ns = NETIF_POLL_NS;
+	for (i = 0; i < NETIF_EPS; i++)
+		nif->eps[i].nif = nif;
+	clock_calibrate(nif);
+	nif->last_active_ns = netif_now_ns(nif);
+	return 0;
+}
+
+void netif_close(struct netif *nif)
+{
+	vnet_close(&nif->vn);
+}
+
+/* ---------------------------------------------------------------- TX queue */
+
+unsigned int netif_flush(struct netif *nif)
+{
+	unsigned int done = 0, sent = 0, k;
+
+	while (done < nif->ntx) {
+		k = vnet_tx_burst(&nif->vn, nif->tx + done, nif->ntx - done);
+		done += k;
+		sent += k;
+		if (done == nif->ntx || !virtq_free_count(&nif->vn.tx))
+			break;
+		/* Room in the ring, yet refused: the driver found the frame invalid. */
+		vnet_buf_free(&nif->vn, nif->tx[done].buf);
+		nif->stats.tx_dropped++;
+		done++;
+	}
+	if (done) {
+		nif->ntx -= done;
+		memmove(nif->tx, nif->tx + done, nif->ntx * sizeof(nif->tx[0]));
+	}
+	/* Draining a backlog is activity: keep polling while it lasts. */
+	if (sent && nif->tx_blocked)
+		nif->last_active_ns = netif_now_ns(nif);
+	nif->tx_blocked = nif->ntx != 0;
+	return sent;
+}
+
+/* Room for one more frame in the TX queue, flushing if it is full. */
+static bool tx_room(struct netif *nif)
+{
+	if (nif->ntx < NETIF_TX_QUEUE)
+		return true;
+	netif_flush(nif);
+	return nif->ntx < NETIF_TX_QUEUE;
+}
+
+/*
+ * Queue len bytes of frame in buffer buf, which the caller holds. udp: a
+ * datagram from the stack's builders, whose checksum the device completes
+ * with NET_UDP_CSUM_OFFLOAD. Without room the buffer is freed.
+ */
+static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool udp)
+{
+	struct vnet_pkt *p;
+
+	if (!tx_room(nif)) {
+		vnet_buf_free(&nif->vn, buf);
+		nif->stats.tx_dropped++;
+		return -ENOSPC;
+	}
+	p = &nif->tx[nif->ntx++];
+	p->data = vnet_frame(&nif->vn, buf);
+	p->len = len;
+	p->buf = buf;
+	p->flags = 0;
+	p->csum_start = 0;
+	p->csum_offset = 0;
+	if (udp && nif->stack.cfg.udp_csum == NET_UDP_CSUM_OFFLOAD) {
+		p->flags = VNET_PKT_F_TX_CSUM;
+		p->csum_start = ETH_HLEN + IP_HLEN;
+		p->csum_offset = UDP_CSUM_OFF;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------- endpoints */
+
+int netif_udp_open(struct netif *nif, uint16_t port, struct netif_ep **ep)
+{
+	struct netif_ep *free_ep = NULL;
+	int i;
+
+	if (port == 0)
+		return -EINVAL;
+	for (i = 0; i < NETIF_EPS; i++) {
+		if (nif->eps[i].port == port)
+			return -EEXIST;
+		if (!nif->eps[i].port && !free_ep)
+			free_ep = &nif->eps[i];
+	}
+	if (!free_ep)
+		return -ENOSPC;
+	memset(free_ep, 0, sizeof(*free_ep));
+	free_ep->nif = nif;
+	free_ep->port = port;
+	udp_bind(&nif->stack, port);
+	*ep = free_ep;
+	return 0;
+}
+
+void netif_udp_close(struct netif_ep *ep)
+{
+	struct netif_dgram d;
+
+	while (netif_recv(ep, &d))
+		netif_release(&d);
+	udp_unbind(&ep->nif->stack, ep->port);
+	ep->port = 0;
+}
+
+static struct netif_ep *ep_find(struct netif *nif, uint16_t port)
+{
+	for (int i = 0; i < NETIF_EPS; i++) {
+		if (nif->eps[i].port == port)
+			return &nif->eps[i];
+	}
+	return NULL;
+}
+
+/* Queue the datagram u, in buffer buf, on its endpoint; false if it must be dropped. */
+static bool ep_deliver(struct netif *nif, uint32_t buf, const struct net_udp *u)
+{
+	struct netif_ep *ep = ep_find(nif, u->dport);
+	struct netif_dgram *d;
+
+	if (!ep) {
+		nif->stats.rx_no_endpoint++;
+		return false;
+	}
+	if (ep->head - ep->tail == NETIF_EP_QUEUE) {
+		ep->stats.rx_dropped++;
+		nif->stats.rx_queue_full++;
+		return false;
+	}
+	d = &ep->queue[ep->head++ % NETIF_EP_QUEUE];
+	d->payload = u->payload;
+	d->len = u->len;
+	d->src_port = u->sport;
+	d->src_ip = u->src_ip;
+	d->dst_ip = u->dst_ip;
+	d->dst_port = u->dport;
+	d->csum = u->csum;
+	d->buf = buf;
+	d->ep = ep;
+	ep->stats.rx++;
+	nif->queued++;
+	return true;
+}
+
+unsigned int netif_recv_batch(struct netif_ep *ep, struct netif_dgram *d, unsigned int n)
+{
+	uint32_t avail = ep->head - ep->tail;
+	unsigned int i;
+
+	if (n > avail)
+		n = avail;
+	for (i = 0; i < n; i++)
+		d[i] = ep->queue[(ep->tail + i) % NETIF_EP_QUEUE];
+	ep->tail += n;
+	ep->nif->queued -= n;
+	return n;
+}
+
+int netif_recv(struct netif_ep *ep, struct netif_dgram *d)
+{
+	return (int)netif_recv_batch(ep, d, 1);
+}
+
+int netif_release(struct netif_dgram *d)
+{
+	int err;
+
+	if (!d->ep)
+		return -EINVAL;
+	err = vnet_buf_free(&d->ep->nif->vn, d->buf);
+	d->ep = NULL;
+	return err;
+}
+
+/* ---------------------------------------------------------------- replies */
+
+/* Turn d's buffer into its reply of len payload bytes and queue it; d is consumed. */
+static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_t len, bool same)
+{
+	struct netif *nif = ep->nif;
+	uint32_t cap = vnet_frame_cap(&nif->vn);
+	struct net_udp u;
+	uint8_t *frame;
+	int n;
+
+	if (d->ep != ep)
+		return -EINVAL;
+	d->ep = NULL;
+	frame = vnet_frame(&nif->vn, d->buf);
+	u.payload = d->payload;
+	u.len = d->len;
+	u.sport = d->src_port;
+	u.dport = d->dst_port;
+	u.csum = d->csum;
+	u.src_ip = d->src_ip;
+	u.dst_ip = d->dst_ip;
+	if (same)
+		n = udp_echo_inplace(&nif->stack, frame, cap, &u);
+	else
+		n = udp_reply_inplace(&nif->stack, frame, cap, &u, len);
+	if (n < 0) {
+		vnet_buf_free(&nif->vn, d->buf);
+		nif->stats.reply_errors++;
+		return n;
+	}
+	ep->stats.tx++;
+	return tx_queue(nif, d->buf, (uint32_t)n, true);
+}
+
+int netif_reply(struct netif_ep *ep, struct netif_dgram *d, size_t len)
+{
+	return dgram_answer(ep, d, len, false);
+}
+
+int netif_echo(struct netif_ep *ep, struct netif_dgram *d)
+{
+	return dgram_answer(ep, d, d->len, true);
+}
+
+unsigned int netif_reply_batch(struct netif_ep *ep, struct netif_dgram *d, unsigned int n)
+{
+	unsigned int i, ok = 0;
+
+	for (i = 0; i < n; i++)
+		ok += dgram_answer(ep, &d[i], d[i].len, false) == 0;
+	return ok;
+}
+
+unsigned int netif_echo_batch(struct netif_ep *ep, struct netif_dgram *d, unsigned int n)
+{
+	unsigned int i, ok = 0;
+
+	for (i = 0; i < n; i++)
+		ok += dgram_answer(ep, &d[i], d[i].len, true) == 0;
+	return ok;
+}
+
+/* ---------------------------------------------------------------- sending */
+
+/*
+ * The next hop of dst_ip is not in the ARP cache: ask for it in buffer pkt
+ * (which is used or freed), unless it was asked for a moment ago. -EAGAIN.
+ */
+static int arp_ask(struct netif *nif, struct vnet_pkt *pkt, uint32_t dst_ip, uint64_t now)
+{
+	uint32_t hop;
+	int n;
+
+	if (!net_next_hop(&nif->stack, dst_ip, &hop)) {
+		vnet_buf_free(&nif->vn, pkt->buf);
+		return -EINVAL;
+	}
+	if (hop == nif->arp.hop && nif->arp.sent_ns &&
+	    now - nif->arp.sent_ns < NETIF_ARP_RETRY_NS) {
+		vnet_buf_free(&nif->vn, pkt->buf);
+		return -EAGAIN;
+	}
+	n = arp_build_request(&nif->stack, pkt->data, pkt->len, dst_ip);
+	if (n < 0) {
+		vnet_buf_free(&nif->vn, pkt->buf);
+		return n;
+	}
+	nif->arp.hop = hop;
+	nif->arp.sent_ns = now ? now : 1;
+	nif->stats.arp_requests++;
+	tx_queue(nif, pkt->buf, (uint32_t)n, false);
+	return -EAGAIN;
+}
+
+int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
+	       size_t len)
+{
+	struct netif *nif = ep->nif;
+	struct vnet_pkt pkt;
+	uint64_t now;
+	int n;
+
+	if (len > NETIF_DGRAM_MAX)
+		return -EMSGSIZE;
+	if (!tx_room(nif) || vnet_alloc_tx_buf(&nif->vn, &pkt))
+		return -ENOSPC;
+	now = netif_now_ns(nif);
+	n = udp_build(&nif->stack, pkt.data, pkt.len, dst_ip, ep->port, dst_port, data, len, now);
+	if (n == -EAGAIN)
+		return arp_ask(nif, &pkt, dst_ip, now);
+	if (n < 0) {
+		vnet_buf_free(&nif->vn, pkt.buf);
+		return n;
+	}
+	ep->stats.tx++;
+	return tx_queue(nif, pkt.buf, (uint32_t)n, true);
+}
+
+int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned int n)
+{
+	unsigned int i;
+	int err = 0;
+
+	for (i = 0; i < n; i++) {
+		err = netif_send(ep, m[i].dst_ip, m[i].dst_port, m[i].data, m[i].len);
+		if (err)
+			break;
+	}
+	return i ? (int)i : err;
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+/* One received frame: a reply to queue, a datagram for an endpoint, or a buffer to free. */
+static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
+		     unsigned int *nreply)
+{
+	unsigned int flags = p->flags & VNET_PKT_F_CSUM_VALID ? NET_RX_F_CSUM_VALID : 0;
+	struct net_rx_result res;
+
+	switch (net_rx_flags(&nif->stack, p->data, p->len, flags, &res, now)) {
+	case NET_RX_REPLY:
+		/* Room is certain: RX runs only with the TX queue empty. */
+		tx_queue(nif, p->buf, (uint32_t)res.len, false);
+		(*nreply)++;
+		return;
+	case NET_RX_UDP:
+		if (ep_deliver(nif, p->buf, &res.udp))
+			return;
+		break;
+	default: /* dropped (and counted) or consumed by the stack */
+		break;
+	}
+	vnet_buf_free(&nif->vn, p->buf);
+}
+
+unsigned int netif_poll(struct netif *nif)
+{
+	struct vnet_pkt rx[NETIF_BURST];
+	unsigned int n = 0, i, nreply = 0;
+	uint64_t now;
+
+	vnet_tx_reclaim(&nif->vn);
+	netif_flush(nif);
+	/*
+	 * Frames the TX ring had no room for are still queued: receive
+	 * nothing more, so requests wait in the RX ring (and the device
+	 * behind it) instead of being answered into a full ring and dropped.
+	 */
+	if (nif->ntx)
+		nif->stats.rx_deferred++;
+	else
+		n = vnet_rx_burst(&nif->vn, rx, NETIF_BURST);
+	if (n) {
+		now = netif_now_ns(nif);
+		nif->last_active_ns = now;
+		for (i = 0; i < n; i++)
+			rx_frame(nif, &rx[i], now, &nreply);
+		if (nreply)
+			netif_flush(nif);
+	}
+	vnet_rx_refill(&nif->vn);
+	return n;
+}
+
+/* ---------------------------------------------------------------- waiting */
+
+static void drain_events(struct netif *nif)
+{
+	struct mc_event ev;
+
+	while (mc_event_pop(&ev)) {
+		if (ev.type == EV_NET && ev.data[0] == nif->qp) {
+			nif->stats.net_events++;
+			continue;
+		}
+		nif->stats.other_events++;
+		if (nif->on_event)
+			nif->on_event(nif, &ev, nif->event_arg);
+	}
+}
+
+int netif_wait(struct netif *nif, uint64_t timeout_ns)
+{
+	uint64_t start, now, left = WAIT_FOREVER;
+	unsigned int n;
+	long rc;
+
+	if (nif->queued) {
+		netif_flush(nif);
+		return (int)nif->queued;
+	}
+	n = netif_poll(nif);
+	if (n)
+		return (int)n;
+	start = now = netif_now_ns(nif);
+	while (now - nif->last_active_ns < nif->poll_ns) {
+		if (now - start >= timeout_ns)
+			return 0;
+		__builtin_ia32_pause();
+		n = netif_poll(nif);
+		if (n)
+			return (int)n;
+		now = netif_now_ns(nif);
+	}
+	if (now - start >= timeout_ns)
+		return 0;
+	if (timeout_ns != WAIT_FOREVER)
+		left = timeout_ns - (now - start);
+	/*
+	 * Arm. Work that arrived since the last poll raised no interrupt:
+	 * vnet_irq_enable reports it, and sleeping on it would wait for the
+	 * next frame.
+	 */
+	if (vnet_irq_enable(&nif->vn)) {
+		vnet_irq_disable(&nif->vn);
+		return (int)netif_poll(nif);
+	}
+	rc = sys_wait(left);
+	nif->stats.wakeups++;
+	drain_events(nif);
+	vnet_irq_disable(&nif->vn);
+	/* Poll a full window after waking. */
+	nif->last_active_ns = netif_now_ns(nif);
+	if (rc < 0)
+		return (int)rc;
+	return (int)netif_poll(nif);
+}
+
+int netif_drain(struct netif *nif, uint64_t timeout_ns)
+{
+	uint64_t tries = timeout_ns / DRAIN_STEP_NS;
+
+	for (;;) {
+		vnet_tx_reclaim(&nif->vn);
+		netif_flush(nif);
+		if (!nif->ntx && !virtq_inflight(&nif->vn.tx))
+			return 0;
+		if (!tries--)
+			return -ETIMEDOUT;
+		sys_wait(DRAIN_STEP_NS);
+		drain_events(nif);
+	}
+}

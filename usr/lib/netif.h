@@ -1,0 +1,246 @@
+/* netif: UDP endpoints over one kernel-bypass queue pair, for event-driven servers. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <net/net.h>
+#include <uapi/event.h>
+#include <vnet.h>
+
+/*
+ * A struct netif owns one queue pair (struct vnet) and one protocol stack
+ * (struct net_stack). Endpoints are UDP ports opened on it. The data path
+ * (poll, receive, reply, send, flush) makes no system call; only
+ * netif_open, netif_wait and netif_drain enter the kernel.
+ *
+ *	netif_open(&nif, "eth0", 0, &cfg);
+ *	netif_udp_open(&nif, 7, &ep);
+ *	for (;;) {
+ *		while ((n = netif_recv_batch(ep, d, 32)) > 0)
+ *			netif_echo_batch(ep, d, n);
+ *		netif_wait(&nif, WAIT_FOREVER);
+ *	}
+ *
+ * Every received datagram holds its receive buffer (zero copy) until exactly
+ * one of netif_reply, netif_echo (or their batch forms) or netif_release
+ * gives it back. Replies and sends are queued and go out together, with one
+ * publish and at most one doorbell, at netif_flush, which netif_poll and
+ * netif_wait call.
+ */
+
+#define NETIF_EPS	   8	    /* endpoints per interface */
+#define NETIF_EP_QUEUE	   64	    /* datagrams an endpoint holds; more are dropped (2^n) */
+#define NETIF_BURST	   32	    /* frames taken from the RX ring per poll */
+#define NETIF_TX_QUEUE	   64	    /* frames waiting for netif_flush */
+#define NETIF_POLL_NS	   50000ull /* default poll window before sleeping */
+#define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest reply or send payload */
+#define NETIF_ARP_RETRY_NS (100 * 1000000ull)  /* netif_send asks a next hop at most this often */
+
+_Static_assert((NETIF_EP_QUEUE & (NETIF_EP_QUEUE - 1)) == 0, "a power of two");
+_Static_assert(NETIF_TX_QUEUE >= NETIF_BURST, "a burst of ARP/ICMP replies must fit");
+
+struct netif;
+struct netif_ep;
+
+/*
+ * A received datagram. Addresses and ports are in host byte order. The
+ * payload is writable in place: a reply is built in the same buffer.
+ */
+struct netif_dgram {
+	uint8_t *payload;  /* inside the receive buffer */
+	uint16_t len;	   /* payload bytes; netif_reply_batch sends this many */
+	uint16_t src_port; /* the sender's: replies go there */
+	uint32_t src_ip;
+	uint32_t dst_ip;     /* ours, or a broadcast address */
+	uint16_t dst_port;   /* the endpoint's port */
+	uint16_t csum;	     /* UDP checksum as received (wire order), 0: none; see netif_echo */
+	uint32_t buf;	     /* the vnet buffer it holds */
+	struct netif_ep *ep; /* NULL once answered or released */
+};
+
+/* A datagram for netif_send_batch. */
+struct netif_msg {
+	uint32_t dst_ip; /* host byte order */
+	uint16_t dst_port;
+	const void *data;
+	size_t len;
+};
+
+struct netif_ep_stats {
+	uint64_t rx;	     /* datagrams queued on the endpoint */
+	uint64_t rx_dropped; /* ... dropped: its queue was full */
+	uint64_t tx;	     /* replies and sends queued for transmission */
+};
+
+struct netif_ep {
+	struct netif *nif;
+	uint16_t port; /* 0: slot unused */
+	uint32_t head; /* free-running: next slot delivery fills */
+	uint32_t tail; /* free-running: next slot netif_recv takes */
+	struct netif_ep_stats stats;
+	struct netif_dgram queue[NETIF_EP_QUEUE];
+};
+
+/*
+ * Interface counters; vnet.stats counts the driver, stack.stats the
+ * protocols (datagrams for ports no endpoint has: stack.stats.rx_udp_no_port).
+ */
+struct netif_stats {
+	uint64_t rx_queue_full;	 /* datagrams dropped: their endpoint's queue was full */
+	uint64_t rx_no_endpoint; /* NET_RX_UDP for a port bound in the stack but not here */
+	uint64_t rx_deferred;	 /* polls that left RX alone: the TX ring was full */
+	uint64_t tx_dropped;	 /* frames with no room in the TX ring or the TX queue */
+	uint64_t reply_errors;	 /* replies the stack refused (bad length, source port 0) */
+	uint64_t arp_requests;	 /* ARP requests netif_send sent for unknown next hops */
+	uint64_t wakeups;	 /* returns from the wait system call */
+	uint64_t net_events;	 /* EV_NET events for this queue pair */
+	uint64_t other_events;	 /* other events netif_wait took off the ring */
+};
+
+/* Called by netif_wait for each event that is not this queue pair's EV_NET. */
+typedef void (*netif_event_fn)(struct netif *nif, const struct mc_event *ev, void *arg);
+
+struct netif {
+	struct vnet vn;
+	struct net_stack stack;
+	unsigned int qp;
+	uint64_t poll_ns;	 /* netif_wait polls this long after the last activity */
+	uint64_t last_active_ns; /* a frame received, or a TX backlog drained */
+	netif_event_fn on_event; /* NULL: other events are counted and dropped */
+	void *event_arg;
+	uint32_t queued;  /* datagrams waiting on endpoints */
+	unsigned int ntx; /* frames in tx */
+	bool tx_blocked;  /* the last flush left frames behind: the ring was full */
+	struct vnet_pkt tx[NETIF_TX_QUEUE];
+	struct {
+		uint64_t tsc0, ns0;
+		uint64_t mult; /* nanoseconds per TSC tick, 32.32 fixed point; 0: no clock */
+	} clock;
+	struct {
+		uint32_t hop; /* the next hop netif_send last asked for */
+		uint64_t sent_ns;
+	} arp;
+	struct netif_stats stats;
+	struct netif_ep eps[NETIF_EPS];
+};
+
+/*
+ * Attach queue pair qp of NIC dev (vnet_open: the net_attach system call),
+ * initialise the stack from cfg and calibrate the clock (a ~10 ms sleep).
+ * cfg->mac is ignored (the device's MAC is used); NET_UDP_CSUM_OFFLOAD falls
+ * back to software checksums on a device without checksum offload.
+ * 0 or a negative errno from vnet_open.
+ */
+int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct net_config *cfg);
+
+/* Free the driver's memory; the queue pair stays the process's until it exits. */
+void netif_close(struct netif *nif);
+
+/* Monotonic nanoseconds from the TSC: no system call. */
+uint64_t netif_now_ns(const struct netif *nif);
+
+/* How long netif_wait keeps polling after the last activity before it sleeps. */
+static inline void netif_set_poll_ns(struct netif *nif, uint64_t ns)
+{
+	nif->poll_ns = ns;
+}
+
+/* Pass events other than this queue pair's to fn (netif_wait takes them off the ring). */
+static inline void netif_set_event_handler(struct netif *nif, netif_event_fn fn, void *arg)
+{
+	nif->on_event = fn;
+	nif->event_arg = arg;
+}
+
+/*
+ * Receive on UDP port (not 0): *ep is the endpoint. 0, -EINVAL (port 0),
+ * -EEXIST (already open) or -ENOSPC (all NETIF_EPS endpoints in use).
+ */
+int netif_udp_open(struct netif *nif, uint16_t port, struct netif_ep **ep);
+
+/*
+ * Stop receiving on ep's port; datagrams still queued are released. Those
+ * the application holds must be answered or released before.
+ */
+void netif_udp_close(struct netif_ep *ep);
+
+/*
+ * Flush, then take up to NETIF_BURST frames: ARP and ICMP echo requests are
+ * answered in place (their replies are flushed before returning), garbage
+ * is dropped and counted, each UDP datagram is queued on its endpoint.
+ * Nothing is received while the TX ring is full (frames wait in the RX
+ * ring). Returns the frames received.
+ */
+unsigned int netif_poll(struct netif *nif);
+
+/* Queue everything replied or sent so far: one publish, at most one doorbell. Returns how many. */
+unsigned int netif_flush(struct netif *nif);
+
+/*
+ * Flush, and return at once if datagrams are queued on an endpoint or a
+ * poll brings frames. Otherwise keep polling until poll_ns have passed
+ * since the last activity, then arm the interrupt and sleep until a frame
+ * arrives, another event does, or timeout_ns (WAIT_FOREVER: never) has
+ * passed since the call. Returns the frames received (or datagrams
+ * waiting), 0 (timeout, or woken with nothing to receive) or a negative
+ * errno from the wait system call.
+ */
+int netif_wait(struct netif *nif, uint64_t timeout_ns);
+
+/*
+ * Send everything queued and wait, up to timeout_ns, for the device to
+ * finish transmitting (before exiting: the device is reset then).
+ * 0 or -ETIMEDOUT.
+ */
+int netif_drain(struct netif *nif, uint64_t timeout_ns);
+
+/* Take the oldest datagram queued on ep into *d: 1, or 0 if there is none. */
+int netif_recv(struct netif_ep *ep, struct netif_dgram *d);
+
+/* Take up to n queued datagrams into d[]; returns how many. */
+unsigned int netif_recv_batch(struct netif_ep *ep, struct netif_dgram *d, unsigned int n);
+
+/*
+ * Answer d with the first len bytes at d->payload (rewritten in place as the
+ * application likes; len <= NETIF_DGRAM_MAX), from its own buffer, to its
+ * sender. The checksum is computed over the new payload. d is consumed
+ * whatever the result: 0, or -EMSGSIZE / -EINVAL when the stack refuses
+ * (counted in reply_errors) or -ENOSPC when the TX ring and queue are full
+ * (tx_dropped). -EINVAL without consuming it if d is not ep's.
+ */
+int netif_reply(struct netif_ep *ep, struct netif_dgram *d, size_t len);
+
+/*
+ * netif_reply of d->len bytes with the received checksum reused: no pass
+ * over the payload. The payload must be unchanged, or d->csum patched to
+ * match it (RFC 1624 incremental update; leave it 0 if it was 0).
+ */
+int netif_echo(struct netif_ep *ep, struct netif_dgram *d);
+
+/* netif_reply of each d[i] with d[i].len bytes; returns how many were queued. */
+unsigned int netif_reply_batch(struct netif_ep *ep, struct netif_dgram *d, unsigned int n);
+
+/* netif_echo of each d[i]; returns how many were queued. */
+unsigned int netif_echo_batch(struct netif_ep *ep, struct netif_dgram *d, unsigned int n);
+
+/* Give d's buffer back unanswered. 0, or -EINVAL if d holds none. */
+int netif_release(struct netif_dgram *d);
+
+/*
+ * Copy len bytes of data into a new datagram from ep's port to
+ * dst_ip:dst_port. 0; -EAGAIN if the next hop's MAC is unknown (an ARP
+ * request goes out, at most one per hop every NETIF_ARP_RETRY_NS: poll and
+ * retry); -ENOSPC if no buffer is free or the TX ring and queue are full
+ * (flush or poll and retry); -EINVAL (no route, bad address, port 0);
+ * -EMSGSIZE (len > NETIF_DGRAM_MAX).
+ */
+int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
+	       size_t len);
+
+/*
+ * netif_send of m[0..n) in order, stopping at the first failure. Returns
+ * how many were queued, or the first one's error if none was.
+ */
+int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned int n);
