@@ -110,6 +110,13 @@ uint64_t mc_now_ns(void)
 	return fake_ns;
 }
 
+/* No AT_MC_TSC_HZ: netif calibrates its clock against mc_now_ns. */
+uint64_t mc_getauxval(uint64_t type)
+{
+	(void)type;
+	return 0;
+}
+
 /* The kernel posting an event; a full ring loses it, as the real one does. */
 static void post_event(uint32_t type, uint64_t d0)
 {

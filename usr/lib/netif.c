@@ -6,6 +6,7 @@
 #include <mc/sys.h>
 #endif
 #include <mc/event.h>
+#include <mc/runtime.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
@@ -41,10 +42,17 @@ static inline uint64_t tsc_read(void)
 static void clock_calibrate(struct netif *nif)
 {
 	uint64_t t0 = mc_now_ns(), c0 = tsc_read(), t1 = t0, c1;
+	uint64_t hz = mc_getauxval(AT_MC_TSC_HZ);
 	int tries = 100;
 
 	if (!t0)
 		return;
+	if (hz) { /* the kernel measured it already: no need to sleep */
+		nif->clock.tsc0 = c0;
+		nif->clock.ns0 = t0;
+		nif->clock.mult = (uint64_t)((1000000000ULL << 32) / hz);
+		return;
+	}
 	while (t1 - t0 < CALIBRATE_NS && tries--) {
 		sys_wait(CALIBRATE_NS - (t1 - t0));
 		t1 = mc_now_ns();
