@@ -37,6 +37,7 @@ static struct options opt;
 static struct netif nif;
 static bool nif_open;
 static uint64_t echoed; /* datagrams answered */
+static uint64_t echo_cycles; /* TSC cycles spent answering (outside netif_poll) */
 
 static void print_stats(void)
 {
@@ -65,9 +66,10 @@ static void print_stats(void)
 	       d->irq_arms, d->irq_races, d->rx_ring_empty, d->rx_short, d->tx_ring_full,
 	       d->tx_invalid, d->no_buffers, d->buf_errors, d->dev_errors);
 	printf("echod: stats loop wakeups %lu net_events %lu events_dropped %u tx_dropped %lu "
-	       "reply_errors %lu queue_full %lu rx_deferred %lu\n",
+	       "reply_errors %lu queue_full %lu rx_deferred %lu cycles_per_datagram %lu\n",
 	       l->wakeups, l->net_events, mc_event_dropped(), l->tx_dropped, l->reply_errors,
-	       l->rx_queue_full, l->rx_deferred);
+	       l->rx_queue_full, l->rx_deferred,
+	       echoed ? (l->busy_cycles + echo_cycles) / echoed : 0);
 }
 
 /* echod only ever stops on a fatal error; the counters go out first. */
@@ -250,12 +252,16 @@ static unsigned int echo_all(struct netif_ep *ep)
 	struct netif_dgram d[BURST];
 	unsigned int n, i, total = 0;
 
+	uint64_t t0 = __builtin_ia32_rdtsc();
+
 	while ((n = netif_recv_batch(ep, d, BURST)) > 0) {
 		for (i = 0; opt.sockperf && i < n; i++)
 			sockperf_mark_reply(&d[i]);
 		echoed += netif_echo_batch(ep, d, n);
 		total += n;
 	}
+	if (total)
+		echo_cycles += __builtin_ia32_rdtsc() - t0;
 	return total;
 }
 

@@ -430,7 +430,7 @@ unsigned int netif_poll(struct netif *nif)
 {
 	struct vnet_pkt rx[NETIF_BURST];
 	unsigned int n = 0, i, nreply = 0;
-	uint64_t now;
+	uint64_t now, t0 = tsc_read(), tx0 = nif->vn.stats.tx_packets;
 
 	vnet_tx_reclaim(&nif->vn);
 	netif_flush(nif);
@@ -452,6 +452,8 @@ unsigned int netif_poll(struct netif *nif)
 			netif_flush(nif);
 	}
 	vnet_rx_refill(&nif->vn);
+	if (n || nif->vn.stats.tx_packets != tx0) /* time with work, not idle polls */
+		nif->stats.busy_cycles += tsc_read() - t0;
 	return n;
 }
 

@@ -97,6 +97,7 @@ struct netif_stats {
 	uint64_t wakeups;	 /* returns from the wait system call */
 	uint64_t net_events;	 /* EV_NET events for this queue pair */
 	uint64_t other_events;	 /* other events netif_wait took off the ring */
+	uint64_t busy_cycles;	 /* TSC cycles in netif_poll calls that moved frames */
 };
 
 /* Called by netif_wait for each event that is not this queue pair's EV_NET. */
