@@ -2,6 +2,7 @@
 #   make            build kernel.elf and kernel.iso
 #   make check      run every test (unit tests on the host, system tests in QEMU)
 #   make run        build and boot the echo server (usr/echod/echod.iso)
+#   make bench      the echo benchmark against Linux guests (QUICK=1: short)
 #   make format     reformat the C sources with clang-format
 
 .DEFAULT_GOAL := all
@@ -36,7 +37,7 @@ KERNEL_SRCS := $(wildcard arch/x86_64/*.c arch/x86_64/*.S kernel/*.c mm/*.c \
 	drivers/*/*.c lib/*.c)
 KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
 
-.PHONY: all run check unit-tests programs format clean toolchain
+.PHONY: all run check bench unit-tests programs format clean toolchain
 all: kernel.elf kernel.iso
 
 $(BUILD)/kernel/%.c.o: %.c
@@ -94,6 +95,11 @@ programs:
 
 check: all programs unit-tests
 	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
+
+# The echo benchmark against Linux and Linux+DPDK guests (bench/README.md);
+# QUICK=1 for the short form.
+bench: all programs
+	python3 bench/run.py $(if $(QUICK),--quick)
 
 # Boot the echo server with user networking: host port 5555 -> guest port 7.
 run: all programs

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by bench/linux/build.sh and bench/dpdk/build.sh (sourced, not run).
 #
 # Downloads go to bench/cache/debs with `apt-get download` and are recorded in
@@ -93,7 +94,7 @@ mod_path() {
 # first, each once, as paths relative to $KMOD.
 mod_order() {
 	local -A seen=()
-	local out=()
+	local order=()
 	_mod_visit() {
 		local m=$1 f deps d
 		[ -n "${seen[$m]:-}" ] && return 0
@@ -103,11 +104,11 @@ mod_order() {
 		deps=$(objcopy -O binary -j .modinfo "$f" /dev/stdout | tr '\0' '\n' |
 			sed -n 's/^depends=//p' | tr ',' ' ')
 		for d in $deps; do _mod_visit "$d"; done
-		out+=("${f#"$KMOD"/}")
+		order+=("${f#"$KMOD"/}")
 	}
 	local m
 	for m in "$@"; do _mod_visit "$m"; done
-	printf '%s\n' "${out[@]}"
+	printf '%s\n' "${order[@]}"
 }
 
 # fetch_busybox: busybox-static's binary, extracted; sets BUSYBOX.
@@ -142,9 +143,11 @@ stage_base() {
 	shift
 	rm -rf "$dir"
 	mkdir -p "$dir"/{bin,sbin,dev,proc,sys,tmp,etc,lib/modules,mnt,run}
+	chmod 755 "$dir"
+	chmod 1777 "$dir/tmp"
 	cp "$BUSYBOX" "$dir/bin/busybox"
 	# Only the applets /init uses, linked by hand (no --install at boot).
-	for a in sh mount insmod ip cat sleep echo mkdir ls dmesg grep sed tr \
+	for a in sh mount insmod ip cat sleep echo mkdir ls dmesg grep sed tr awk tail head \
 		ifconfig route poweroff ps top free; do
 		ln -s busybox "$dir/bin/$a"
 	done
@@ -160,4 +163,15 @@ stage_base() {
 pack() {
 	python3 "$BENCH/mkcpio.py" "$1" "$2" --dev dev/console:c:5:1:600 ||
 		die "packing the initramfs failed"
+}
+
+# fresh OUT INPUT...: OUT exists and is newer than every INPUT (skip the build).
+fresh() {
+	local out=$1 f
+	shift
+	[ -e "$out" ] || return 1
+	for f in "$@"; do
+		[ "$f" -nt "$out" ] && return 1
+	done
+	return 0
 }

@@ -27,7 +27,7 @@ def pad(n):
 
 
 def entries(root, devs):
-    names = []
+    names = ["."]  # the root itself: its mode is that of / in the guest
     for dirpath, dirnames, filenames in os.walk(root):
         rel = os.path.relpath(dirpath, root)
         for n in dirnames + filenames:

@@ -12,6 +12,12 @@ OUT=$CACHE/linux
 mkdir -p "$OUT"
 fetch_kernel
 fetch_busybox
+if fresh "$OUT/initrd.gz" "$BENCH/linux/init" "$BENCH/linux/udp-echo.c" "$BENCH/linux/build.sh" \
+	"$BENCH/guest-common.sh" "$BENCH/mkcpio.py" "$DEBS/kernel.list" "$DEBS/busybox.list" &&
+	[ "$(cat "$OUT/kernel-version" 2>/dev/null)" = "$KVER" ]; then
+	say "linux guest: up to date ($OUT)"
+	exit 0
+fi
 build_echo "$OUT/udp-echo"
 
 stage=$OUT/root

@@ -1,0 +1,567 @@
+"""Building blocks of the echo benchmark (bench/run.py) and its smoke test.
+
+Python 3 standard library only. Everything runs on this machine: the guests
+are QEMU processes inside a network namespace that this module creates and
+removes, reached through a tap device in it; the clients run in the same
+namespace. Without root, QEMU user networking with a forwarded host port is
+the fallback (say so in the output: `Network.describe()`).
+
+The pieces:
+  Network(name)          netns + tap (or user networking), a context manager
+  linux_guest(), dpdk_guest(), manticore_guest()   what to boot
+  Qemu(guest, net, ...)  one boot with the common QEMU options, a context manager:
+                         wait_ready(), cpu_seconds(), rss_kib(), guest_mem_kib()
+  sockperf_pingpong()    latency (sockperf's avg, percentiles, per-sample log)
+  echo_load()            throughput with a window of requests in flight
+  idle_cpu()             QEMU's CPU time over an interval with no traffic
+  udp_probe()            a few datagrams, checked byte by byte (smoke test)
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(BENCH)
+CACHE = os.path.join(BENCH, "cache")
+OUT = os.path.join(BENCH, "out")
+
+# The one QEMU configuration every guest gets.
+MEM_MB = 512
+CPUS = 1
+GUEST_MAC = "52:54:00:4d:43:02"
+PORT = 7  # echod's default port; every guest serves it
+
+# The tap network: host side and guest addresses.
+TAP = "mctap0"
+HOST_IP = "10.77.0.1"
+GUEST_IP = "10.77.0.2"
+PREFIX = 24
+# QEMU user networking's fixed addresses (the fallback).
+USER_GUEST_IP = "10.0.2.15"
+USER_GW = "10.0.2.2"
+
+ECHOD_ISO = os.path.join(ROOT, "usr", "echod", "echod.iso")
+ECHOD_ELF = os.path.join(ROOT, "usr", "echod", "build", "echod.elf")
+KERNEL_ELF = os.path.join(ROOT, "kernel.elf")
+
+
+class BenchError(Exception):
+    """Something the benchmark cannot go on without, with the reason."""
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def run(args, check=True, **kw):
+    """subprocess.run with text output captured; raises BenchError on failure."""
+    p = subprocess.run(args, capture_output=True, text=True, **kw)
+    if check and p.returncode != 0:
+        raise BenchError(f"{' '.join(args)} failed ({p.returncode}): "
+                         f"{(p.stderr or p.stdout).strip()[-800:]}")
+    return p
+
+
+def is_root():
+    return os.geteuid() == 0
+
+
+# ------------------------------------------------------------------ tools
+
+def apt_install(*pkgs):
+    """Install Debian packages when root (quietly); False when not possible."""
+    if not is_root() or not shutil.which("apt-get"):
+        return False
+    log(f"installing {' '.join(pkgs)} with apt-get")
+    p = subprocess.run(["apt-get", "install", "-y", "-q", *pkgs], capture_output=True,
+                       text=True, env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+    return p.returncode == 0
+
+
+def ensure_sockperf():
+    if not shutil.which("sockperf") and not apt_install("sockperf"):
+        raise BenchError("sockperf is missing (apt-get install sockperf)")
+    return shutil.which("sockperf")
+
+
+def ensure_qemu():
+    if not shutil.which("qemu-system-x86_64") and not apt_install("qemu-system-x86"):
+        raise BenchError("qemu-system-x86_64 is missing (apt-get install qemu-system-x86)")
+
+
+def echo_load_binary():
+    """bench/echo-load.c, built (again when the source is newer) in bench/cache."""
+    src = os.path.join(BENCH, "echo-load.c")
+    out = os.path.join(CACHE, "echo-load")
+    if not os.path.exists(out) or os.path.getmtime(src) > os.path.getmtime(out):
+        os.makedirs(CACHE, exist_ok=True)
+        if not shutil.which("gcc") and not apt_install("gcc", "libc6-dev"):
+            raise BenchError("gcc is missing (apt-get install gcc libc6-dev)")
+        run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out + ".tmp", src])
+        os.replace(out + ".tmp", out)
+    return out
+
+
+def build_guest(kind, cached_only=False):
+    """Run bench/<kind>/build.sh. With cached_only (DPDK), never download:
+    returns False when the packages are not cached."""
+    args = [os.path.join(BENCH, kind, "build.sh")]
+    if cached_only:
+        args.append("--cached")
+    p = subprocess.run(args, capture_output=True, text=True)
+    if cached_only and p.returncode == 3:
+        return False
+    if p.returncode != 0:
+        raise BenchError(f"bench/{kind}/build.sh failed:\n{(p.stderr + p.stdout).strip()[-1500:]}")
+    return True
+
+
+# ---------------------------------------------------------------- network
+
+class Network:
+    """Where the guests and the clients meet.
+
+    mode "tap": a network namespace NAME holding a tap device (TAP, host side
+    HOST_IP/PREFIX) and a permanent neighbour entry for the guest's MAC, so no
+    ARP is needed (testpmd's 5tswap would echo an ARP request, not answer it).
+    QEMU and every client run inside the namespace (`ip netns exec`).
+    mode "user": QEMU user networking, the guest's port forwarded from a free
+    UDP port on 127.0.0.1; no root needed, but slirp sits on the data path.
+    """
+
+    def __init__(self, name="mcbench", mode=None):
+        self.name = name
+        if mode is None:
+            mode = "tap" if is_root() and shutil.which("ip") and os.path.exists("/dev/net/tun") \
+                else "user"
+        self.mode = mode
+        self.host_port = None
+        self.active = False
+
+    def describe(self):
+        if self.mode == "tap":
+            return (f"tap {TAP} in netns {self.name}: host {HOST_IP}/{PREFIX}, "
+                    f"guest {GUEST_IP}:{PORT}")
+        return (f"QEMU user networking, guest port {PORT} "
+                f"forwarded from 127.0.0.1:{self.host_port}; slirp adds its own cost "
+                f"to every figure")
+
+    # The guest's view of the network.
+    @property
+    def guest_ip(self):
+        return GUEST_IP if self.mode == "tap" else USER_GUEST_IP
+
+    @property
+    def gateway(self):
+        return HOST_IP if self.mode == "tap" else USER_GW
+
+    # Where clients send.
+    @property
+    def target(self):
+        if self.mode == "tap":
+            return GUEST_IP, PORT
+        return "127.0.0.1", self.host_port
+
+    def prefix(self):
+        """Command prefix that runs a program inside the namespace."""
+        return ["ip", "netns", "exec", self.name] if self.mode == "tap" else []
+
+    def netdev(self):
+        if self.mode == "tap":
+            return f"tap,id=net0,ifname={TAP},script=no,downscript=no"
+        return f"user,id=net0,hostfwd=udp:127.0.0.1:{self.host_port}-:{PORT}"
+
+    def __enter__(self):
+        if self.mode == "tap":
+            self._remove()  # a namespace left by a run that was killed
+            try:
+                run(["ip", "netns", "add", self.name])
+                self.active = True
+                ns = ["ip", "netns", "exec", self.name]
+                run(ns + ["sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1",
+                          "net.ipv6.conf.default.disable_ipv6=1"], check=False)
+                run(ns + ["ip", "link", "set", "lo", "up"])
+                run(ns + ["ip", "tuntap", "add", "dev", TAP, "mode", "tap"])
+                run(ns + ["ip", "addr", "add", f"{HOST_IP}/{PREFIX}", "dev", TAP])
+                run(ns + ["ip", "link", "set", TAP, "up"])
+                run(ns + ["ip", "neigh", "replace", GUEST_IP, "lladdr", GUEST_MAC,
+                          "dev", TAP, "nud", "permanent"])
+            except BaseException:
+                self._remove()
+                raise
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind(("127.0.0.1", 0))
+            self.host_port = s.getsockname()[1]
+            s.close()
+        return self
+
+    def __exit__(self, *exc):
+        if self.mode == "tap":
+            self._remove()
+        return False
+
+    def _remove(self):
+        if subprocess.run(["ip", "netns", "pids", self.name], capture_output=True).returncode:
+            self.active = False
+            return  # no such namespace
+        # Only processes this module started live in its namespace (QEMU, clients).
+        pids = subprocess.run(["ip", "netns", "pids", self.name], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        subprocess.run(["ip", "netns", "del", self.name], capture_output=True)
+        self.active = False
+
+
+# ----------------------------------------------------------------- guests
+
+class Guest:
+    """What to boot. kind "iso" (a GRUB image) or "kernel" (QEMU's direct
+    kernel boot: -kernel/-initrd/-append). ready: the serial line (regex) that
+    says the echo server serves."""
+
+    def __init__(self, key, label, ready, iso=None, kernel=None, initrd=None, append=None,
+                 note=""):
+        self.key, self.label, self.ready = key, label, ready
+        self.iso, self.kernel, self.initrd, self.append = iso, kernel, initrd, append
+        self.note = note
+
+    def media_args(self, net):
+        if self.iso:
+            return ["-boot", "d", "-cdrom", self.iso]
+        append = self.append(net) if callable(self.append) else self.append
+        return ["-kernel", self.kernel, "-initrd", self.initrd, "-append", append]
+
+
+def linux_guest():
+    d = os.path.join(CACHE, "linux")
+    return Guest(
+        "linux", "Linux", r"echo ready",
+        kernel=os.path.join(d, "vmlinuz"), initrd=os.path.join(d, "initrd.gz"),
+        append=lambda net: (f"console=ttyS0 quiet panic=-1 mc.ip={net.guest_ip}/{PREFIX} "
+                            f"mc.gw={net.gateway} mc.port={PORT}"),
+        note="Debian cloud kernel, busybox initramfs, udp-echo (recvmmsg/sendmmsg, batch 32)")
+
+
+def dpdk_guest():
+    d = os.path.join(CACHE, "dpdk")
+    return Guest(
+        "dpdk", "Linux+DPDK", r"Press enter to exit",
+        kernel=os.path.join(d, "vmlinuz"), initrd=os.path.join(d, "initrd.gz"),
+        append="console=ttyS0 quiet panic=-1",
+        note="same kernel, uio_pci_generic, dpdk-testpmd --forward-mode=5tswap "
+             "+ BPF RX filter clearing sockperf's client flag")
+
+
+ECHOD_NEEDS = ("--sockperf",)
+
+
+def iso_module_cmdline(iso):
+    """The module lines of the grub.cfg inside a GRUB ISO (read from the raw
+    image: mkiso's grub.cfg is stored uncompressed)."""
+    with open(iso, "rb") as f:
+        data = f.read()
+    m = re.search(rb"menuentry manticore \{(.*?)\}", data, re.S)
+    if not m:
+        return None
+    return [l.strip().decode(errors="replace") for l in m.group(1).splitlines()
+            if l.strip().startswith(b"module2")]
+
+
+def echod_cmdline(net):
+    return f"net=eth0:0 echod --sockperf --ip {net.guest_ip} --gw {net.gateway} --port {PORT}"
+
+
+def manticore_guest(net, iso=None, assembled=None):
+    """The Manticore guest. With iso, that image as it is. Without: usr/echod/
+    echod.iso when its echod command line has --sockperf and this network's
+    --ip and --gw; otherwise an ISO assembled by scripts/mkiso from the built
+    kernel.elf and usr/echod/build/echod.elf with that command line
+    (bench/out/echod-bench.iso, or `assembled`). Raises BenchError when
+    there is neither."""
+    label = "Manticore"
+    if iso:
+        if not os.path.exists(iso):
+            raise BenchError(f"no such image {iso}")
+        return Guest("manticore", label, r"echod ready", iso=iso, note=f"{iso} as given")
+    want = ["--sockperf", f"--ip {net.guest_ip}", f"--gw {net.gateway}"]
+    if os.path.exists(ECHOD_ISO):
+        mods = iso_module_cmdline(ECHOD_ISO) or []
+        if any(all(w in m for w in want) for m in mods):
+            return Guest("manticore", label, r"echod ready", iso=ECHOD_ISO,
+                         note="usr/echod/echod.iso")
+    if os.path.exists(ECHOD_ELF) and os.path.exists(KERNEL_ELF):
+        out = assembled or os.path.join(OUT, "echod-bench.iso")
+        os.makedirs(os.path.dirname(out), exist_ok=True)
+        cmd = echod_cmdline(net)
+        run([os.path.join(ROOT, "scripts", "mkiso"), "-o", out + ".tmp", KERNEL_ELF, ECHOD_ELF,
+             cmd])
+        os.replace(out + ".tmp", out)
+        return Guest("manticore", label, r"echod ready", iso=out,
+                     note=f"{os.path.relpath(out, ROOT)} from kernel.elf + echod.elf: '{cmd}'")
+    if os.path.exists(ECHOD_ISO):
+        raise BenchError(
+            "usr/echod/echod.iso lacks echod options " + " ".join(want) +
+            " and there is no usr/echod/build/echod.elf to make an image with them; run "
+            f"make -C usr/echod ECHOD_ARGS=\"--sockperf --ip {net.guest_ip} --gw {net.gateway}\"")
+    raise BenchError("usr/echod/echod.iso does not exist (make -C usr/echod)")
+
+
+# ------------------------------------------------------------------- QEMU
+
+def accel_args(accel):
+    if accel == "kvm":
+        return ["-accel", "kvm", "-cpu", "host,-arch-capabilities"]
+    return ["-accel", "tcg", "-cpu", "max"]
+
+
+def qemu_args(guest, net, serial, accel="tcg", mem=MEM_MB):
+    """The one command line: only the boot media differ between guests."""
+    return (["qemu-system-x86_64", "-machine", "q35", *accel_args(accel),
+             "-m", str(mem), "-smp", str(CPUS), "-no-reboot",
+             "-display", "none", "-vga", "none", "-monitor", "none",
+             "-serial", f"file:{serial}",
+             "-netdev", net.netdev(),
+             "-device", f"virtio-net-pci,netdev=net0,disable-legacy=on,page-per-vq=on,"
+                        f"mac={GUEST_MAC}",
+             "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+            + guest.media_args(net))
+
+
+class Qemu:
+    """One boot of a guest. Use as a context manager: QEMU is killed on exit,
+    whatever happened."""
+
+    def __init__(self, guest, net, serial, accel="tcg", mem=MEM_MB):
+        self.guest, self.net, self.serial = guest, net, serial
+        self.args = net.prefix() + qemu_args(guest, net, serial, accel, mem)
+        self.proc = None
+        self.t0 = None
+        self._pos = 0
+        self.text = ""
+
+    def start(self):
+        os.makedirs(os.path.dirname(self.serial) or ".", exist_ok=True)
+        if os.path.exists(self.serial):
+            os.unlink(self.serial)
+        self.stderr_path = self.serial + ".qemu"
+        err = open(self.stderr_path, "w")
+        self.t0 = time.monotonic()
+        # `ip netns exec` execs QEMU in place: self.proc.pid is QEMU's pid.
+        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL, stdout=err,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        err.close()
+        return self
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def read(self):
+        """Serial output so far (CR LF made LF)."""
+        try:
+            with open(self.serial, "rb") as f:
+                f.seek(self._pos)
+                new = f.read()
+        except FileNotFoundError:
+            new = b""
+        self._pos += len(new)
+        self.text += new.decode(errors="replace").replace("\r\n", "\n")
+        return self.text
+
+    def tail(self, n=15):
+        return "\n".join("    " + l for l in self.read().splitlines()[-n:])
+
+    def wait_for(self, pattern, timeout):
+        """Wait for pattern on the serial console; the match or None."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            m = rx.search(self.read())
+            if m:
+                return m
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                return None
+            time.sleep(0.002)
+
+    def wait_ready(self, timeout=90):
+        """Seconds from QEMU's start to the guest's ready line."""
+        rx = re.compile(self.guest.ready)
+        deadline = self.t0 + timeout
+        while True:
+            if rx.search(self.read()):
+                return time.monotonic() - self.t0
+            if self.proc.poll() is not None:
+                err = open(self.stderr_path).read().strip()[-500:]
+                raise BenchError(f"{self.guest.label}: QEMU ended ({self.proc.returncode}) "
+                                 f"before '{self.guest.ready}'\n{err}\n{self.tail()}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"{self.guest.label}: no '{self.guest.ready}' within "
+                                 f"{timeout} s; serial {self.serial}:\n{self.tail()}")
+            time.sleep(0.002)
+
+    def cpu_seconds(self):
+        """utime + stime of QEMU (all its threads), from /proc/PID/stat."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # fields 14 and 15 of stat(5)
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+    def rss_kib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+        return None
+
+    def guest_mem_kib(self, timeout=0):
+        """The guest's own report, a serial line 'guest-mem: ... used_kib=N'
+        (the Linux guests print one two seconds after they serve; echod may),
+        or None."""
+        m = self.wait_for(r"guest-mem:[^\n]*used_kib=(\d+)", timeout)
+        return int(m.group(1)) if m else None
+
+
+# ---------------------------------------------------------------- clients
+
+_SOCKPERF_PCT = re.compile(r"percentile\s+([\d.]+)\s*=\s*([\d.]+)")
+
+
+def sockperf_pingpong(net, size, seconds, full_log=None, mps=None):
+    """sockperf ping-pong over UDP. sockperf reports one-way latency (half
+    the round trip) in microseconds; so does this. Returns avg, p50, p99,
+    p999, min, max, observations, dropped and, with full_log, the samples."""
+    exe = ensure_sockperf()
+    ip, port = net.target
+    args = net.prefix() + [exe, "ping-pong", "-i", ip, "-p", str(port), "-m", str(size),
+                           "-t", str(seconds)]
+    if mps:
+        args += ["--mps", str(mps)]
+    if full_log:
+        args += ["--full-log", full_log]
+    p = subprocess.run(args, capture_output=True, text=True, timeout=seconds + 60)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", p.stdout + p.stderr)
+    res = {"size": size, "seconds": seconds}
+    m = re.search(r"avg-latency=([\d.]+)", out)
+    if not m:
+        raise BenchError(f"sockperf gave no latency (exit {p.returncode}); no replies "
+                         f"accepted?\n{out.strip()[-1200:]}")
+    res["avg"] = float(m.group(1))
+    pct = {float(a): float(b) for a, b in _SOCKPERF_PCT.findall(out)}
+    res["p50"], res["p99"], res["p999"] = pct.get(50.0), pct.get(99.0), pct.get(99.9)
+    m = re.search(r"<MAX> observation\s*=\s*([\d.]+)", out)
+    res["max"] = float(m.group(1)) if m else None
+    m = re.search(r"<MIN> observation\s*=\s*([\d.]+)", out)
+    res["min"] = float(m.group(1)) if m else None
+    m = re.search(r"Total (\d+) observations", out)
+    res["observations"] = int(m.group(1)) if m else None
+    m = re.search(r"# dropped messages = (\d+)", out)
+    res["dropped"] = int(m.group(1)) if m else None
+    if full_log:
+        res["samples"] = read_full_log(full_log)
+    return res
+
+
+def read_full_log(path):
+    """Per-sample latencies (µs, half the round trip) from sockperf --full-log."""
+    samples = []
+    rx = re.compile(r"^\s*\d+\s*,\s*[\d.]+\s*,\s*[\d.]+\s*,\s*([\d.]+)\s*$")
+    try:
+        with open(path) as f:
+            for line in f:
+                m = rx.match(line)
+                if m:
+                    samples.append(float(m.group(1)))
+    except FileNotFoundError:
+        pass
+    return samples
+
+
+def echo_load(net, window, size=64, seconds=5, warmup=0.5, timeout_ms=200):
+    """bench/echo-load with WINDOW requests in flight; dict of its figures."""
+    exe = echo_load_binary()
+    ip, port = net.target
+    args = net.prefix() + [exe, "-a", ip, "-p", str(port), "-w", str(window),
+                           "-s", str(size), "-t", str(seconds), "-W", str(warmup),
+                           "-T", str(timeout_ms)]
+    p = run(args, timeout=seconds + warmup + 30)
+    res = {}
+    for k, v in re.findall(r"(\w+)=([\d.]+)", p.stdout):
+        res[k] = float(v) if "." in v else int(v)
+    if "rate" not in res:
+        raise BenchError(f"echo-load printed no rate: {p.stdout} {p.stderr}")
+    return res
+
+
+def idle_cpu(q, seconds=10):
+    """QEMU's CPU time over `seconds` with no traffic, as % of one core."""
+    c0, t0 = q.cpu_seconds(), time.monotonic()
+    time.sleep(seconds)
+    c1, t1 = q.cpu_seconds(), time.monotonic()
+    return 100.0 * (c1 - c0) / (t1 - t0)
+
+
+_PROBE = r"""
+import socket, sys
+ip, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(2.0)
+ok = 0
+for i in range(n):
+    # 20+ bytes, byte 9 with sockperf's client bit (bit 0) set.
+    msg = bytes([0x4d, 0x43, i & 0xff, 0, 0, 0, 0, 0, 0, 0x81]) + b"probe-%03d-" % i + bytes(range(i % 50))
+    want = msg[:9] + bytes([0x80]) + msg[10:]
+    for attempt in range(3):
+        s.sendto(msg, (ip, port))
+        try:
+            data, addr = s.recvfrom(2048)
+        except socket.timeout:
+            continue
+        if data == want:
+            ok += 1
+            break
+        print("bad reply %r for %r" % (data, msg))
+        break
+print("probe-ok %d/%d" % (ok, n))
+"""
+
+
+def udp_probe(net, count=5):
+    """Send `count` datagrams from the host side; how many came back exactly
+    as sent with sockperf's client bit cleared. Returns (ok, output)."""
+    ip, port = net.target
+    py = shutil.which("python3") or sys.executable
+    p = subprocess.run(net.prefix() + [py, "-c", _PROBE, ip, str(port), str(count)],
+                       capture_output=True, text=True, timeout=60)
+    m = re.search(r"probe-ok (\d+)/", p.stdout)
+    return (int(m.group(1)) if m else 0), (p.stdout + p.stderr).strip()
+
+
+def install_signal_cleanup():
+    """Make SIGTERM and SIGHUP unwind like Ctrl-C, so that every context
+    manager (QEMU, the namespace) cleans up."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+    for s in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, handler)

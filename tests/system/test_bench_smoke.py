@@ -1,0 +1,64 @@
+"""Smoke test of the echo benchmark's scripts (bench/), so that they don't
+rot: echod and each baseline guest boot under TCG in a network namespace and echoes a
+few UDP datagrams from the host side, with sockperf's client flag cleared.
+The benchmark itself is `make bench` (bench/run.py), not part of make check.
+
+The Linux sockets guest is built here (bench/linux/build.sh downloads its
+Debian packages into bench/cache/ the first time); the DPDK guest only when
+its packages are already cached (bench/dpdk/build.sh once, by hand or by
+make bench)."""
+import os
+import sys
+
+from harness import ROOT, Skip
+
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+import lib  # noqa: E402
+
+
+def _echo(guest, netns):
+    if not lib.is_root():
+        raise Skip("needs root for the network namespace and tap device")
+    with lib.Network(netns, mode="tap") as net:
+        serial = os.path.join(ROOT, "build", "systest", f"bench-{guest.key}.log")
+        with lib.Qemu(guest, net, serial) as q:
+            try:
+                secs = q.wait_ready(timeout=120)
+            except lib.BenchError as e:
+                raise AssertionError(str(e))
+            ok, out = lib.udp_probe(net, count=5)
+            assert ok == 5, f"{guest.label}: {ok}/5 datagrams echoed correctly (ready after " \
+                            f"{secs:.1f} s):\n{out}\nserial {serial}:\n{q.tail()}"
+
+
+def test_linux_guest_echoes():
+    if not lib.is_root():
+        raise Skip("needs root for the network namespace and tap device")
+    try:
+        lib.build_guest("linux")
+    except lib.BenchError as e:
+        raise AssertionError(str(e))
+    _echo(lib.linux_guest(), "mcsmoke-linux")
+
+
+def test_dpdk_guest_echoes():
+    if not lib.is_root():
+        raise Skip("needs root for the network namespace and tap device")
+    try:
+        if not lib.build_guest("dpdk", cached_only=True):
+            raise Skip("DPDK packages not cached (run bench/dpdk/build.sh once)")
+    except lib.BenchError as e:
+        raise AssertionError(str(e))
+    _echo(lib.dpdk_guest(), "mcsmoke-dpdk")
+
+
+def test_echod_echoes():
+    if not lib.is_root():
+        raise Skip("needs root for the network namespace and tap device")
+    with lib.Network("mcsmoke-echod", mode="tap") as net:
+        try:
+            guest = lib.manticore_guest(
+                net, assembled=os.path.join(ROOT, "build", "systest", "echod-bench.iso"))
+        except lib.BenchError as e:
+            raise Skip(f"no echod image: {e}")
+    _echo(guest, "mcsmoke-echod")
