@@ -120,8 +120,10 @@ class Guest:
                 "--timeout", str(timeout), *extra]
         if self.port:
             args += ["-p", f"{self.port}:7"]
-        self.proc = subprocess.Popen(args + [image], stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.errfile = self.logfile + ".stderr"
+        with open(self.errfile, "w") as err:
+            self.proc = subprocess.Popen(args + [image], stdin=subprocess.DEVNULL,
+                                         stdout=subprocess.DEVNULL, stderr=err)
 
     def __enter__(self):
         return self
@@ -157,7 +159,10 @@ class Guest:
                 break
             time.sleep(0.05)
         tail = "\n".join("    " + l for l in self.log().splitlines()[-12:])
-        raise AssertionError(f"{pattern!r} not in {self.logfile} within {timeout}s\n{tail}")
+        with open(self.errfile, errors="replace") as f:
+            err = f.read().strip()
+        raise AssertionError(f"{pattern!r} not in {self.logfile} within {timeout}s\n{tail}"
+                             + (f"\n    QEMU: {err}" if err else ""))
 
     def wait_exit(self, timeout=60):
         try:

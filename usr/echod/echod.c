@@ -14,7 +14,7 @@
 #define NS_PER_US	1000ull
 #define NS_PER_MS	1000000ull
 #define NS_PER_SEC	1000000000ull
-#define DEFAULT_POLL_US 50
+#define DEFAULT_POLL_US 1000 /* spans a client round trip, so ping-pong never sleeps */
 #define SOCKPERF_HDR	14 /* sockperf's header: byte 9 bit 0 is the "client" flag */
 #define SOCKPERF_FLAGS	9
 #define RETRY_WAIT_NS	(20 * NS_PER_MS)

@@ -34,7 +34,7 @@
 #define NETIF_EP_QUEUE	   64	    /* datagrams an endpoint holds; more are dropped (2^n) */
 #define NETIF_BURST	   32	    /* frames taken from the RX ring per poll */
 #define NETIF_TX_QUEUE	   64	    /* frames waiting for netif_flush */
-#define NETIF_POLL_NS	   50000ull /* default poll window before sleeping */
+#define NETIF_POLL_NS	   1000000ull /* default poll window before sleeping: 1 ms */
 #define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest reply or send payload */
 #define NETIF_ARP_RETRY_NS (100 * 1000000ull)  /* netif_send asks a next hop at most this often */
 
