@@ -6,6 +6,7 @@
  */
 #include <arch/gdt.h>
 #include <arch/percpu.h>
+#include <arch/regs_asm.h>
 
 #define SYSCALL_VECTOR 0x100	/* not a hardware vector: marks the frame */
 
@@ -22,21 +23,7 @@ syscall_entry:
 	pushq %rcx			/* rip */
 	pushq $0			/* error */
 	pushq $SYSCALL_VECTOR		/* vector */
-	pushq %rax
-	pushq %rbx
-	pushq %rcx
-	pushq %rdx
-	pushq %rsi
-	pushq %rdi
-	pushq %rbp
-	pushq %r8
-	pushq %r9
-	pushq %r10
-	pushq %r11
-	pushq %r12
-	pushq %r13
-	pushq %r14
-	pushq %r15
+	PUSH_REGS
 	xorl %ebp, %ebp			/* backtraces stop here */
 	movq %rsp, %rdi
 	call syscall_dispatch
