@@ -65,10 +65,14 @@ static void proc_release(struct process *p)
 	proc_net_release(p);
 	if (p->vs.pml4)
 		vmspace_destroy(&p->vs);
+	/* An interrupt on another CPU may be posting right now: take the ring
+	 * away under the lock proc_post_event holds while it writes. */
+	unsigned long f = spin_lock_irqsave(&p->ev_lock);
+	p->ring = NULL;
+	spin_unlock_irqrestore(&p->ev_lock, f);
 	if (p->ring_pa)
 		page_free(p->ring_pa, RING_PAGES);
 	p->ring_pa = 0;
-	p->ring = NULL;
 	kfree(p->fpu);
 	p->fpu = NULL;
 }
