@@ -281,6 +281,17 @@ def echod_cmdline(net):
     return f"net=eth0:0 echod --sockperf --ip {net.guest_ip} --gw {net.gateway} --port {PORT}"
 
 
+def manticore_direct_guest(net):
+    """Manticore through QEMU's direct kernel boot: kernel.elf's PVH entry,
+    echod as the one module, its command line after ' -- '. None without
+    the built files."""
+    if not (os.path.exists(KERNEL_ELF) and os.path.exists(ECHOD_ELF)):
+        return None
+    return Guest("manticore", "Manticore (-kernel)", r"echod ready", kernel=KERNEL_ELF,
+                 initrd=ECHOD_ELF, append=lambda n: "-- " + echod_cmdline(n),
+                 note="kernel.elf (PVH) + echod.elf as -initrd")
+
+
 def manticore_guest(net, iso=None, assembled=None):
     """The Manticore guest. With iso, that image as it is. Without: usr/echod/
     echod.iso when its echod command line has --sockperf and this network's
