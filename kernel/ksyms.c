@@ -40,16 +40,6 @@ const char *ksym_lookup(uint64_t addr, uint64_t *off)
 	return ksym_names + ksym_table[lo].name;
 }
 
-uint64_t ksym_address(const char *name)
-{
-	if (!&ksym_count)
-		return 0;
-	for (size_t i = 0; i < ksym_count; i++)
-		if (strcmp(ksym_names + ksym_table[i].name, name) == 0)
-			return ksym_table[i].addr;
-	return 0;
-}
-
 static void print_frame(int depth, uint64_t rip)
 {
 	uint64_t off;

@@ -5,7 +5,5 @@
 
 /* Name of the function containing addr, or NULL; *off gets the offset. */
 const char *ksym_lookup(uint64_t addr, uint64_t *off);
-/* Address of the named function, or 0. */
-uint64_t ksym_address(const char *name);
 /* Print a frame-pointer backtrace starting at (rip, rbp). */
 void ksym_backtrace(uint64_t rip, uint64_t rbp);
