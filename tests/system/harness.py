@@ -49,14 +49,16 @@ def iso(cmdline="", modules=()):
 class Boot:
     """A finished QEMU run: its exit status and the serial log."""
 
-    def __init__(self, status, log, logfile):
+    def __init__(self, status, log, logfile, stderr=""):
         self.status = status
         self.log = log
         self.logfile = logfile
+        self.stderr = stderr
 
     def expect(self, *needles):
         for n in needles:
-            assert n in self.log, f"{n!r} not in serial log {self.logfile}"
+            assert n in self.log, (f"{n!r} not in serial log {self.logfile} "
+                                   f"(QEMU status {self.status}{'; ' + self.stderr if self.stderr else ''})")
 
     def expect_status(self, want):
         assert self.status == want, (
@@ -87,7 +89,11 @@ def boot(image, name, timeout=60, mem=256, cpus=2, net="none", extra=()):
     if os.path.exists(logfile):
         with open(logfile, errors="replace") as f:
             log = f.read().replace("\r\n", "\n")
-    return Boot(p.returncode, log, logfile)
+    err = p.stderr.decode(errors="replace").strip().splitlines()
+    err = "; ".join(l for l in err if not l.startswith("run: "))
+    if log and not log.endswith("\n"):
+        log += "\n"
+    return Boot(p.returncode, log, logfile, err)
 
 
 def free_port():
