@@ -9,6 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "net_test_util.h"
+
 #include <net/net.h>
 #include <uapi/errno.h>
 
@@ -29,45 +31,6 @@ static const uint8_t gw_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x02};
 static const uint8_t bcast_mac[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 static struct net_stack stack;
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
-
-/* RFC 1071 the slow way: big-endian 16-bit words, folded; returns the folded sum. */
-static uint16_t ref_sum(const uint8_t *p, size_t n, uint64_t acc)
-{
-	for (size_t i = 0; i + 1 < n; i += 2)
-		acc += (uint64_t)(p[i] << 8 | p[i + 1]);
-	if (n & 1)
-		acc += (uint64_t)p[n - 1] << 8;
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return (uint16_t)acc;
-}
-
-static uint64_t ref_pseudo(uint32_t src, uint32_t dst, uint8_t proto, size_t len)
-{
-	return (src >> 16) + (src & 0xffff) + (dst >> 16) + (dst & 0xffff) + proto + len;
-}
 
 static uint64_t rng_state = 0x2545f4914f6cdd1dull;
 
