@@ -314,7 +314,7 @@ def manticore_guest(net, iso=None, assembled=None):
         out = assembled or os.path.join(OUT, "echod-bench.iso")
         os.makedirs(os.path.dirname(out), exist_ok=True)
         cmd = echod_cmdline(net)
-        run([os.path.join(ROOT, "scripts", "mkiso"), "-o", out + ".tmp", KERNEL_ELF, ECHOD_ELF,
+        run([os.path.join(ROOT, "scripts", "mkiso"), "-s", "-o", out + ".tmp", KERNEL_ELF, ECHOD_ELF,
              cmd])
         os.replace(out + ".tmp", out)
         return Guest("manticore", label, r"echod ready", iso=out,
