@@ -109,6 +109,7 @@ struct netif {
 	unsigned int qp;
 	uint64_t poll_ns;	 /* netif_wait polls this long after the last activity */
 	uint64_t last_active_ns; /* a frame received, or a TX backlog drained */
+	unsigned int last_burst; /* frames the last productive poll received */
 	netif_event_fn on_event; /* NULL: other events are counted and dropped */
 	void *event_arg;
 	uint32_t queued;  /* datagrams waiting on endpoints */
