@@ -2,9 +2,12 @@
 #include <arch/cpu.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
+#include <kernel/time.h>
 
 #define PM1_SLP_EN	  (1 << 13) /* ACPI 6.4, 4.8.3.2.1 PM1 control */
 #define PM1_SLP_TYP_SHIFT 10
+/* A hypervisor may act on the sleep request after the write returns. */
+#define POWER_OFF_GRACE_US 500000
 
 static bool debug_exit;
 static struct {
@@ -40,6 +43,12 @@ void power_off(void)
 		outw(s5.pm1a, (uint16_t)(s5.typa << PM1_SLP_TYP_SHIFT) | PM1_SLP_EN);
 		if (s5.pm1b)
 			outw(s5.pm1b, (uint16_t)(s5.typb << PM1_SLP_TYP_SHIFT) | PM1_SLP_EN);
+		/*
+		 * QEMU queues the shutdown for its main loop and lets this CPU
+		 * run on meanwhile: give it time before saying it failed.
+		 */
+		if (time_tsc_hz())
+			time_delay_us(POWER_OFF_GRACE_US);
 	}
 	printk("power: cannot power off; halted\n");
 	cpu_halt_forever();

@@ -4,7 +4,7 @@ import re
 
 import os
 
-from harness import EXIT_PANIC, EXIT_PASS, ROOT, boot, boot_direct, iso
+from harness import EXIT_PANIC, EXIT_PASS, KERNEL, ROOT, boot, boot_direct, iso
 
 
 def test_selftests():
@@ -65,3 +65,15 @@ def test_direct_pvh_boot():
     b.expect_status(EXIT_PASS)
     b.expect("boot loader: PVH direct boot", "command line: debugexit nosmp",
              "memory map:", "hello from pid 1: hello --count 2 direct", "hello 2/2")
+
+
+def test_acpi_power_off():
+    # Without debugexit the kernel powers off through ACPI (\_S5_ from the
+    # DSDT, SLP_TYP|SLP_EN to PM1a_CNT): QEMU ends by itself, status 0,
+    # and the kernel never gets to say it could not.
+    hello = os.path.join(ROOT, "usr/hello/build/hello.elf")
+    b = boot(KERNEL, "boot-acpi-off", timeout=60,
+             extra=["--append", "nosmp -- hello --count 1", "--module", hello])
+    b.expect_status(0)
+    b.expect("hello 1/1", "all processes have exited")
+    assert "cannot power off" not in b.log, f"power-off reported failure: {b.logfile}"
