@@ -260,6 +260,8 @@ static unsigned int echo_all(struct netif_ep *ep)
 		echoed += netif_echo_batch(ep, d, n);
 		total += n;
 	}
+	if (total) /* answer now, not on the next poll */
+		netif_flush(&nif);
 	if (total)
 		echo_cycles += __builtin_ia32_rdtsc() - t0;
 	return total;
