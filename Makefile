@@ -106,7 +106,7 @@ run: all programs
 	scripts/run usr/echod/echod.iso
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $$(git ls-files '*.c' '*.h' ':!:*_asm.h')
 
 clean:
 	rm -rf $(BUILD) kernel.elf kernel.iso

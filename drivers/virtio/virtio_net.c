@@ -29,7 +29,8 @@
 #define WANTED_FEATURES                                                                            \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MAC) |                               \
 	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_F_RING_EVENT_IDX) |                       \
-	 (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_MTU))
+	 (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |                         \
+	 (1ULL << VIRTIO_NET_F_MTU))
 
 struct virtio_net {
 	char name[8];

@@ -49,6 +49,7 @@
 
 /* Feature bits (§6, §5.1.3) */
 #define VIRTIO_NET_F_CSUM	0
+#define VIRTIO_NET_F_GUEST_CSUM 1
 #define VIRTIO_NET_F_MTU	3
 #define VIRTIO_NET_F_MAC	5
 #define VIRTIO_NET_F_STATUS	16

@@ -30,11 +30,12 @@ struct mc_net_queue {
 _Static_assert(sizeof(struct mc_net_queue) == 40, "ABI");
 
 /* Negotiated device features, as virtio feature bits. */
-#define MC_NET_F_CSUM	   (1ULL << 0)
-#define MC_NET_F_MAC	   (1ULL << 5)
-#define MC_NET_F_STATUS	   (1ULL << 16)
-#define MC_NET_F_EVENT_IDX (1ULL << 29)
-#define MC_NET_F_VERSION_1 (1ULL << 32)
+#define MC_NET_F_CSUM	    (1ULL << 0)
+#define MC_NET_F_GUEST_CSUM (1ULL << 1) /* rx frames may carry a partial checksum */
+#define MC_NET_F_MAC	    (1ULL << 5)
+#define MC_NET_F_STATUS	    (1ULL << 16)
+#define MC_NET_F_EVENT_IDX  (1ULL << 29)
+#define MC_NET_F_VERSION_1  (1ULL << 32)
 
 struct mc_net_layout {
 	uint32_t version; /* MC_NET_LAYOUT_VERSION */

@@ -15,7 +15,7 @@
 #define NS_PER_MS	1000000ull
 #define NS_PER_SEC	1000000000ull
 #define DEFAULT_POLL_US 1000 /* spans a client round trip, so ping-pong never sleeps */
-#define SOCKPERF_HDR	14 /* sockperf's header: byte 9 bit 0 is the "client" flag */
+#define SOCKPERF_HDR	14   /* sockperf's header: byte 9 bit 0 is the "client" flag */
 #define SOCKPERF_FLAGS	9
 #define RETRY_WAIT_NS	(20 * NS_PER_MS)
 #define DRAIN_NS	(1000 * NS_PER_MS)
@@ -36,7 +36,7 @@ static struct options opt;
 
 static struct netif nif;
 static bool nif_open;
-static uint64_t echoed; /* datagrams answered */
+static uint64_t echoed;	     /* datagrams answered */
 static uint64_t echo_cycles; /* TSC cycles spent answering (outside netif_poll) */
 
 static void print_stats(void)
@@ -60,11 +60,11 @@ static void print_stats(void)
 	       n->rx_udp_bad_len, n->rx_udp_bad_csum, n->rx_udp_no_port, n->rx_icmp_bad_csum,
 	       n->rx_icmp_other, n->rx_arp_bad);
 	printf("echod: stats vnet rx %lu (%lu B) tx %lu (%lu B) rx_kicks %lu tx_kicks %lu "
-	       "irq_arms %lu irq_races %lu rx_ring_empty %lu rx_short %lu tx_ring_full %lu "
-	       "tx_invalid %lu no_buffers %lu buf_errors %lu dev_errors %lu\n",
+	       "irq_arms %lu irq_races %lu rx_ring_empty %lu rx_short %lu rx_bad_hdr %lu "
+	       "tx_ring_full %lu tx_invalid %lu no_buffers %lu buf_errors %lu dev_errors %lu\n",
 	       d->rx_packets, d->rx_bytes, d->tx_packets, d->tx_bytes, d->rx_kicks, d->tx_kicks,
-	       d->irq_arms, d->irq_races, d->rx_ring_empty, d->rx_short, d->tx_ring_full,
-	       d->tx_invalid, d->no_buffers, d->buf_errors, d->dev_errors);
+	       d->irq_arms, d->irq_races, d->rx_ring_empty, d->rx_short, d->rx_bad_hdr,
+	       d->tx_ring_full, d->tx_invalid, d->no_buffers, d->buf_errors, d->dev_errors);
 	printf("echod: stats loop wakeups %lu net_events %lu events_dropped %u tx_dropped %lu "
 	       "reply_errors %lu queue_full %lu rx_deferred %lu cycles_per_datagram %lu\n",
 	       l->wakeups, l->net_events, mc_event_dropped(), l->tx_dropped, l->reply_errors,
@@ -242,6 +242,8 @@ static void sockperf_mark_reply(struct netif_dgram *d)
 	memcpy(&new_w, word, sizeof(new_w));
 	if (d->csum == 0)
 		return; /* the sender sent none; the reply computes its own */
+	if (d->csum_partial)
+		return; /* the NIC sums the payload as it is now */
 	c = net_csum_fold((uint64_t)(uint16_t)~d->csum + (uint16_t)~old_w + new_w);
 	d->csum = c ? c : 0xffff; /* RFC 768: 0 means "no checksum" */
 }

@@ -30,7 +30,6 @@ static inline uint64_t tsc_read(void)
 
 #define CALIBRATE_NS  (10 * 1000000ull) /* TSC against the kernel clock at open */
 #define DRAIN_STEP_NS (1 * 1000000ull)
-#define UDP_CSUM_OFF  6 /* offsetof(struct udp_hdr, csum) */
 
 /*
  * The TSC, scaled by a factor measured against CLOCK_MONOTONIC: mc_now_ns is
@@ -136,12 +135,19 @@ static bool tx_room(struct netif *nif)
 	return nif->ntx < NETIF_TX_QUEUE;
 }
 
+static inline bool csum_offloaded(const struct netif *nif)
+{
+	return nif->stack.cfg.udp_csum == NET_UDP_CSUM_OFFLOAD;
+}
+
 /*
- * Queue len bytes of frame in buffer buf, which the caller holds. udp: a
- * datagram from the stack's builders, whose checksum the device completes
- * with NET_UDP_CSUM_OFFLOAD. Without room the buffer is freed.
+ * Queue len bytes of frame in buffer buf, which the caller holds. partial:
+ * a datagram from the stack's builders whose UDP checksum field holds only
+ * the pseudo-header sum (NET_UDP_CSUM_OFFLOAD, or an echo of a partial
+ * one): the device completes it, or software when the device cannot.
+ * Without room the buffer is freed.
  */
-static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool udp)
+static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool partial)
 {
 	struct vnet_pkt *p;
 
@@ -157,10 +163,12 @@ static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool u
 	p->flags = 0;
 	p->csum_start = 0;
 	p->csum_offset = 0;
-	if (udp && nif->stack.cfg.udp_csum == NET_UDP_CSUM_OFFLOAD) {
+	if (partial && nif->vn.tx_csum) {
 		p->flags = VNET_PKT_F_TX_CSUM;
-		p->csum_start = ETH_HLEN + IP_HLEN;
-		p->csum_offset = UDP_CSUM_OFF;
+		p->csum_start = NET_UDP_CSUM_START;
+		p->csum_offset = NET_UDP_CSUM_OFFSET;
+	} else if (partial) {
+		udp_csum_complete(p->data, len);
 	}
 	return 0;
 }
@@ -232,6 +240,7 @@ static bool ep_deliver(struct netif *nif, uint32_t buf, const struct net_udp *u)
 	d->dst_ip = u->dst_ip;
 	d->dst_port = u->dport;
 	d->csum = u->csum;
+	d->csum_partial = u->csum_partial;
 	d->buf = buf;
 	d->ep = ep;
 	ep->stats.rx++;
@@ -289,6 +298,7 @@ static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_
 	u.sport = d->src_port;
 	u.dport = d->dst_port;
 	u.csum = d->csum;
+	u.csum_partial = d->csum_partial;
 	u.src_ip = d->src_ip;
 	u.dst_ip = d->dst_ip;
 	if (same)
@@ -301,7 +311,8 @@ static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_
 		return n;
 	}
 	ep->stats.tx++;
-	return tx_queue(nif, d->buf, (uint32_t)n, true);
+	return tx_queue(nif, d->buf, (uint32_t)n,
+			csum_offloaded(nif) || (same && udp_echo_partial(&nif->stack, &u)));
 }
 
 int netif_reply(struct netif_ep *ep, struct netif_dgram *d, size_t len)
@@ -385,7 +396,7 @@ int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const vo
 		return n;
 	}
 	ep->stats.tx++;
-	return tx_queue(nif, pkt.buf, (uint32_t)n, true);
+	return tx_queue(nif, pkt.buf, (uint32_t)n, csum_offloaded(nif));
 }
 
 int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned int n)
@@ -410,6 +421,8 @@ static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
 	unsigned int flags = p->flags & VNET_PKT_F_CSUM_VALID ? NET_RX_F_CSUM_VALID : 0;
 	struct net_rx_result res;
 
+	if (p->flags & VNET_PKT_F_CSUM_PARTIAL)
+		flags |= net_rx_partial(p->data, p->len, p->csum_start, p->csum_offset);
 	switch (net_rx_flags(&nif->stack, p->data, p->len, flags, &res, now)) {
 	case NET_RX_REPLY:
 		/* Room is certain: RX runs only with the TX queue empty. */

@@ -30,10 +30,10 @@
  * netif_wait call.
  */
 
-#define NETIF_EPS	   8	    /* endpoints per interface */
-#define NETIF_EP_QUEUE	   64	    /* datagrams an endpoint holds; more are dropped (2^n) */
-#define NETIF_BURST	   32	    /* frames taken from the RX ring per poll */
-#define NETIF_TX_QUEUE	   64	    /* frames waiting for netif_flush */
+#define NETIF_EPS	   8	      /* endpoints per interface */
+#define NETIF_EP_QUEUE	   64	      /* datagrams an endpoint holds; more are dropped (2^n) */
+#define NETIF_BURST	   32	      /* frames taken from the RX ring per poll */
+#define NETIF_TX_QUEUE	   64	      /* frames waiting for netif_flush */
 #define NETIF_POLL_NS	   1000000ull /* default poll window before sleeping: 1 ms */
 #define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest reply or send payload */
 #define NETIF_ARP_RETRY_NS (100 * 1000000ull)  /* netif_send asks a next hop at most this often */
@@ -56,6 +56,8 @@ struct netif_dgram {
 	uint32_t dst_ip;     /* ours, or a broadcast address */
 	uint16_t dst_port;   /* the endpoint's port */
 	uint16_t csum;	     /* UDP checksum as received (wire order), 0: none; see netif_echo */
+	bool csum_partial;   /* csum is the pseudo-header sum only (the sender left the
+			      * checksum to the NIC): payload changes need no csum patch */
 	uint32_t buf;	     /* the vnet buffer it holds */
 	struct netif_ep *ep; /* NULL once answered or released */
 };

@@ -257,13 +257,24 @@ unsigned int vnet_rx_burst(struct vnet *vn, struct vnet_pkt *pkts, unsigned int 
 			continue;
 		}
 		memcpy(&hdr, buf_addr(vn, id), sizeof(hdr));
-		vn->owner[id] = OWN_APP;
-		pkts[n].data = buf_addr(vn, id) + vn->hdr_len;
-		pkts[n].len = len - vn->hdr_len;
-		pkts[n].buf = id;
+		len -= vn->hdr_len;
 		pkts[n].flags = hdr.flags & VNET_HDR_F_DATA_VALID ? VNET_PKT_F_CSUM_VALID : 0;
 		pkts[n].csum_start = 0;
 		pkts[n].csum_offset = 0;
+		if (hdr.flags & VNET_HDR_F_NEEDS_CSUM) {
+			if ((uint32_t)hdr.csum_start + hdr.csum_offset + 2 > len) {
+				vn->stats.rx_bad_hdr++;
+				buf_put(vn, id);
+				continue;
+			}
+			pkts[n].flags |= VNET_PKT_F_CSUM_PARTIAL;
+			pkts[n].csum_start = hdr.csum_start;
+			pkts[n].csum_offset = hdr.csum_offset;
+		}
+		vn->owner[id] = OWN_APP;
+		pkts[n].data = buf_addr(vn, id) + vn->hdr_len;
+		pkts[n].len = len;
+		pkts[n].buf = id;
 		vn->stats.rx_packets++;
 		vn->stats.rx_bytes += pkts[n].len;
 		n++;

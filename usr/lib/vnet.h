@@ -12,7 +12,9 @@
  * The header in front of every frame on both queues (virtio 1.2 §5.1.6),
  * 12 bytes with VIRTIO_F_VERSION_1. Little-endian, like the host.
  */
-#define VNET_HDR_F_NEEDS_CSUM 1 /* tx: device fills the checksum at csum_start + csum_offset */
+#define VNET_HDR_F_NEEDS_CSUM                                                                      \
+	1			/* tx: device fills the checksum at csum_start + csum_offset;      \
+				 rx (GUEST_CSUM): the sender left it partial there */
 #define VNET_HDR_F_DATA_VALID 2 /* rx: device validated the checksum */
 #define VNET_HDR_GSO_NONE     0
 
@@ -42,13 +44,22 @@ struct vnet_pkt {
 	uint32_t len;	     /* frame bytes, without the virtio-net header */
 	uint32_t buf;	     /* buffer id in the pool */
 	uint16_t flags;	     /* VNET_PKT_F_* */
-	uint16_t csum_start; /* tx with VNET_PKT_F_TX_CSUM: offsets in the frame */
+	uint16_t csum_start; /* VNET_PKT_F_TX_CSUM, VNET_PKT_F_CSUM_PARTIAL: offsets in the frame */
 	uint16_t csum_offset;
 };
 
-/* rx: the device checked the L4 checksum. tx: it completes it (needs MC_NET_F_CSUM). */
-#define VNET_PKT_F_CSUM_VALID 0x1
-#define VNET_PKT_F_TX_CSUM    0x2
+/*
+ * rx: the device checked the L4 checksum. tx: it completes it (needs
+ * MC_NET_F_CSUM). rx (MC_NET_F_GUEST_CSUM): the frame's data is known good
+ * but its checksum is partial: the 16-bit field at csum_start + csum_offset
+ * holds the sum of the pseudo-header only, to be completed over the bytes
+ * from csum_start to the end (virtio 1.2 §5.1.6.4) before the frame goes
+ * anywhere that checks it. A frame with offsets outside it is dropped
+ * (rx_bad_hdr).
+ */
+#define VNET_PKT_F_CSUM_VALID	0x1
+#define VNET_PKT_F_TX_CSUM	0x2
+#define VNET_PKT_F_CSUM_PARTIAL 0x4
 
 /* Driver counters; net_stats (usr/lib/net/net.h) counts the protocols. */
 struct vnet_stats {
@@ -62,6 +73,7 @@ struct vnet_stats {
 	uint64_t irq_races;	/* ... that found work and returned true (no sleep) */
 	uint64_t rx_ring_empty; /* refills that found no RX buffer left with the device */
 	uint64_t rx_short;	/* RX buffers returned with less than a header: recycled */
+	uint64_t rx_bad_hdr;	/* ... with a partial checksum outside the frame: recycled */
 	uint64_t tx_ring_full;	/* tx_burst calls that could not queue every frame */
 	uint64_t tx_invalid;	/* frames refused: not the caller's buffer, bad length, flags */
 	uint64_t no_buffers;	/* vnet_alloc_tx_buf found no free buffer */

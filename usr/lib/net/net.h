@@ -46,6 +46,9 @@ static inline uint32_t net_ntohl(uint32_t x)
 #define NET_FRAME_MAX	    (ETH_HLEN + NET_MTU)	    /* 1514 */
 #define NET_UDP_PAYLOAD_OFF (ETH_HLEN + IP_HLEN + UDP_HLEN) /* 42: where built payloads go */
 #define NET_UDP_MAX_PAYLOAD (NET_MTU - IP_HLEN - UDP_HLEN)  /* 1472: we never fragment */
+/* Where a device completes the UDP checksum of a datagram we send (no IP options). */
+#define NET_UDP_CSUM_START  (ETH_HLEN + IP_HLEN) /* 34 */
+#define NET_UDP_CSUM_OFFSET 6			 /* offsetof(struct udp_hdr, csum) */
 
 #define NET_ARP_SLOTS  16
 #define NET_ARP_TTL_NS (60ull * 1000000000ull)
@@ -125,6 +128,9 @@ enum net_rx_verdict {
 
 /* net_rx_flags flags. */
 #define NET_RX_F_CSUM_VALID 0x1u /* device verified the UDP checksum (virtio DATA_VALID) */
+#define NET_RX_F_CSUM_PARTIAL                                                                      \
+	0x2u /* the UDP checksum is partial, the data known good:                                  \
+	      * from net_rx_partial only */
 
 /* A received datagram; the payload stays in the frame. */
 struct net_udp {
@@ -132,8 +138,9 @@ struct net_udp {
 	uint16_t len;	  /* payload bytes (UDP length - 8; Ethernet padding excluded) */
 	uint16_t sport;	  /* host byte order */
 	uint16_t dport;
-	uint16_t csum;	 /* checksum field as received (wire order), 0 if none */
-	uint32_t src_ip; /* host byte order */
+	uint16_t csum;	   /* checksum field as received (wire order), 0 if none */
+	bool csum_partial; /* csum is the pseudo-header sum only (NET_RX_F_CSUM_PARTIAL) */
+	uint32_t src_ip;   /* host byte order */
 	uint32_t dst_ip;
 };
 
@@ -141,6 +148,27 @@ struct net_rx_result {
 	size_t len;	    /* NET_RX_REPLY: reply length, in the same buffer */
 	struct net_udp udp; /* NET_RX_UDP */
 };
+
+/*
+ * A frame whose sender left its L4 checksum partial (virtio NEEDS_CSUM,
+ * §5.1.6.4): the 16 bits at csum_start + csum_offset hold the pseudo-header
+ * sum, and the checksum is what the sum from csum_start to the end makes of
+ * it. The caller has checked that the field lies inside len. When it is the
+ * UDP checksum of an IPv4 datagram, returns NET_RX_F_CSUM_PARTIAL for
+ * net_rx_flags: nothing to verify, and an unchanged echo can leave the
+ * checksum to the device (net_udp.csum_partial). Otherwise completes the
+ * checksum in software, as the device would have, and returns 0.
+ */
+unsigned int net_rx_partial(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset);
+
+/* Complete a partial checksum in place (see net_rx_partial). */
+void net_csum_complete(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset);
+
+/*
+ * Complete the partial UDP checksum of a datagram we built (at
+ * NET_UDP_CSUM_START, over the UDP length), for a device that cannot.
+ */
+void udp_csum_complete(uint8_t *frame, size_t len);
 
 /* Reset s (stats, ARP cache, bound ports) and take the configuration. */
 void net_init(struct net_stack *s, const struct net_config *cfg);
@@ -188,6 +216,17 @@ int udp_reply_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const str
  * no pass over the payload is needed.
  */
 int udp_echo_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u);
+
+/*
+ * udp_echo_inplace of u leaves the reply's checksum partial (u came partial:
+ * the pseudo-header sum is the same both ways): it must go out with the
+ * device completing it (VNET_PKT_F_TX_CSUM at NET_UDP_CSUM_START,
+ * NET_UDP_CSUM_OFFSET), or through net_csum_complete.
+ */
+static inline bool udp_echo_partial(const struct net_stack *s, const struct net_udp *u)
+{
+	return u->csum_partial && u->csum != 0 && s->cfg.udp_csum != NET_UDP_CSUM_NONE;
+}
 
 /*
  * Build a datagram to dst_ip:dport into frame[cap].  The payload is copied to

@@ -20,7 +20,7 @@ int udp_rx(struct net_stack *s, uint8_t *frame, size_t hlen, size_t tot_len, uns
 	ulen = net_ntohs(udp->len);
 	if (ulen < UDP_HLEN || ulen > avail)
 		return net_drop(s, &s->stats.rx_udp_bad_len);
-	if (udp->csum != 0 && !(flags & NET_RX_F_CSUM_VALID)) {
+	if (udp->csum != 0 && !(flags & (NET_RX_F_CSUM_VALID | NET_RX_F_CSUM_PARTIAL))) {
 		uint64_t sum = ip_pseudo_be(ip->src, ip->dst, IP_PROTO_UDP, (uint16_t)ulen);
 
 		if (net_csum_fold(net_csum_partial(udp, ulen, sum)) != 0)
@@ -35,6 +35,7 @@ int udp_rx(struct net_stack *s, uint8_t *frame, size_t hlen, size_t tot_len, uns
 	out->udp.sport = net_ntohs(udp->sport);
 	out->udp.dport = dport;
 	out->udp.csum = udp->csum;
+	out->udp.csum_partial = flags & NET_RX_F_CSUM_PARTIAL;
 	out->udp.src_ip = net_ntohl(ip->src);
 	out->udp.dst_ip = net_ntohl(ip->dst);
 	s->stats.rx_udp++;
@@ -64,11 +65,12 @@ static uint16_t udp_csum(const struct net_stack *s, const struct udp_hdr *udp, u
 /*
  * Write the Ethernet, IP and UDP headers in front of payload_len bytes already
  * at frame + NET_UDP_PAYLOAD_OFF.  reuse: csum is known to be the datagram's
- * checksum (when software checksums are configured).
+ * checksum (when software checksums are configured), or with partial its
+ * pseudo-header sum, for the device to complete (whatever is configured).
  */
 static int udp_finish(struct net_stack *s, uint8_t *frame, size_t cap, const uint8_t *dst_mac,
 		      uint32_t dst_be, uint16_t sport, uint16_t dport, size_t payload_len,
-		      bool reuse, uint16_t csum)
+		      bool reuse, bool partial, uint16_t csum)
 {
 	struct eth_hdr *eth = (struct eth_hdr *)frame;
 	struct ip_hdr *ip = (struct ip_hdr *)(frame + ETH_HLEN);
@@ -79,7 +81,7 @@ static int udp_finish(struct net_stack *s, uint8_t *frame, size_t cap, const uin
 	udp->sport = net_htons(sport);
 	udp->dport = net_htons(dport);
 	udp->len = net_htons(ulen);
-	if (reuse && s->cfg.udp_csum == NET_UDP_CSUM_FULL) {
+	if (reuse && (s->cfg.udp_csum == NET_UDP_CSUM_FULL || partial)) {
 		udp->csum = csum;
 	} else {
 		udp->csum = 0;
@@ -108,10 +110,12 @@ static int udp_reply(struct net_stack *s, uint8_t *frame, size_t cap, const stru
 		memmove(frame + NET_UDP_PAYLOAD_OFF, u->payload, payload_len);
 	/*
 	 * An unchanged payload with a checksum: the reply's pseudo-header and
-	 * header are the request's words permuted, so the sum is the same.
+	 * header are the request's words permuted, so the sum is the same. So
+	 * is a partial one's, which covers the pseudo-header alone.
 	 */
 	return udp_finish(s, frame, cap, eth->src, net_htonl(u->src_ip), u->dport, u->sport,
-			  payload_len, same && u->csum != 0, u->csum);
+			  payload_len, same && u->csum != 0, same && udp_echo_partial(s, u),
+			  u->csum);
 }
 
 int udp_reply_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u,
@@ -145,5 +149,46 @@ int udp_build(struct net_stack *s, uint8_t *frame, size_t cap, uint32_t dst_ip, 
 	}
 	if (len && payload != frame + NET_UDP_PAYLOAD_OFF)
 		memmove(frame + NET_UDP_PAYLOAD_OFF, payload, len);
-	return udp_finish(s, frame, cap, mac, net_htonl(dst_ip), sport, dport, len, false, 0);
+	return udp_finish(s, frame, cap, mac, net_htonl(dst_ip), sport, dport, len, false, false,
+			  0);
+}
+
+unsigned int net_rx_partial(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset)
+{
+	const struct eth_hdr *eth = (const struct eth_hdr *)frame;
+	const struct ip_hdr *ip = (const struct ip_hdr *)(frame + ETH_HLEN);
+
+	if (len >= ETH_HLEN + IP_HLEN && eth->type == net_htons(ETH_TYPE_IPV4) &&
+	    ip->proto == IP_PROTO_UDP && csum_offset == NET_UDP_CSUM_OFFSET &&
+	    csum_start == ETH_HLEN + (size_t)(ip->ver_ihl & 0xf) * 4)
+		return NET_RX_F_CSUM_PARTIAL;
+	net_csum_complete(frame, len, csum_start, csum_offset);
+	return 0;
+}
+
+void net_csum_complete(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset)
+{
+	uint16_t c;
+
+	if (csum_start > len || csum_offset + 2 > len - csum_start)
+		return;
+	/* The field holds the pseudo-header sum: it is part of the sum. */
+	c = net_csum_fold(net_csum_partial(frame + csum_start, len - csum_start, 0));
+	__builtin_memcpy(frame + csum_start + csum_offset, &c, sizeof(c));
+}
+
+void udp_csum_complete(uint8_t *frame, size_t len)
+{
+	struct udp_hdr *udp = (struct udp_hdr *)(frame + NET_UDP_CSUM_START);
+	size_t ulen;
+
+	if (len < NET_UDP_PAYLOAD_OFF)
+		return;
+	ulen = net_ntohs(udp->len);
+	if (ulen < UDP_HLEN || ulen > len - NET_UDP_CSUM_START)
+		return;
+	net_csum_complete(frame, NET_UDP_CSUM_START + ulen, NET_UDP_CSUM_START,
+			  NET_UDP_CSUM_OFFSET);
+	if (udp->csum == 0)
+		udp->csum = 0xffff; /* RFC 768: 0 means none */
 }
