@@ -33,6 +33,12 @@ struct runqueue {
 	struct process *owner; /* exclusive owner from the manifest, if any */
 	unsigned placed;       /* live processes placed here */
 	bool idle;
+	/*
+	 * No deadline of a process here is earlier than this (0: none), so
+	 * run_deadlines scans the process table only once it has passed.
+	 * Setting a deadline lowers it; a scan recomputes it.
+	 */
+	uint64_t next_deadline;
 };
 
 static struct runqueue rqs[MAX_CPUS];
@@ -190,6 +196,7 @@ long sched_wait(struct process *p, uint64_t timeout_ns)
 	}
 	uint64_t now = time_ns();
 	p->wait_deadline = timeout_ns >= UINT64_MAX - now ? 0 : now + timeout_ns;
+	sched_note_deadline(p, p->wait_deadline);
 	p->in_wait = true;
 	p->state = PROC_WAITING;
 	spin_unlock_irqrestore(&rq->lock, f);
@@ -245,11 +252,21 @@ void sched_process_gone(struct process *p)
 	}
 }
 
+void sched_note_deadline(struct process *p, uint64_t deadline)
+{
+	struct runqueue *rq = &rqs[p->cpu];
+	/* Only p's own CPU sets its deadlines: no other writer races this. */
+	if (deadline && (!rq->next_deadline || deadline < rq->next_deadline))
+		rq->next_deadline = deadline;
+}
+
 /* Fire due timers and time out due waits of the processes on this CPU;
  * returns the earliest future deadline (0 if none). */
 static uint64_t run_deadlines(unsigned cpu, uint64_t now)
 {
 	uint64_t next = 0;
+	if (!rqs[cpu].next_deadline || now < rqs[cpu].next_deadline)
+		return rqs[cpu].next_deadline; /* nothing due: no scan */
 	for (int i = 0; i < PROC_MAX; i++) {
 		struct process *p = &procs[i];
 		if (p->cpu != cpu || p->state == PROC_FREE || p->state == PROC_DEAD)
@@ -268,6 +285,7 @@ static uint64_t run_deadlines(unsigned cpu, uint64_t now)
 		if (d2 && (!next || d2 < next))
 			next = d2;
 	}
+	rqs[cpu].next_deadline = next;
 	return next;
 }
 

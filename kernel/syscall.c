@@ -86,6 +86,7 @@ static long sys_timer_set(struct process *p, uint64_t deadline, uint64_t cookie)
 	p->timer_cookie = cookie;
 	if (deadline && deadline <= time_ns())
 		p->timer_deadline = 1;
+	sched_note_deadline(p, p->timer_deadline);
 	return 0;
 }
 

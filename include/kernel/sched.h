@@ -21,6 +21,9 @@ void sched_unplace(struct process *p);
 void sched_enqueue(struct process *p);
 /* An event arrived for p: wake it if it waits. Any CPU, any context. */
 void sched_wake(struct process *p);
+/* p (on its own CPU) set a timer or wait deadline: the scheduler must look by then. */
+void sched_note_deadline(struct process *p, uint64_t deadline);
+
 /* Block the current process in wait() until an event or the deadline. */
 long sched_wait(struct process *p, uint64_t timeout_ns);
 /* Take p off its run queue for good (it is exiting). */
