@@ -16,6 +16,8 @@
 #include <uapi/syscall.h>
 #include <netif.h>
 
+#include "fake_virtq.h"
+
 #define BUF_SIZE 2048
 #define POOL_DMA 0x80000000ull /* the device's address of pool byte 0 */
 #define RX_INDEX 0
@@ -39,19 +41,6 @@ static const uint8_t bcast[6] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 
 /* ---------------------------------------------------------------- the simulated NIC */
 
-/* The device's side of one virtqueue. */
-struct dev_q {
-	unsigned int size;
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
-	uint16_t next_avail; /* next avail entry the device takes */
-	uint16_t next_used;  /* next used entry it writes */
-	uint16_t bell;	     /* the doorbell; 0xffff: not rung */
-	unsigned int kicks;
-	unsigned int irqs;
-};
-
 struct sent_frame {
 	uint8_t data[BUF_SIZE];
 	uint32_t len;
@@ -61,10 +50,9 @@ struct sent_frame {
 
 struct dev {
 	struct mc_net_layout layout;
-	struct dev_q rx, tx;
+	struct fake_vq rx, tx;
 	uint8_t *pool;
 	size_t pool_size;
-	bool event_idx;
 	bool check_frames; /* validate every transmitted IPv4 frame's checksums */
 	uint8_t rx_flags;  /* virtio-net header flags of received frames */
 	uint16_t rx_csum_start, rx_csum_offset; /* ... and their checksum offsets */
@@ -154,43 +142,18 @@ long sys_wait(uint64_t timeout_ns)
 
 /* ---------------------------------------------------------------- device side */
 
-static void *zalloc(size_t len)
-{
-	void *p = aligned_alloc(4096, (len + 4095) / 4096 * 4096);
-
-	assert_non_null(p);
-	memset(p, 0, len);
-	return p;
-}
-
-static void dq_init(struct dev_q *q, unsigned int size, struct mc_net_queue *mq, uint16_t index)
-{
-	q->size = size;
-	q->desc = zalloc(virtq_desc_bytes(size));
-	q->avail = zalloc(virtq_avail_bytes(size));
-	q->used = zalloc(virtq_used_bytes(size));
-	q->bell = 0xffff;
-	mq->desc = (uintptr_t)q->desc;
-	mq->avail = (uintptr_t)q->avail;
-	mq->used = (uintptr_t)q->used;
-	mq->notify = (uintptr_t)&q->bell;
-	mq->size = (uint16_t)size;
-	mq->index = index;
-}
-
 static void dev_new(unsigned int rx_size, unsigned int tx_size, unsigned int nbufs, bool event_idx)
 {
 	struct dev *d = calloc(1, sizeof(*d));
 
 	assert_non_null(d);
-	d->event_idx = event_idx;
 	d->pool_size = (size_t)nbufs * BUF_SIZE;
-	d->pool = zalloc(d->pool_size);
+	d->pool = fake_zalloc(d->pool_size);
 	d->check_frames = true;
 	d->layout.version = MC_NET_LAYOUT_VERSION;
 	d->layout.qp = QP;
-	dq_init(&d->rx, rx_size, &d->layout.rx, RX_INDEX);
-	dq_init(&d->tx, tx_size, &d->layout.tx, TX_INDEX);
+	fvq_init(&d->rx, rx_size, event_idx, &d->layout.rx, RX_INDEX);
+	fvq_init(&d->tx, tx_size, event_idx, &d->layout.tx, TX_INDEX);
 	d->layout.pool = (uintptr_t)d->pool;
 	d->layout.pool_size = d->pool_size;
 	d->layout.pool_dma = POOL_DMA;
@@ -207,50 +170,13 @@ static void dev_new(unsigned int rx_size, unsigned int tx_size, unsigned int nbu
 	counting_waits = false;
 }
 
-static void dq_free(struct dev_q *q)
-{
-	free(q->desc);
-	free(q->avail);
-	free(q->used);
-}
-
 static void dev_free(void)
 {
-	dq_free(&dev->rx);
-	dq_free(&dev->tx);
+	fvq_free(&dev->rx);
+	fvq_free(&dev->tx);
 	free(dev->pool);
 	free(dev);
 	dev = NULL;
-}
-
-static void dq_bell(struct dev_q *q, uint16_t index)
-{
-	if (q->bell == 0xffff)
-		return;
-	assert_int_equal(q->bell, index);
-	q->kicks++;
-	q->bell = 0xffff;
-}
-
-static unsigned int dq_pending(const struct dev_q *q)
-{
-	return (uint16_t)(q->avail->idx - q->next_avail);
-}
-
-/* Ask for a kick when the driver next publishes, as a device that drained the queue does. */
-static void dq_want_kick(struct dev_q *q)
-{
-	if (dev->event_idx)
-		*(volatile uint16_t *)&q->used->ring[q->size] = q->next_avail;
-}
-
-static uint16_t dq_take(struct dev_q *q)
-{
-	uint16_t id = q->avail->ring[q->next_avail % q->size];
-
-	q->next_avail++;
-	assert_true(id < q->size);
-	return id;
 }
 
 static uint8_t *dq_buf(const struct virtq_desc *d)
@@ -262,22 +188,10 @@ static uint8_t *dq_buf(const struct virtq_desc *d)
 }
 
 /* Return descriptor id; raise the queue pair's interrupt (an EV_NET event) if asked for. */
-static void dq_put(struct dev_q *q, uint16_t id, uint32_t len)
+static void dq_put(struct fake_vq *q, uint16_t id, uint32_t len)
 {
-	uint16_t old = q->next_used;
-	bool irq;
-
-	q->used->ring[q->next_used % q->size] = (struct virtq_used_elem){id, len};
-	q->next_used++;
-	__atomic_store_n(&q->used->idx, q->next_used, __ATOMIC_RELEASE);
-	if (dev->event_idx)
-		irq = virtq_need_event(q->avail->ring[q->size], q->next_used, old);
-	else
-		irq = !(q->avail->flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
-	if (irq) {
-		q->irqs++;
+	if (fvq_put(q, id, len))
 		post_event(EV_NET, QP);
-	}
 }
 
 /* A frame arrives from the wire: 1 if an RX buffer took it, 0 if none was posted. */
@@ -291,12 +205,12 @@ static int dev_receive(const uint8_t *frame, size_t len)
 	uint8_t *b;
 	uint16_t id;
 
-	dq_bell(&dev->rx, RX_INDEX);
-	if (!dq_pending(&dev->rx)) {
-		dq_want_kick(&dev->rx);
+	fvq_bell(&dev->rx, RX_INDEX);
+	if (!fvq_pending(&dev->rx)) {
+		fvq_want_kick(&dev->rx);
 		return 0;
 	}
-	id = dq_take(&dev->rx);
+	id = fvq_take(&dev->rx);
 	d = &dev->rx.desc[id];
 	assert_int_equal(d->flags, VIRTQ_DESC_F_WRITE);
 	assert_true(d->len >= sizeof(h) + len);
@@ -315,9 +229,9 @@ static unsigned int dev_transmit(unsigned int max)
 {
 	unsigned int n = 0;
 
-	dq_bell(&dev->tx, TX_INDEX);
-	while (n < max && dq_pending(&dev->tx)) {
-		uint16_t id = dq_take(&dev->tx);
+	fvq_bell(&dev->tx, TX_INDEX);
+	while (n < max && fvq_pending(&dev->tx)) {
+		uint16_t id = fvq_take(&dev->tx);
 		struct virtq_desc *d = &dev->tx.desc[id];
 		struct sent_frame *s = &dev->sent[dev->nsent++ % SENT_MAX];
 		uint8_t *b = dq_buf(d);
@@ -334,8 +248,8 @@ static unsigned int dev_transmit(unsigned int max)
 		dq_put(&dev->tx, id, 0);
 		n++;
 	}
-	if (!dq_pending(&dev->tx))
-		dq_want_kick(&dev->tx);
+	if (!fvq_pending(&dev->tx))
+		fvq_want_kick(&dev->tx);
 	return n;
 }
 
@@ -719,7 +633,7 @@ static void test_zero_copy_reply(void **state)
 	assert_int_equal(netif_reply(ep, &d, sizeof(up) - 1), 0);
 	assert_null(d.ep);
 	assert_int_equal(netif_reply(ep, &d, 4), -EINVAL); /* consumed */
-	assert_int_equal(dq_pending(&dev->tx), 0);	   /* batched until the flush */
+	assert_int_equal(fvq_pending(&dev->tx), 0);	   /* batched until the flush */
 	kicks = nif->vn.stats.tx_kicks;
 	assert_int_equal(netif_flush(nif), 1);
 	assert_true(nif->vn.stats.tx_kicks - kicks <= 1);
@@ -828,10 +742,10 @@ static void test_batch(void **state)
 	assert_int_equal(netif_echo_batch(ep, d, 20), 20);
 	assert_int_equal(netif_reply_batch(ep, d + 20, 20), 20);
 	assert_int_equal(nif->ntx, 40);
-	assert_int_equal(dq_pending(&dev->tx), 0);
+	assert_int_equal(fvq_pending(&dev->tx), 0);
 	kicks = nif->vn.stats.tx_kicks;
 	assert_int_equal(netif_flush(nif), 40);
-	assert_int_equal(dq_pending(&dev->tx), 40);
+	assert_int_equal(fvq_pending(&dev->tx), 40);
 	assert_true(nif->vn.stats.tx_kicks - kicks <= 1);
 	assert_int_equal(dev_transmit(~0u), 40);
 	for (i = 0; i < 40; i++) {
@@ -1000,7 +914,7 @@ static void test_send_batch(void **state)
 		m[i] = (struct netif_msg){PEER_IP, (uint16_t)(6000 + i), text[i], 5};
 	}
 	assert_int_equal(netif_send_batch(ep, m, 6), 6);
-	assert_int_equal(dq_pending(&dev->tx), 0);
+	assert_int_equal(fvq_pending(&dev->tx), 0);
 	kicks = nif->vn.stats.tx_kicks;
 	assert_int_equal(netif_flush(nif), 7);
 	assert_true(nif->vn.stats.tx_kicks - kicks <= 1);

@@ -12,31 +12,19 @@
 #include <uapi/errno.h>
 #include <vnet.h>
 
+#include "fake_virtq.h"
+
 #define BUF_SIZE 2048
 #define POOL_DMA 0x40000000ull /* the device's view of pool byte 0 */
 #define RX_INDEX 0
 #define TX_INDEX 1
 
-/* One simulated virtqueue, device side. */
-struct dev_queue {
-	unsigned int size;
-	struct virtq_desc *desc;
-	struct virtq_avail *avail;
-	struct virtq_used *used;
-	uint16_t next_avail;
-	uint16_t next_used;
-	uint16_t bell; /* the doorbell register; 0xffff: not rung */
-	unsigned int kicks;
-	unsigned int irqs;
-};
-
 /* The simulated NIC and the kernel's grant. */
 struct sim {
 	struct mc_net_layout layout;
-	struct dev_queue rx, tx;
+	struct fake_vq rx, tx;
 	uint8_t *pool;
 	size_t pool_size;
-	bool event_idx;
 	long attach_result;
 	/* Last frame the device transmitted. */
 	uint8_t sent[BUF_SIZE];
@@ -57,42 +45,17 @@ long sys_net_attach(const char *name, unsigned int qp, struct mc_net_layout *lay
 	return 0;
 }
 
-static void *zalloc(size_t align, size_t len)
-{
-	void *p = aligned_alloc(align, (len + align - 1) / align * align);
-
-	assert_non_null(p);
-	memset(p, 0, len);
-	return p;
-}
-
-static void dq_init(struct dev_queue *q, unsigned int size, struct mc_net_queue *mq, uint16_t index)
-{
-	q->size = size;
-	q->desc = zalloc(4096, virtq_desc_bytes(size));
-	q->avail = zalloc(4096, virtq_avail_bytes(size));
-	q->used = zalloc(4096, virtq_used_bytes(size));
-	q->bell = 0xffff;
-	mq->desc = (uintptr_t)q->desc;
-	mq->avail = (uintptr_t)q->avail;
-	mq->used = (uintptr_t)q->used;
-	mq->notify = (uintptr_t)&q->bell;
-	mq->size = (uint16_t)size;
-	mq->index = index;
-}
-
 static struct sim *sim_new(unsigned int rx_size, unsigned int tx_size, unsigned int nbufs,
 			   bool event_idx)
 {
 	struct sim *s = calloc(1, sizeof(*s));
 
 	assert_non_null(s);
-	s->event_idx = event_idx;
 	s->pool_size = (size_t)nbufs * BUF_SIZE;
-	s->pool = zalloc(4096, s->pool_size);
+	s->pool = fake_zalloc(s->pool_size);
 	s->layout.version = MC_NET_LAYOUT_VERSION;
-	dq_init(&s->rx, rx_size, &s->layout.rx, RX_INDEX);
-	dq_init(&s->tx, tx_size, &s->layout.tx, TX_INDEX);
+	fvq_init(&s->rx, rx_size, event_idx, &s->layout.rx, RX_INDEX);
+	fvq_init(&s->tx, tx_size, event_idx, &s->layout.tx, TX_INDEX);
 	s->layout.pool = (uintptr_t)s->pool;
 	s->layout.pool_size = s->pool_size;
 	s->layout.pool_dma = POOL_DMA;
@@ -105,41 +68,12 @@ static struct sim *sim_new(unsigned int rx_size, unsigned int tx_size, unsigned 
 	return s;
 }
 
-static void dq_free(struct dev_queue *q)
-{
-	free(q->desc);
-	free(q->avail);
-	free(q->used);
-}
-
 static void sim_free(struct sim *s)
 {
-	dq_free(&s->rx);
-	dq_free(&s->tx);
+	fvq_free(&s->rx);
+	fvq_free(&s->tx);
 	free(s->pool);
 	free(s);
-}
-
-/* Collect doorbell rings since the last look. */
-static void dq_poll_bell(struct dev_queue *q, uint16_t index)
-{
-	if (q->bell != 0xffff) {
-		assert_int_equal(q->bell, index);
-		q->kicks++;
-		q->bell = 0xffff;
-	}
-}
-
-static unsigned int dq_pending(const struct dev_queue *q)
-{
-	return (uint16_t)(q->avail->idx - q->next_avail);
-}
-
-/* The device wants a kick for the next buffer (as QEMU asks after draining). */
-static void dq_want_kick(struct sim *s, struct dev_queue *q)
-{
-	if (s->event_idx)
-		*(uint16_t *)&q->used->ring[q->size] = q->next_avail;
 }
 
 static uint8_t *dev_buf(struct sim *s, const struct virtq_desc *d)
@@ -147,32 +81,6 @@ static uint8_t *dev_buf(struct sim *s, const struct virtq_desc *d)
 	assert_true(d->addr >= POOL_DMA);
 	assert_true(d->addr - POOL_DMA + d->len <= s->pool_size);
 	return s->pool + (d->addr - POOL_DMA);
-}
-
-static uint16_t dq_take(struct dev_queue *q)
-{
-	uint16_t id;
-
-	assert_true(dq_pending(q) > 0);
-	id = q->avail->ring[q->next_avail % q->size];
-	q->next_avail++;
-	assert_true(id < q->size);
-	return id;
-}
-
-static void dq_put(struct sim *s, struct dev_queue *q, uint32_t id, uint32_t len)
-{
-	uint16_t old = q->next_used;
-	bool irq;
-
-	q->used->ring[q->next_used % q->size] = (struct virtq_used_elem){id, len};
-	q->next_used++;
-	__atomic_store_n(&q->used->idx, q->next_used, __ATOMIC_RELEASE);
-	if (s->event_idx)
-		irq = virtq_need_event(q->avail->ring[q->size], q->next_used, old);
-	else
-		irq = !(q->avail->flags & VIRTQ_AVAIL_F_NO_INTERRUPT);
-	q->irqs += irq;
 }
 
 /* A frame arrives: 1 if a buffer took it, 0 if the RX ring was empty. */
@@ -183,19 +91,19 @@ static int dev_receive(struct sim *s, const uint8_t *frame, uint32_t len, uint8_
 	uint8_t *b;
 	uint16_t id;
 
-	dq_poll_bell(&s->rx, RX_INDEX);
-	if (!dq_pending(&s->rx)) {
-		dq_want_kick(s, &s->rx);
+	fvq_bell(&s->rx, RX_INDEX);
+	if (!fvq_pending(&s->rx)) {
+		fvq_want_kick(&s->rx);
 		return 0;
 	}
-	id = dq_take(&s->rx);
+	id = fvq_take(&s->rx);
 	d = &s->rx.desc[id];
 	assert_int_equal(d->flags, VIRTQ_DESC_F_WRITE);
 	assert_true(d->len >= VNET_RX_BUF_MIN);
 	b = dev_buf(s, d);
 	memcpy(b, &h, sizeof(h));
 	memcpy(b + sizeof(h), frame, len);
-	dq_put(s, &s->rx, id, (uint32_t)sizeof(h) + len);
+	fvq_put(&s->rx, id, (uint32_t)sizeof(h) + len);
 	return 1;
 }
 
@@ -204,9 +112,9 @@ static unsigned int dev_transmit(struct sim *s)
 {
 	unsigned int n = 0;
 
-	dq_poll_bell(&s->tx, TX_INDEX);
-	while (dq_pending(&s->tx)) {
-		uint16_t id = dq_take(&s->tx);
+	fvq_bell(&s->tx, TX_INDEX);
+	while (fvq_pending(&s->tx)) {
+		uint16_t id = fvq_take(&s->tx);
 		struct virtq_desc *d = &s->tx.desc[id];
 		uint8_t *b = dev_buf(s, d);
 
@@ -216,10 +124,10 @@ static unsigned int dev_transmit(struct sim *s)
 		s->sent_len = d->len - (uint32_t)sizeof(struct vnet_hdr);
 		memcpy(s->sent, b + sizeof(struct vnet_hdr), s->sent_len);
 		s->sent_count++;
-		dq_put(s, &s->tx, id, 0);
+		fvq_put(&s->tx, id, 0);
 		n++;
 	}
-	dq_want_kick(s, &s->tx);
+	fvq_want_kick(&s->tx);
 	return n;
 }
 
@@ -285,11 +193,11 @@ static void test_open_fills_rx(void **state)
 	(void)state;
 	assert_int_equal(vnet_open(&vn, "eth0", 0), 0);
 	assert_int_equal(vn.nbufs, 1024);
-	assert_int_equal(dq_pending(&s->rx), 256);
+	assert_int_equal(fvq_pending(&s->rx), 256);
 	assert_int_equal(virtq_inflight(&vn.rx), 256);
 	assert_int_equal(vn.nfree, 1024 - 256);
 	assert_int_equal(vn.stats.rx_kicks, 1);
-	dq_poll_bell(&s->rx, RX_INDEX);
+	fvq_bell(&s->rx, RX_INDEX);
 	assert_int_equal(s->rx.kicks, 1);
 	assert_int_equal(s->tx.bell, 0xffff);
 	assert_memory_equal(vnet_mac(&vn), "\x52\x54\x00\x12\x34\x56", 6);
@@ -486,7 +394,7 @@ static void test_tx_invalid(void **state)
 	q.flags = 0x80;
 	assert_int_equal(vnet_tx_burst(&vn, &q, 1), 0);
 	assert_int_equal(vn.stats.tx_invalid, 7);
-	assert_int_equal(dq_pending(&s->tx), 0);
+	assert_int_equal(fvq_pending(&s->tx), 0);
 
 	/* A valid one goes; the same buffer twice does not. */
 	q = p;
@@ -549,11 +457,11 @@ static void test_rx_flags_and_bad_device(void **state)
 	assert_int_equal(vnet_buf_free(&vn, p[0].buf), 0);
 
 	/* Shorter than the header: recycled, counted, not delivered. */
-	id = dq_take(&s->rx);
-	dq_put(s, &s->rx, id, 5);
+	id = fvq_take(&s->rx);
+	fvq_put(&s->rx, id, 5);
 	/* Ids the device does not hold: descriptor 0 came back above. */
-	dq_put(s, &s->rx, 0, 100);
-	dq_put(s, &s->rx, 1000, 100);
+	fvq_put(&s->rx, 0, 100);
+	fvq_put(&s->rx, 1000, 100);
 	assert_int_equal(dev_receive(s, frame, sizeof(frame), 0), 1);
 	assert_int_equal(vnet_rx_burst(&vn, p, 4), 1);
 	assert_int_equal(p[0].flags, 0);
