@@ -32,11 +32,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_WINDOW	4096
-#define BATCH		64
-#define MIN_SIZE	24
-#define MAX_SIZE	9000
-#define HIST_US		1000000	/* RTT histogram: 1 us buckets up to 1 s */
+#define MAX_WINDOW 4096
+#define BATCH	   64
+#define MIN_SIZE   24
+#define MAX_SIZE   9000
+#define HIST_US	   1000000 /* RTT histogram: 1 us buckets up to 1 s */
 
 struct slot {
 	uint32_t gen;
@@ -99,7 +99,7 @@ static void queue_request(unsigned int s, uint64_t t)
 	txiov[pending].iov_len = size;
 	txmsg[pending].msg_hdr.msg_iov = &txiov[pending];
 	txmsg[pending].msg_hdr.msg_iovlen = 1;
-	pending++;	/* callers flush when BATCH are queued */
+	pending++; /* callers flush when BATCH are queued */
 }
 
 static void flush(void)
@@ -113,7 +113,7 @@ static void flush(void)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN || errno == ENOBUFS) {
-				struct pollfd pf = { .fd = fd, .events = POLLOUT };
+				struct pollfd pf = {.fd = fd, .events = POLLOUT};
 
 				poll(&pf, 1, 1);
 				continue;
@@ -158,14 +158,29 @@ int main(int argc, char **argv)
 	size = 64;
 	while ((opt = getopt(argc, argv, "a:p:w:s:t:W:T:h")) != -1) {
 		switch (opt) {
-		case 'a': addr = optarg; break;
-		case 'p': port = (unsigned int)num(optarg, 1, 65535); break;
-		case 'w': window = (unsigned int)num(optarg, 1, MAX_WINDOW); break;
-		case 's': size = (unsigned int)num(optarg, MIN_SIZE, MAX_SIZE); break;
-		case 't': seconds = num(optarg, 0.1, 3600); break;
-		case 'W': warmup = num(optarg, 0, 3600); break;
-		case 'T': timeout_ms = num(optarg, 1, 60000); break;
-		default: usage();
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			port = (unsigned int)num(optarg, 1, 65535);
+			break;
+		case 'w':
+			window = (unsigned int)num(optarg, 1, MAX_WINDOW);
+			break;
+		case 's':
+			size = (unsigned int)num(optarg, MIN_SIZE, MAX_SIZE);
+			break;
+		case 't':
+			seconds = num(optarg, 0.1, 3600);
+			break;
+		case 'W':
+			warmup = num(optarg, 0, 3600);
+			break;
+		case 'T':
+			timeout_ms = num(optarg, 1, 60000);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (!addr || optind != argc)
@@ -203,7 +218,7 @@ int main(int argc, char **argv)
 	flush();
 
 	for (;;) {
-		struct pollfd pf = { .fd = fd, .events = POLLIN };
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		uint64_t t = now_ns();
 		int n, k;
 
@@ -272,14 +287,15 @@ int main(int argc, char **argv)
 		double secs = (double)(end - measure_from) / 1e9;
 		uint64_t rec = c.received - base_received, lost = c.lost - base_lost;
 
-		printf("window=%u size=%u seconds=%.3f sent=%llu received=%llu lost=%llu stray=%llu "
-		       "rate=%.1f loss=%.6f rtt_p50_us=%llu rtt_p99_us=%llu rtt_max_us=%llu\n",
-		       window, size, secs, (unsigned long long)(c.sent - base_sent),
-		       (unsigned long long)rec, (unsigned long long)lost,
-		       (unsigned long long)(c.stray - base_stray), (double)rec / secs,
-		       rec + lost ? (double)lost / (double)(rec + lost) : 0.0,
-		       (unsigned long long)percentile(hist_n, 0.50),
-		       (unsigned long long)percentile(hist_n, 0.99), (unsigned long long)rtt_max);
+		printf(
+		    "window=%u size=%u seconds=%.3f sent=%llu received=%llu lost=%llu stray=%llu "
+		    "rate=%.1f loss=%.6f rtt_p50_us=%llu rtt_p99_us=%llu rtt_max_us=%llu\n",
+		    window, size, secs, (unsigned long long)(c.sent - base_sent),
+		    (unsigned long long)rec, (unsigned long long)lost,
+		    (unsigned long long)(c.stray - base_stray), (double)rec / secs,
+		    rec + lost ? (double)lost / (double)(rec + lost) : 0.0,
+		    (unsigned long long)percentile(hist_n, 0.50),
+		    (unsigned long long)percentile(hist_n, 0.99), (unsigned long long)rtt_max);
 	}
 	return 0;
 }

@@ -26,11 +26,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define MAX_BATCH	64
-#define BUF_SIZE	65536	/* the largest UDP payload fits */
-#define SOCK_BUF	(4 << 20)
-#define SOCKPERF_HDR	14
-#define SOCKPERF_FLAGS	9
+#define MAX_BATCH      64
+#define BUF_SIZE       65536 /* the largest UDP payload fits */
+#define SOCK_BUF       (4 << 20)
+#define SOCKPERF_HDR   14
+#define SOCKPERF_FLAGS 9
 
 static struct {
 	uint64_t rx, tx, rx_calls, tx_calls, tx_errors, truncated;
@@ -110,7 +110,7 @@ int main(int argc, char **argv)
 		usage();
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;	/* no SA_RESTART: recvmmsg returns EINTR */
+	sa.sa_handler = on_signal; /* no SA_RESTART: recvmmsg returns EINTR */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 

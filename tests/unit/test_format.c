@@ -16,11 +16,11 @@
 
 #define OUT_MAX 1024
 
-static void report(const char *fmt, const char *ref, int ref_n,
-		   const char *got, int got_n, size_t size)
+static void report(const char *fmt, const char *ref, int ref_n, const char *got, int got_n,
+		   size_t size)
 {
-	print_error("format \"%s\" size %zu: glibc \"%s\" (%d), ours \"%s\" (%d)\n",
-		    fmt, size, ref, ref_n, got, got_n);
+	print_error("format \"%s\" size %zu: glibc \"%s\" (%d), ours \"%s\" (%d)\n", fmt, size, ref,
+		    ref_n, got, got_n);
 	fail();
 }
 
@@ -38,10 +38,9 @@ static void compare_at(size_t size, const char *fmt, va_list ap)
 	got_n = fmt_vsnprintf(got, size, fmt, b);
 	va_end(a);
 	va_end(b);
-	if (ref_n != got_n || (size && memcmp(ref, got, size < (size_t)ref_n + 1 ?
-					      size : (size_t)ref_n + 1)))
-		report(fmt, size ? ref : "", ref_n, size ? got : "", got_n,
-		       size);
+	if (ref_n != got_n ||
+	    (size && memcmp(ref, got, size < (size_t)ref_n + 1 ? size : (size_t)ref_n + 1)))
+		report(fmt, size ? ref : "", ref_n, size ? got : "", got_n, size);
 	free(ref);
 	free(got);
 }
@@ -87,15 +86,34 @@ static void expect(const char *want, const char *fmt, ...)
 }
 
 static const int64_t values[] = {
-	0, 1, -1, 7, -7, 42, 127, 128, -128, 255, 256, 300, -129,
-	32767, -32768, 65535, 65536, INT32_MAX, INT32_MIN,
-	(int64_t)0x89abcdefULL, 0x123456789abcdefLL, -0x123456789abcdefLL,
-	INT64_MAX, INT64_MIN,
+    0,
+    1,
+    -1,
+    7,
+    -7,
+    42,
+    127,
+    128,
+    -128,
+    255,
+    256,
+    300,
+    -129,
+    32767,
+    -32768,
+    65535,
+    65536,
+    INT32_MAX,
+    INT32_MIN,
+    (int64_t)0x89abcdefULL,
+    0x123456789abcdefLL,
+    -0x123456789abcdefLL,
+    INT64_MAX,
+    INT64_MIN,
 };
 
 /* Pass v as int or as a 64-bit value, after nstar '*' arguments. */
-static void check_value(const char *fmt, bool wide, int nstar, int s1, int s2,
-			int64_t v)
+static void check_value(const char *fmt, bool wide, int nstar, int s1, int s2, int64_t v)
 {
 	if (wide) {
 		if (nstar == 0)
@@ -114,8 +132,7 @@ static void check_value(const char *fmt, bool wide, int nstar, int s1, int s2,
 	}
 }
 
-static void sweep_values(const char *fmt, bool wide, int nstar, int s1,
-			 int s2)
+static void sweep_values(const char *fmt, bool wide, int nstar, int s1, int s2)
 {
 	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
 		check_value(fmt, wide, nstar, s1, s2, values[i]);
@@ -124,8 +141,8 @@ static void sweep_values(const char *fmt, bool wide, int nstar, int s1,
 /* Try each sensible value for the '*' arguments the spec asks for. */
 static void sweep_stars(const char *fmt, bool wstar, bool pstar, bool wide)
 {
-	static const int wv[] = { 9, -9, 0 };
-	static const int pv[] = { 3, -1, 0 };
+	static const int wv[] = {9, -9, 0};
+	static const int pv[] = {3, -1, 0};
 
 	for (size_t i = 0; i < (wstar ? 3u : 1u); i++) {
 		for (size_t j = 0; j < (pstar ? 3u : 1u); j++) {
@@ -145,17 +162,16 @@ static void sweep_stars(const char *fmt, bool wstar, bool pstar, bool wide)
 static void sweep_convs(const char *flags, const char *width, const char *prec)
 {
 	static const char *const lens[] = {
-		"", "hh", "h", "l", "ll", "z", "j", "t",
+	    "", "hh", "h", "l", "ll", "z", "j", "t",
 	};
 	static const char convs[] = "diuxXo";
 	char fmt[64];
 
 	for (size_t l = 0; l < sizeof(lens) / sizeof(lens[0]); l++) {
 		for (size_t c = 0; convs[c]; c++) {
-			snprintf(fmt, sizeof(fmt), "<%%%s%s%s%s%c>", flags,
-				 width, prec, lens[l], convs[c]);
-			sweep_stars(fmt, width[0] == '*',
-				    strchr(prec, '*') != NULL, l >= 3);
+			snprintf(fmt, sizeof(fmt), "<%%%s%s%s%s%c>", flags, width, prec, lens[l],
+				 convs[c]);
+			sweep_stars(fmt, width[0] == '*', strchr(prec, '*') != NULL, l >= 3);
 		}
 	}
 }
@@ -164,19 +180,17 @@ static void sweep_convs(const char *flags, const char *width, const char *prec)
 static void test_integer_sweep(void **state)
 {
 	static const char *const flags[] = {
-		"", "-", "0", "+", " ", "#", "-0", "+0", " -", "#0", "#-",
-		"+ ", "-+#0 ",
+	    "", "-", "0", "+", " ", "#", "-0", "+0", " -", "#0", "#-", "+ ", "-+#0 ",
 	};
-	static const char *const widths[] = { "", "1", "6", "23", "*" };
+	static const char *const widths[] = {"", "1", "6", "23", "*"};
 	static const char *const precs[] = {
-		"", ".", ".0", ".1", ".4", ".22", ".*",
+	    "", ".", ".0", ".1", ".4", ".22", ".*",
 	};
 
 	(void)state;
 	for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++) {
 		for (size_t w = 0; w < sizeof(widths) / sizeof(widths[0]); w++) {
-			for (size_t p = 0; p < sizeof(precs) / sizeof(precs[0]);
-			     p++)
+			for (size_t p = 0; p < sizeof(precs) / sizeof(precs[0]); p++)
 				sweep_convs(flags[f], widths[w], precs[p]);
 		}
 	}
@@ -194,8 +208,7 @@ static void test_integer_limits(void **state)
 	expect("18446744073709551615", "%zu", SIZE_MAX);
 	expect("ffffffffffffffff", "%lx", (unsigned long)UINT64_MAX);
 	expect("0XFFFFFFFFFFFFFFFF", "%#llX", (unsigned long long)UINT64_MAX);
-	expect("01777777777777777777777", "%#llo",
-	       (unsigned long long)UINT64_MAX);
+	expect("01777777777777777777777", "%#llo", (unsigned long long)UINT64_MAX);
 	expect("-2147483648", "%d", INT32_MIN);
 	expect("4294967295", "%u", UINT32_MAX);
 	expect("-128", "%hhd", -128);
@@ -207,11 +220,9 @@ static void test_integer_limits(void **state)
 	expect("-0009223372036854775808", "%023lld", (long long)INT64_MIN);
 	expect("-00009223372036854775808", "%.23lld", (long long)INT64_MIN);
 	expect("-1", "%zd", (size_t)-1);
-	check("%lld %llu %llx %llo", (long long)INT64_MIN,
-	      (unsigned long long)UINT64_MAX, (unsigned long long)UINT64_MAX,
-	      (unsigned long long)UINT64_MAX);
-	check("%60.50lld|%-60.50llx|", (long long)INT64_MIN,
-	      (unsigned long long)UINT64_MAX);
+	check("%lld %llu %llx %llo", (long long)INT64_MIN, (unsigned long long)UINT64_MAX,
+	      (unsigned long long)UINT64_MAX, (unsigned long long)UINT64_MAX);
+	check("%60.50lld|%-60.50llx|", (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
 	check("%300d|%-300x|%.300o", -5, 0xabcu, 8u);
 }
 
@@ -248,10 +259,8 @@ static void test_strings(void **state)
 
 	(void)state;
 	check("%s", "hello");
-	check("[%10s][%-10s][%.2s][%10.2s][%-10.0s]", "abc", "abc", "abc",
-	      "abc", "abc");
-	check("[%*s][%*s][%.*s][%.*s]", 8, "ab", -8, "ab", 3, "abcdef", -1,
-	      "abcdef");
+	check("[%10s][%-10s][%.2s][%10.2s][%-10.0s]", "abc", "abc", "abc", "abc", "abc");
+	check("[%*s][%*s][%.*s][%.*s]", 8, "ab", -8, "ab", 3, "abcdef", -1, "abcdef");
 	check("[%s][%5s][%.0s]", "", "", "xyz");
 	check("%%|100%%|%c|%5c|%-5c|", 'x', 'y', 'z');
 	check("%c%c%c", 'a', 0x1e9, 'c');
@@ -287,8 +296,8 @@ static void test_pointer(void **state)
 	expect("0x0000000000001000  |", "%-20p|", (void *)0x1000UL);
 	expect("  0x0000000000001000", "%020p", (void *)0x1000UL);
 	expect("0x0000000000001000", "%#+ .3p", (void *)0x1000UL);
-	expect("rip=0x0000000000401000 rsp=0x00007fffffffe000",
-	       "rip=%p rsp=%p", (void *)0x401000UL, (void *)0x7fffffffe000UL);
+	expect("rip=0x0000000000401000 rsp=0x00007fffffffe000", "rip=%p rsp=%p", (void *)0x401000UL,
+	       (void *)0x7fffffffe000UL);
 }
 
 /* gcc's -Wformat rightly objects to these; they are the point of the test. */
@@ -324,14 +333,13 @@ static void test_unknown(void **state)
 
 static void test_truncation(void **state)
 {
-	char buf[4] = { 'x', 'x', 'x', 'x' };
+	char buf[4] = {'x', 'x', 'x', 'x'};
 
 	(void)state;
 	check_trunc("hello");
 	check_trunc("");
 	check_trunc("%d", -12345);
-	check_trunc("%lld|%llx", (long long)INT64_MIN,
-		    (unsigned long long)UINT64_MAX);
+	check_trunc("%lld|%llx", (long long)INT64_MIN, (unsigned long long)UINT64_MAX);
 	check_trunc("[%-8s][%8s]", "left", "right");
 	check_trunc("%#010x %+.5d %o", 0xbeefu, 42, 8u);
 	check_trunc("%c%c%%%c", 'a', 'b', 'c');
@@ -375,7 +383,7 @@ static int vformat_collect(struct collect *col, const char *fmt, ...)
 
 static void test_vformat_stream(void **state)
 {
-	struct collect col = { .n = 0 };
+	struct collect col = {.n = 0};
 	int n;
 
 	(void)state;
@@ -391,15 +399,11 @@ static void test_vformat_stream(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_integer_sweep),
-		cmocka_unit_test(test_integer_limits),
-		cmocka_unit_test(test_integer_flags),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_char_nul),
-		cmocka_unit_test(test_pointer),
-		cmocka_unit_test(test_unknown),
-		cmocka_unit_test(test_truncation),
-		cmocka_unit_test(test_vformat_stream),
+	    cmocka_unit_test(test_integer_sweep),  cmocka_unit_test(test_integer_limits),
+	    cmocka_unit_test(test_integer_flags),  cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_char_nul),	   cmocka_unit_test(test_pointer),
+	    cmocka_unit_test(test_unknown),	   cmocka_unit_test(test_truncation),
+	    cmocka_unit_test(test_vformat_stream),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

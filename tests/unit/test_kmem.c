@@ -14,11 +14,11 @@
 
 uintptr_t host_direct_map_base;
 
-#define MiB (1024UL * 1024)
-#define FAKE_BASE (1 * MiB)
-#define RAM_BYTES (16 * MiB)
-#define LIMIT (FAKE_BASE + RAM_BYTES)
-#define SLAB_BYTES (8 * 1024)	/* slab and heap-region size in mm/kmem.c */
+#define MiB	   (1024UL * 1024)
+#define FAKE_BASE  (1 * MiB)
+#define RAM_BYTES  (16 * MiB)
+#define LIMIT	   (FAKE_BASE + RAM_BYTES)
+#define SLAB_BYTES (8 * 1024) /* slab and heap-region size in mm/kmem.c */
 
 static uint8_t *ram;
 static size_t pages_at_start;
@@ -91,8 +91,7 @@ static void verify(const void *p, size_t size, size_t id)
 
 	for (i = 0; i < size; i++)
 		if (b[i] != pat(id, i))
-			fail_msg("object %zu (%zu bytes) corrupt at byte %zu",
-				 id, size, i);
+			fail_msg("object %zu (%zu bytes) corrupt at byte %zu", id, size, i);
 }
 
 static bool in_ram(const void *p, size_t size)
@@ -118,8 +117,8 @@ static void assert_heap_empty(void)
 static void test_every_size(void **state)
 {
 	enum { WINDOW = 200, MAX = 9000 };
-	void *live[WINDOW] = { 0 };
-	size_t size[WINDOW] = { 0 };
+	void *live[WINDOW] = {0};
+	size_t size[WINDOW] = {0};
 	size_t n, i;
 
 	(void)state;
@@ -147,9 +146,8 @@ static void test_every_size(void **state)
 /* Full objects of every class packed side by side stay intact. */
 static void test_neighbours(void **state)
 {
-	static const size_t sizes[] = { 1, 16, 17, 32, 100, 128, 255, 256,
-					511, 512, 1000, 1024, 2047, 2048,
-					2049, 4096, 5000 };
+	static const size_t sizes[] = {1,   16,	  17,	32,   100,  128,  255,	256, 511,
+				       512, 1000, 1024, 2047, 2048, 2049, 4096, 5000};
 	enum { PER = 40 };
 	void *p[sizeof(sizes) / sizeof(sizes[0])][PER];
 	size_t s, k;
@@ -246,7 +244,7 @@ static void test_zero_size_unique(void **state)
 
 static void test_kzalloc_zeroes(void **state)
 {
-	static const size_t sizes[] = { 24, 300, 2048, 3000, 70000 };
+	static const size_t sizes[] = {24, 300, 2048, 3000, 70000};
 	size_t s, i;
 
 	(void)state;
@@ -284,8 +282,7 @@ static void test_stats(void **state)
 
 static void test_large(void **state)
 {
-	static const size_t sizes[] = { 2049, 4064, 4065, 4096, 65536,
-					1 * MiB, 3 * MiB + 5 };
+	static const size_t sizes[] = {2049, 4064, 4065, 4096, 65536, 1 * MiB, 3 * MiB + 5};
 	void *p[sizeof(sizes) / sizeof(sizes[0])];
 	size_t s;
 
@@ -350,7 +347,7 @@ static void release(void **v, size_t n)
 
 static void test_exhaustion(void **state)
 {
-	static const size_t sizes[] = { 16, 1000, 2048, 5000 };
+	static const size_t sizes[] = {16, 1000, 2048, 5000};
 	void **v;
 	size_t s, n, again;
 
@@ -408,9 +405,9 @@ static void test_bad_pointers(void **state)
 	expect_bad(big + 16, "pointer inside a large block");
 	expect_bad(big + SLAB_BYTES, NULL);
 	expect_bad(phys_to_virt(pa + 64), "not a heap pointer");
-	expect_bad(phys_to_virt(FAKE_BASE), NULL);	/* reserved metadata */
-	expect_bad(phys_to_virt(LIMIT - PAGE_SIZE), NULL);	/* free page */
-	expect_bad(stack_obj, NULL);	/* not in RAM at all */
+	expect_bad(phys_to_virt(FAKE_BASE), NULL);	   /* reserved metadata */
+	expect_bad(phys_to_virt(LIMIT - PAGE_SIZE), NULL); /* free page */
+	expect_bad(stack_obj, NULL);			   /* not in RAM at all */
 	/* The real objects survive all of that. */
 	kfree(small);
 	kfree(big);
@@ -444,18 +441,12 @@ static void test_slabs_returned(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_every_size),
-		T(test_neighbours),
-		T(test_random),
-		T(test_zero_size_unique),
-		T(test_kzalloc_zeroes),
-		T(test_stats),
-		T(test_large),
-		T(test_huge_sizes),
-		T(test_exhaustion),
-		T(test_double_free),
-		T(test_bad_pointers),
-		T(test_slabs_returned),
+	    T(test_every_size),	    T(test_neighbours),
+	    T(test_random),	    T(test_zero_size_unique),
+	    T(test_kzalloc_zeroes), T(test_stats),
+	    T(test_large),	    T(test_huge_sizes),
+	    T(test_exhaustion),	    T(test_double_free),
+	    T(test_bad_pointers),   T(test_slabs_returned),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -562,7 +562,8 @@ static void test_udp_csum_partial(void **state)
 		assert_int_equal(net_rx_partial(f, len, start, 2), 0);
 		rx_expect(f, len, 0, &out, NET_RX_REPLY, 0);
 	}
-	/* A UDP datagram whose partial field is not the checksum's: completed there, then dropped. */
+	/* A UDP datagram whose partial field is not the checksum's: completed there, then dropped.
+	 */
 	{
 		uint8_t f[128];
 		size_t len = mk_udp(f, 0, 20, true, OUR_PORT, 0);

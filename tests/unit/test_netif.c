@@ -1373,13 +1373,21 @@ static void test_soak(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_demux),	  cmocka_unit_test(test_udp_open_close),
-	    cmocka_unit_test(test_queue_full),	  cmocka_unit_test(test_zero_copy_reply),
-	    cmocka_unit_test(test_echo_checksum), cmocka_unit_test(test_batch),
-	    cmocka_unit_test(test_reply_errors),  cmocka_unit_test(test_arp_icmp_in_poll),
-	    cmocka_unit_test(test_send_arp),	  cmocka_unit_test(test_send_batch),
-	    cmocka_unit_test(test_send_offload),  cmocka_unit_test(test_echo_partial_csum),  cmocka_unit_test(test_wait),
-	    cmocka_unit_test(test_drain),	  cmocka_unit_test(test_tx_backpressure),
+	    cmocka_unit_test(test_demux),
+	    cmocka_unit_test(test_udp_open_close),
+	    cmocka_unit_test(test_queue_full),
+	    cmocka_unit_test(test_zero_copy_reply),
+	    cmocka_unit_test(test_echo_checksum),
+	    cmocka_unit_test(test_batch),
+	    cmocka_unit_test(test_reply_errors),
+	    cmocka_unit_test(test_arp_icmp_in_poll),
+	    cmocka_unit_test(test_send_arp),
+	    cmocka_unit_test(test_send_batch),
+	    cmocka_unit_test(test_send_offload),
+	    cmocka_unit_test(test_echo_partial_csum),
+	    cmocka_unit_test(test_wait),
+	    cmocka_unit_test(test_drain),
+	    cmocka_unit_test(test_tx_backpressure),
 	    cmocka_unit_test(test_soak),
 	};
 

@@ -14,9 +14,9 @@
 
 uintptr_t host_direct_map_base;
 
-#define MiB (1024UL * 1024)
-#define LIMIT (32 * MiB)
-#define NPAGES (LIMIT / PAGE_SIZE)
+#define MiB	(1024UL * 1024)
+#define LIMIT	(32 * MiB)
+#define NPAGES	(LIMIT / PAGE_SIZE)
 #define META_PA 0x600000UL
 #define PATTERN 0x5a
 
@@ -27,22 +27,22 @@ struct range {
 
 /* The fake boot memory map: ragged edges, holes, a range beyond LIMIT. */
 static const struct range usable[] = {
-	{ 0x0, 0x9fc00 },
-	{ 0x100000, 0x600000 },
-	{ 0x800800, 0x1000000 - 0x800800 },
-	{ 0x1100000, 0x1000000 },
+    {0x0, 0x9fc00},
+    {0x100000, 0x600000},
+    {0x800800, 0x1000000 - 0x800800},
+    {0x1100000, 0x1000000},
 };
 
 /* Kernel image, a module with ragged edges, the metadata, boot info. */
 static const struct range reserved[] = {
-	{ 0x100000, 0x100000 },
-	{ 0x400123, 0x3000 },
-	{ META_PA, 2 * NPAGES / 8 },
-	{ 0x1ffff00, 0x200 },
+    {0x100000, 0x100000},
+    {0x400123, 0x3000},
+    {META_PA, 2 * NPAGES / 8},
+    {0x1ffff00, 0x200},
 };
 
 static uint8_t *ram;
-static bool expected[NPAGES];	/* the model: which pages may be handed out */
+static bool expected[NPAGES]; /* the model: which pages may be handed out */
 static size_t expected_count;
 
 static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
@@ -221,9 +221,8 @@ static void test_contiguous_aligned(void **state)
 	static const struct {
 		size_t n, align;
 	} cases[] = {
-		{ 64, 64 * 1024 }, { 64, 64 * 1024 }, { 1, 2 * MiB },
-		{ 3, 16 * 1024 }, { 16, 4096 }, { 5, 0 }, { 1, 1 },
-		{ 512, 2 * MiB }, { 7, 32 * 1024 }, { 64, 64 * 1024 },
+	    {64, 64 * 1024}, {64, 64 * 1024}, {1, 2 * MiB},   {3, 16 * 1024}, {16, 4096},
+	    {5, 0},	     {1, 1},	      {512, 2 * MiB}, {7, 32 * 1024}, {64, 64 * 1024},
 	};
 	static bool owner[NPAGES];
 	paddr_t pa[sizeof(cases) / sizeof(cases[0])];
@@ -232,8 +231,7 @@ static void test_contiguous_aligned(void **state)
 	(void)state;
 	memset(owner, 0, sizeof(owner));
 	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t align = cases[i].align < PAGE_SIZE ? PAGE_SIZE :
-							     cases[i].align;
+		size_t align = cases[i].align < PAGE_SIZE ? PAGE_SIZE : cases[i].align;
 
 		pa[i] = page_alloc_aligned(cases[i].n, cases[i].align);
 		check_run(pa[i], cases[i].n, align, owner);
@@ -283,8 +281,7 @@ static const paddr_t frag_base = 0x40000;
 
 static void setup_small(void)
 {
-	assert_int_equal(page_init(ram + META_PA, page_meta_bytes(LIMIT), LIMIT),
-			 0);
+	assert_int_equal(page_init(ram + META_PA, page_meta_bytes(LIMIT), LIMIT), 0);
 	page_add_free(frag_base, FRAG_PAGES * PAGE_SIZE);
 	assert_int_equal(page_free_count(), FRAG_PAGES);
 }
@@ -304,15 +301,13 @@ static void test_fragmentation(void **state)
 
 	/* No two free pages are adjacent. */
 	assert_int_equal(page_alloc(2), 0);
-	assert_int_equal(page_alloc_aligned(1, 2 * PAGE_SIZE) % (2 * PAGE_SIZE),
-			 0);
+	assert_int_equal(page_alloc_aligned(1, 2 * PAGE_SIZE) % (2 * PAGE_SIZE), 0);
 
 	/* Free page 11: pages 10, 11, 12 form the only run of 2 or more. */
 	assert_int_equal(page_free(frag_base + 11 * PAGE_SIZE, 1), 0);
 	assert_int_equal(page_alloc(4), 0);
 	pa = page_alloc(2);
-	assert_true(pa == frag_base + 10 * PAGE_SIZE ||
-		    pa == frag_base + 11 * PAGE_SIZE);
+	assert_true(pa == frag_base + 10 * PAGE_SIZE || pa == frag_base + 11 * PAGE_SIZE);
 	assert_int_equal(page_alloc(2), 0);
 	assert_int_equal(page_free(pa, 2), 0);
 
@@ -357,18 +352,18 @@ static void test_free_unallocatable(void **state)
 	paddr_t a = page_alloc(1);
 
 	(void)state;
-	assert_int_equal(page_free(0, 1), -EINVAL);		/* page 0 */
-	assert_int_equal(page_free(0x100000, 1), -EINVAL);	/* kernel */
-	assert_int_equal(page_free(0x402000, 1), -EINVAL);	/* module */
-	assert_int_equal(page_free(META_PA, 1), -EINVAL);	/* metadata */
-	assert_int_equal(page_free(0x9f000, 1), -EINVAL);	/* partial page */
-	assert_int_equal(page_free(0xa0000, 1), -EINVAL);	/* hole */
-	assert_int_equal(page_free(0x1050000, 1), -EINVAL);	/* hole */
-	assert_int_equal(page_free(LIMIT, 1), -EINVAL);		/* beyond */
+	assert_int_equal(page_free(0, 1), -EINVAL);	    /* page 0 */
+	assert_int_equal(page_free(0x100000, 1), -EINVAL);  /* kernel */
+	assert_int_equal(page_free(0x402000, 1), -EINVAL);  /* module */
+	assert_int_equal(page_free(META_PA, 1), -EINVAL);   /* metadata */
+	assert_int_equal(page_free(0x9f000, 1), -EINVAL);   /* partial page */
+	assert_int_equal(page_free(0xa0000, 1), -EINVAL);   /* hole */
+	assert_int_equal(page_free(0x1050000, 1), -EINVAL); /* hole */
+	assert_int_equal(page_free(LIMIT, 1), -EINVAL);	    /* beyond */
 	assert_int_equal(page_free(UINT64_MAX & ~(PAGE_SIZE - 1), 1), -EINVAL);
-	assert_int_equal(page_free(a + 8, 1), -EINVAL);		/* misaligned */
-	assert_int_equal(page_free(a, 0), -EINVAL);		/* empty */
-	assert_int_equal(page_free(a, SIZE_MAX), -EINVAL);	/* overflow */
+	assert_int_equal(page_free(a + 8, 1), -EINVAL);	   /* misaligned */
+	assert_int_equal(page_free(a, 0), -EINVAL);	   /* empty */
+	assert_int_equal(page_free(a, SIZE_MAX), -EINVAL); /* overflow */
 	assert_int_equal(page_free(a - PAGE_SIZE, 2), -EINVAL);
 	assert_int_equal(page_bad_free_count(), 13);
 	assert_int_equal(page_free_count(), before - 1);
@@ -441,14 +436,14 @@ static void test_large_memory_untouched(void **state)
 
 	(void)state;
 	assert_non_null(meta);
-	host_direct_map_base = 0;	/* any page access would fault */
+	host_direct_map_base = 0; /* any page access would fault */
 	assert_int_equal(page_init(meta, need, limit), 0);
 	page_add_free(0x100000, limit - 0x100000);
 	page_reserve(0x100000, 0x400000);
 	assert_int_equal(page_total_count(), limit / PAGE_SIZE - 0x500);
 	for (i = 0; i < 200000; i++) {
 		pa = page_alloc(1);
-		assert_true(pa > prev);	/* next fit walks upwards */
+		assert_true(pa > prev); /* next fit walks upwards */
 		prev = pa;
 	}
 	pa = page_alloc_aligned(64, 64 * 1024);
@@ -463,10 +458,10 @@ static void test_large_memory_untouched(void **state)
 static void test_random(void **state)
 {
 	enum { SLOTS = 64, ROUNDS = 20000 };
-	static const size_t aligns[] = { 0, 4096, 8192, 65536, 262144 };
+	static const size_t aligns[] = {0, 4096, 8192, 65536, 262144};
 	static bool owner[NPAGES];
-	paddr_t pa[SLOTS] = { 0 };
-	size_t n[SLOTS] = { 0 };
+	paddr_t pa[SLOTS] = {0};
+	size_t n[SLOTS] = {0};
 	size_t used = 0, r, s;
 
 	(void)state;
@@ -487,8 +482,7 @@ static void test_random(void **state)
 		pa[s] = page_alloc_aligned(n[s], align);
 		if (!pa[s])
 			continue;
-		check_run(pa[s], n[s], align < PAGE_SIZE ? PAGE_SIZE : align,
-			  owner);
+		check_run(pa[s], n[s], align < PAGE_SIZE ? PAGE_SIZE : align, owner);
 		used += n[s];
 		assert_int_equal(page_free_count(), expected_count - used);
 	}
@@ -504,21 +498,21 @@ static void test_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_meta_size),
-		T(test_init_rejects_bad_meta),
-		T(test_counts_after_init),
-		T(test_init_touches_no_pages),
-		T(test_exhaustion),
-		T(test_contiguous_aligned),
-		T(test_contiguous_limits),
-		T(test_bad_alloc_args),
-		T(test_fragmentation),
-		T(test_double_free),
-		T(test_free_unallocatable),
-		T(test_zeroed),
-		T(test_map_edges),
-		T(test_large_memory_untouched),
-		T(test_random),
+	    T(test_meta_size),
+	    T(test_init_rejects_bad_meta),
+	    T(test_counts_after_init),
+	    T(test_init_touches_no_pages),
+	    T(test_exhaustion),
+	    T(test_contiguous_aligned),
+	    T(test_contiguous_limits),
+	    T(test_bad_alloc_args),
+	    T(test_fragmentation),
+	    T(test_double_free),
+	    T(test_free_unallocatable),
+	    T(test_zeroed),
+	    T(test_map_edges),
+	    T(test_large_memory_untouched),
+	    T(test_random),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -10,9 +10,9 @@
 #include <lib/string.h>
 #include <uapi/errno.h>
 
-#define BUF 256
+#define BUF    256
 #define MAXLEN 100
-#define GUARD 0xa5
+#define GUARD  0xa5
 
 /* A recognisable pattern that differs at every offset. */
 static void fill_pattern(unsigned char *p, size_t n, unsigned int seed)
@@ -46,17 +46,15 @@ static void test_memcpy_lengths(void **state)
 			assert_ptr_equal(r, dst + 16 + off);
 			assert_guard(dst, 16 + off);
 			for (size_t i = 0; i < len; i++)
-				assert_int_equal(dst[16 + off + i],
-						 src[(off ^ 5) + i]);
-			assert_guard(dst + 16 + off + len,
-				     sizeof(dst) - 16 - off - len);
+				assert_int_equal(dst[16 + off + i], src[(off ^ 5) + i]);
+			assert_guard(dst + 16 + off + len, sizeof(dst) - 16 - off - len);
 		}
 	}
 }
 
 static void test_memset_lengths(void **state)
 {
-	static const int values[] = { 0, 1, 0x7f, 0x80, 0xff, 0x1ab, -1 };
+	static const int values[] = {0, 1, 0x7f, 0x80, 0xff, 0x1ab, -1};
 	unsigned char dst[BUF];
 
 	(void)state;
@@ -69,9 +67,8 @@ static void test_memset_lengths(void **state)
 				assert_guard(dst, 8 + off);
 				for (size_t i = 0; i < len; i++)
 					assert_int_equal(dst[8 + off + i],
-						(unsigned char)values[v]);
-				assert_guard(dst + 8 + off + len,
-					     sizeof(dst) - 8 - off - len);
+							 (unsigned char)values[v]);
+				assert_guard(dst + 8 + off + len, sizeof(dst) - 8 - off - len);
 			}
 		}
 	}
@@ -94,8 +91,7 @@ static void test_memmove_overlap(void **state)
 				tmp[i] = ref[s + i];
 			for (size_t i = 0; i < len; i++)
 				ref[d + i] = tmp[i];
-			assert_ptr_equal(memmove(buf + d, buf + s, len),
-					 buf + d);
+			assert_ptr_equal(memmove(buf + d, buf + s, len), buf + d);
 			assert_memory_equal(buf, ref, sizeof(buf));
 		}
 	}
@@ -161,7 +157,7 @@ static void test_memchr(void **state)
 static void test_strlen(void **state)
 {
 	char buf[MAXLEN + 1];
-	const char unterminated[4] = { 'a', 'b', 'c', 'd' };
+	const char unterminated[4] = {'a', 'b', 'c', 'd'};
 
 	(void)state;
 	for (size_t len = 0; len <= MAXLEN; len++) {
@@ -270,8 +266,7 @@ static void expect_u64(const char *s, int base, int ret, uint64_t v)
 }
 
 /* Parse a prefix; expect ret, v and the number of characters consumed. */
-static void expect_u64_end(const char *s, int base, int ret, uint64_t v,
-			   size_t used)
+static void expect_u64_end(const char *s, int base, int ret, uint64_t v, size_t used)
 {
 	uint64_t out = 0xdeadbeef;
 	const char *end = (const char *)1;
@@ -304,8 +299,8 @@ static void test_str_to_u64_bases(void **state)
 	expect_u64("18446744073709551615", 0, 0, UINT64_MAX);
 	expect_u64("0xffffffffffffffff", 0, 0, UINT64_MAX);
 	expect_u64("01777777777777777777777", 0, 0, UINT64_MAX);
-	expect_u64("1111111111111111111111111111111111111111111111111111111111111111",
-		   2, 0, UINT64_MAX);
+	expect_u64("1111111111111111111111111111111111111111111111111111111111111111", 2, 0,
+		   UINT64_MAX);
 }
 
 static void test_str_to_u64_range(void **state)
@@ -316,8 +311,8 @@ static void test_str_to_u64_range(void **state)
 	expect_u64("99999999999999999999999999", 10, -ERANGE, 0);
 	expect_u64("0x10000000000000000", 0, -ERANGE, 0);
 	expect_u64("02000000000000000000000", 0, -ERANGE, 0);
-	expect_u64("11111111111111111111111111111111111111111111111111111111111111111",
-		   2, -ERANGE, 0);
+	expect_u64("11111111111111111111111111111111111111111111111111111111111111111", 2, -ERANGE,
+		   0);
 	/* all digits are consumed even on overflow */
 	expect_u64_end("18446744073709551616k", 10, -ERANGE, 0, 20);
 }
@@ -368,21 +363,14 @@ static void test_str_to_u64_end(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_memcpy_lengths),
-		cmocka_unit_test(test_memset_lengths),
-		cmocka_unit_test(test_memmove_overlap),
-		cmocka_unit_test(test_memmove_disjoint),
-		cmocka_unit_test(test_memcmp),
-		cmocka_unit_test(test_memchr),
-		cmocka_unit_test(test_strlen),
-		cmocka_unit_test(test_strcmp),
-		cmocka_unit_test(test_strchr),
-		cmocka_unit_test(test_strchr_high_byte),
-		cmocka_unit_test(test_strlcpy),
-		cmocka_unit_test(test_str_to_u64_bases),
-		cmocka_unit_test(test_str_to_u64_range),
-		cmocka_unit_test(test_str_to_u64_invalid),
-		cmocka_unit_test(test_str_to_u64_end),
+	    cmocka_unit_test(test_memcpy_lengths),   cmocka_unit_test(test_memset_lengths),
+	    cmocka_unit_test(test_memmove_overlap),  cmocka_unit_test(test_memmove_disjoint),
+	    cmocka_unit_test(test_memcmp),	     cmocka_unit_test(test_memchr),
+	    cmocka_unit_test(test_strlen),	     cmocka_unit_test(test_strcmp),
+	    cmocka_unit_test(test_strchr),	     cmocka_unit_test(test_strchr_high_byte),
+	    cmocka_unit_test(test_strlcpy),	     cmocka_unit_test(test_str_to_u64_bases),
+	    cmocka_unit_test(test_str_to_u64_range), cmocka_unit_test(test_str_to_u64_invalid),
+	    cmocka_unit_test(test_str_to_u64_end),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
