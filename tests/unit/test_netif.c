@@ -1231,11 +1231,16 @@ static uint32_t rnd(uint32_t n)
 	return (uint32_t)(rng_state >> 33) % n;
 }
 
-/* One random frame from the wire: datagrams for open and closed ports, ARP, pings, garbage. */
+/*
+ * One random frame from the wire: datagrams for open and closed ports, ARP,
+ * pings, garbage; and a random virtio-net header: none, DATA_VALID, a
+ * genuine partial UDP checksum, or NEEDS_CSUM with offsets anywhere (inside
+ * the frame they get "completed" over whatever is there; outside, dropped).
+ */
 static void deliver_random(unsigned int seq)
 {
 	uint8_t f[NET_FRAME_MAX], payload[NETIF_DGRAM_MAX];
-	uint32_t kind = rnd(100);
+	uint32_t kind = rnd(100), hdr = rnd(100);
 	size_t len = 1 + rnd(kind < 50 ? 64 : NETIF_DGRAM_MAX), flen;
 
 	for (size_t i = 0; i < len; i++)
@@ -1253,6 +1258,25 @@ static void deliver_random(unsigned int seq)
 	else {
 		flen = mk_udp(f, peer_mac, PEER_IP, PEER_PORT, 7, payload, len);
 		f[ETH_HLEN + 10] ^= 0x5a; /* bad IP checksum */
+	}
+	dev->rx_flags = 0;
+	dev->rx_csum_start = dev->rx_csum_offset = 0;
+	if (hdr < 20 && f[ETH_HLEN + 9] == IP_PROTO_UDP) {
+		size_t ulen = r16(f + ETH_HLEN + IP_HLEN + 4);
+
+		w16(f + ETH_HLEN + IP_HLEN + 6,
+		    (uint16_t)sum16(NULL, 0, pseudo(PEER_IP, OUR_IP, IP_PROTO_UDP, ulen)));
+		dev->rx_flags = VNET_HDR_F_NEEDS_CSUM;
+		dev->rx_csum_start = ETH_HLEN + IP_HLEN;
+		dev->rx_csum_offset = 6;
+	} else if (hdr < 30) {
+		dev->rx_flags = VNET_HDR_F_NEEDS_CSUM;
+		dev->rx_csum_start = (uint16_t)rnd(2000);
+		dev->rx_csum_offset = (uint16_t)rnd(2000);
+		if (dev->rx_csum_start == ETH_HLEN + IP_HLEN && dev->rx_csum_offset == 6)
+			dev->rx_csum_offset = 2; /* not the genuine case: that one is above */
+	} else if (hdr < 40 && kind < 90) {
+		dev->rx_flags = VNET_HDR_F_DATA_VALID; /* true: the checksums are good */
 	}
 	dev_receive(f, flen);
 }
@@ -1353,7 +1377,8 @@ static void run_soak(unsigned int rx_size, unsigned int tx_size, unsigned int nb
 	assert_int_equal(virtq_inflight(&nif->vn.tx), 0);
 	assert_int_equal(nif->vn.nfree + virtq_inflight(&nif->vn.rx), nif->vn.nbufs);
 	/* Every frame the device delivered was classified once; every frame queued was sent. */
-	assert_int_equal(nif->stack.stats.rx_frames, dev->received);
+	assert_int_equal(nif->stack.stats.rx_frames + nif->vn.stats.rx_bad_hdr, dev->received);
+	assert_true(nif->vn.stats.rx_bad_hdr > 0);
 	assert_int_equal(nif->vn.stats.tx_packets, dev->nsent);
 	if (tx_size > 16)
 		assert_true(nif->stats.rx_queue_full > 0); /* e9 fell behind */
