@@ -7,7 +7,7 @@
 #define PM1_SLP_EN	  (1 << 13) /* ACPI 6.4, 4.8.3.2.1 PM1 control */
 #define PM1_SLP_TYP_SHIFT 10
 /* A hypervisor may act on the sleep request after the write returns. */
-#define POWER_OFF_GRACE_US 500000
+#define POWER_OFF_GRACE_US 2000000
 
 static bool debug_exit;
 static struct {
