@@ -34,7 +34,7 @@ fetch_list() {
 	done <"$list"
 	if [ ${#missing[@]} -gt 0 ]; then
 		say "downloading ${#missing[@]} package(s) into bench/cache/debs: ${missing[*]:0:6}$([ ${#missing[@]} -gt 6 ] && echo ' ...')"
-		(cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root "${missing[@]}" >/dev/null) ||
+		(cd "$DEBS" && apt-get download -q -o APT::Sandbox::User=root -o Acquire::Retries=3 "${missing[@]}" >/dev/null) ||
 			die "apt-get download failed (is 'apt-get update' done and Debian's archive reachable?)"
 		for p in "${missing[@]}"; do
 			deb_of "$p" >/dev/null || die "package $p did not download"
