@@ -12,9 +12,11 @@
  * The header in front of every frame on both queues (virtio 1.2 §5.1.6),
  * 12 bytes with VIRTIO_F_VERSION_1. Little-endian, like the host.
  */
-#define VNET_HDR_F_NEEDS_CSUM                                                                      \
-	1			/* tx: device fills the checksum at csum_start + csum_offset;      \
-				 rx (GUEST_CSUM): the sender left it partial there */
+/*
+ * NEEDS_CSUM, tx: the device fills the checksum at csum_start + csum_offset;
+ * rx (GUEST_CSUM): the sender left it partial there.
+ */
+#define VNET_HDR_F_NEEDS_CSUM 1
 #define VNET_HDR_F_DATA_VALID 2 /* rx: device validated the checksum */
 #define VNET_HDR_GSO_NONE     0
 

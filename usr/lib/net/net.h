@@ -128,9 +128,8 @@ enum net_rx_verdict {
 
 /* net_rx_flags flags. */
 #define NET_RX_F_CSUM_VALID 0x1u /* device verified the UDP checksum (virtio DATA_VALID) */
-#define NET_RX_F_CSUM_PARTIAL                                                                      \
-	0x2u /* the UDP checksum is partial, the data known good:                                  \
-	      * from net_rx_partial only */
+/* The UDP checksum is partial, the data known good: from net_rx_partial only. */
+#define NET_RX_F_CSUM_PARTIAL 0x2u
 
 /* A received datagram; the payload stays in the frame. */
 struct net_udp {
