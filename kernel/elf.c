@@ -274,6 +274,9 @@ static int add_load(struct parse *st, unsigned int i, const struct elf64_phdr *p
 	if (ph->p_vaddr > UINT64_MAX - out->bias)
 		return failf(st, "segment % outside user space", i, 0);
 	v = ph->p_vaddr + out->bias;
+	if (v >= USER_MIN && v < USER_CANONICAL_END && ph->p_memsz <= USER_CANONICAL_END - v &&
+	    v + ph->p_memsz > USER_MAX)
+		return failf(st, "segment % reaches the top user page, which stays unmapped", i, 0);
 	if (v < USER_MIN || v >= USER_MAX || ph->p_memsz > USER_MAX - v)
 		return failf(st, "segment % outside user space", i, 0);
 

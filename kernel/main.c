@@ -18,6 +18,7 @@
 #include <kernel/uaccess.h>
 #include <lib/format.h>
 #include <kernel/selftest.h>
+#include <kernel/testhook.h>
 #include <kernel/smp.h>
 #include <kernel/time.h>
 #include <kernel/uart.h>
@@ -168,8 +169,11 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 
 	proc_fpu_init();
 	uaccess_init();
+	printk("cpu: SMEP %s, SMAP %s, UMIP %s\n", cpu_smep ? "on" : "absent",
+	       cpu_smap ? "on" : "absent", cpu_umip ? "on" : "absent");
 	syscall_init_cpu();
 	sched_init();
+	testhook_init();
 	if (!cmdline_has("nosmp"))
 		smp_init(&boot_acpi);
 	pci_init(&boot_acpi);

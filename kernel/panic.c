@@ -5,12 +5,19 @@
 #include <kernel/power.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>
+#include <arch/percpu.h>
 
 static volatile int panicking;
+
+bool panic_in_progress(void)
+{
+	return __atomic_load_n(&panicking, __ATOMIC_SEQ_CST);
+}
 
 void panic_begin(void)
 {
 	irq_disable();
+	percpu_recover(); /* the report must not depend on GS being right */
 	if (__atomic_exchange_n(&panicking, 1, __ATOMIC_SEQ_CST))
 		cpu_halt_forever(); /* another CPU is already reporting */
 	smp_stop_others();

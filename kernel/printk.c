@@ -36,6 +36,17 @@ void console_write(const char *s, size_t n)
 	spin_unlock_irqrestore(&console_lock, f);
 }
 
+void console_write_line(const char *tag, const char *text, size_t len, void *ctx)
+{
+	(void)ctx;
+	unsigned long f = spin_lock_irqsave(&console_lock);
+	while (*tag)
+		uart_putc(*tag++);
+	uart_write(text, len);
+	uart_putc('\n');
+	spin_unlock_irqrestore(&console_lock, f);
+}
+
 void console_break_lock(void)
 {
 	spin_unlock(&console_lock);

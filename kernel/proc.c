@@ -138,6 +138,7 @@ int proc_spawn(const void *image, size_t size, const char *cmdline, const char *
 		goto fail;
 	p->start_ns = time_ns();
 	p->pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
+	fmt_snprintf(p->out_tag, sizeof(p->out_tag), "%s[%d]: ", p->name, p->pid);
 	printk("started pid %d (%s) on CPU %u: %s\n", p->pid, p->name, p->cpu, argv);
 	sched_enqueue(p);
 	return 0;
@@ -182,9 +183,19 @@ void proc_post_event(struct process *p, uint32_t type, uint64_t d0, uint64_t d1,
 	sched_wake(p);
 }
 
+void proc_console_write(struct process *p, const char *buf, size_t n)
+{
+	unsigned long f = spin_lock_irqsave(&p->out_lock);
+	conout_write(&p->out, buf, n, p->out_tag, console_write_line, NULL);
+	spin_unlock_irqrestore(&p->out_lock, f);
+}
+
 void proc_exit(struct process *p, int status)
 {
 	uint64_t now = time_ns();
+	unsigned long f = spin_lock_irqsave(&p->out_lock);
+	conout_flush(&p->out, p->out_tag, console_write_line, NULL);
+	spin_unlock_irqrestore(&p->out_lock, f);
 	p->exit_status = status;
 	sched_remove(p); /* it will never run again */
 	if (this_cpu()->current == p)
@@ -201,42 +212,60 @@ struct process *proc_current(void)
 	return this_cpu()->current;
 }
 
-static const char *fault_kind(const struct trap_frame *tf)
+static const char *fault_kind(const struct process *p, const struct trap_frame *tf)
 {
 	if (tf->vector != VEC_PF)
 		return trap_name(tf->vector);
 	if (tf->error & PFERR_RSVD)
 		return "page fault (reserved bit)";
-	if (!(tf->error & PFERR_P))
+	if (!(tf->error & PFERR_P)) {
+		const struct vm_region *r = vmspace_find(&p->vs, read_cr2());
+		if (r && r->prot == PROT_NONE)
+			return tf->error & PFERR_I   ? "page fault: execute of a PROT_NONE page"
+			       : tf->error & PFERR_W ? "page fault: write to a PROT_NONE page"
+						     : "page fault: read of a PROT_NONE page";
 		return tf->error & PFERR_I   ? "page fault: execute of an unmapped page"
 		       : tf->error & PFERR_W ? "page fault: write to an unmapped page"
 					     : "page fault: read of an unmapped page";
+	}
 	if (tf->error & PFERR_I)
 		return "page fault: execute of a no-execute page";
 	return tf->error & PFERR_W ? "page fault: write to a read-only page"
 				   : "page fault: read of a protected page";
 }
 
-void proc_report_fault(struct process *p, const struct trap_frame *tf)
+/*
+ * Copy up to `max` instruction bytes at va from p's own RAM. The page
+ * tables alone are not enough: a queue owner's doorbell is device memory,
+ * and reading MMIO through the direct map (which covers only RAM) would
+ * fault in the kernel. Returns how many bytes were read.
+ */
+static size_t read_code(const struct process *p, uintptr_t va, uint8_t *code, size_t max)
 {
-	char bytes[3 * 16 + 1] = "unreadable";
-	uint8_t code[16];
-	paddr_t pa;
 	size_t n = 0;
-
-	/* Instruction bytes, read through the page tables, as far as mapped. */
-	while (n < sizeof(code) &&
-	       (pt_lookup(p->vs.pml4, tf->rip + n, &pa) & (PTE_P | PTE_U)) == (PTE_P | PTE_U)) {
+	paddr_t pa;
+	while (n < max && va + n >= va &&
+	       (pt_lookup(p->vs.pml4, va + n, &pa) & (PTE_P | PTE_U)) == (PTE_P | PTE_U) &&
+	       vm_direct_mapped(pa, 1)) {
 		code[n] = *(const uint8_t *)phys_to_virt(pa);
 		n++;
 	}
+	return n;
+}
+
+void proc_report_fault(struct process *p, const struct trap_frame *tf, const char *note)
+{
+	char bytes[3 * 16 + 1] = "unavailable (not in the process's RAM)";
+	uint8_t code[16];
+
+	size_t n = read_code(p, tf->rip, code, sizeof(code));
 	for (size_t i = 0; i < n; i++)
 		fmt_snprintf(bytes + 3 * i, 4, "%02x ", code[i]);
 	if (n)
 		bytes[3 * n - 1] = '\0';
 	uint64_t addr = tf->vector == VEC_PF ? read_cr2() : tf->rip;
-	printk("pid %d (%s) killed: %s at address 0x%lx, RIP 0x%lx, instruction: %s\n", p->pid,
-	       p->name, fault_kind(tf), addr, tf->rip, bytes);
-	printk("  RSP %#lx RAX %#lx RDI %#lx RSI %#lx error %#lx\n", tf->rsp, tf->rax, tf->rdi,
-	       tf->rsi, tf->error);
+	printk("pid %d (%s) killed: %s%s%s at address 0x%lx, RIP 0x%lx, instruction: %s\n", p->pid,
+	       p->name, fault_kind(p, tf), note ? " " : "", note ? note : "", addr, tf->rip, bytes);
+	printk("  RSP %#lx RAX %#lx RDI %#lx RSI %#lx RFLAGS %#lx error %#lx\n", tf->rsp, tf->rax,
+	       tf->rdi, tf->rsi, tf->rflags, tf->error);
 }

@@ -372,14 +372,14 @@ void sched_trap_exit(struct trap_frame *tf)
 	arm_timer(c, now, run_deadlines(c->id, now));
 }
 
-void sched_user_fault(struct trap_frame *tf)
+void sched_user_fault(struct trap_frame *tf, const char *note)
 {
 	struct process *p = this_cpu()->current;
 	if (!p) {
 		trap_dump(tf);
 		panic("user-mode exception with no current process");
 	}
-	proc_report_fault(p, tf);
+	proc_report_fault(p, tf, note);
 	p->killed = true;
 	proc_exit(p, 128 + (int)tf->vector);
 }

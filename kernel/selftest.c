@@ -5,6 +5,7 @@
  */
 #include <arch/apic.h>
 #include <arch/cpu.h>
+#include <arch/memlayout.h>
 #include <arch/paging.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
@@ -67,7 +68,41 @@ static bool test_kmem(void)
 	return true;
 }
 
-extern const char _text[], _data[];
+extern const char _text[], _etext[], _rodata[], _erodata[], _data[];
+
+/* Leaves of the kernel half that are writable and executable; with a count
+ * of all leaves seen (4 KiB and 2 MiB pages). */
+static size_t count_wx(const uint64_t *table, int shift, size_t *leaves)
+{
+	size_t bad = 0;
+	int first = shift == PML4_SHIFT ? PT_ENTRIES / 2 : 0;
+	for (int i = first; i < PT_ENTRIES; i++) {
+		uint64_t e = table[i];
+		if (!(e & PTE_P))
+			continue;
+		if (shift == PT_SHIFT || (e & PTE_PS)) {
+			(*leaves)++;
+			bad += (e & PTE_W) && !(e & PTE_NX);
+			continue;
+		}
+		bad += count_wx(phys_to_virt(e & PTE_ADDR_MASK), shift - 9, leaves);
+	}
+	return bad;
+}
+
+/* Every alias of the kernel's text and read-only data is read-only: the
+ * image at -2 GiB and the direct map of the same physical pages. */
+static bool check_ro_aliases(const char *start, const char *end, bool exec)
+{
+	for (uintptr_t va = (uintptr_t)start; va < (uintptr_t)end; va += PAGE_SIZE) {
+		paddr_t pa;
+		uint64_t img = pt_lookup(vm_kernel_pml4(), va, &pa);
+		CHECK((img & PTE_P) && !(img & PTE_W) && !(img & PTE_NX) == exec);
+		uint64_t alias = pt_lookup(vm_kernel_pml4(), (uintptr_t)phys_to_virt(pa), NULL);
+		CHECK((alias & PTE_P) && !(alias & PTE_W) && (alias & PTE_NX));
+	}
+	return true;
+}
 
 static bool test_paging(void)
 {
@@ -79,6 +114,11 @@ static bool test_paging(void)
 	CHECK((data & PTE_P) && (data & PTE_W) && (data & PTE_NX));
 	CHECK((direct & PTE_P) && (direct & PTE_NX) && pa == 0x100000);
 	CHECK(pt_lookup(vm_kernel_pml4(), 0x1000, NULL) == 0); /* no identity map */
+	CHECK(check_ro_aliases(_text, _etext, true));
+	CHECK(check_ro_aliases(_rodata, _erodata, false));
+	size_t leaves = 0;
+	CHECK(count_wx(vm_kernel_pml4(), PML4_SHIFT, &leaves) == 0);
+	printk("selftest: %zu kernel mappings, none writable and executable\n", leaves);
 	return true;
 }
 
@@ -147,6 +187,15 @@ static bool test_ud(void)
 	return false;
 }
 
+/* Writing kernel text through its direct-map alias must fault. */
+static bool test_text_alias(void)
+{
+	volatile uint8_t *alias = phys_to_virt((uintptr_t)_text - KERNEL_VMA);
+	printk("selftest: writing kernel text through the direct map at %p\n", (void *)alias);
+	*alias = *alias;
+	return false; /* not reached */
+}
+
 static bool test_panic(void)
 {
 	panic("selftest: deliberate panic %d", 42);
@@ -159,9 +208,15 @@ struct selftest {
 };
 
 static const struct selftest tests[] = {
-    {"pages", test_pages, true}, {"kmem", test_kmem, true},    {"paging", test_paging, true},
-    {"delay", test_delay, true}, {"timer", test_timer, true},  {"fault", test_fault, false},
-    {"ud", test_ud, false},	 {"panic", test_panic, false},
+    {"pages", test_pages, true},
+    {"kmem", test_kmem, true},
+    {"paging", test_paging, true},
+    {"delay", test_delay, true},
+    {"timer", test_timer, true},
+    {"fault", test_fault, false},
+    {"ud", test_ud, false},
+    {"panic", test_panic, false},
+    {"textalias", test_text_alias, false},
 };
 
 static bool run_one(const struct selftest *t)

@@ -11,6 +11,7 @@
 #include <kernel/proc.h>
 #include <kernel/sched.h>
 #include <kernel/syscall.h>
+#include <kernel/testhook.h>
 #include <kernel/time.h>
 #include <kernel/uaccess.h>
 #include <uapi/errno.h>
@@ -18,14 +19,26 @@
 
 extern char syscall_entry[];
 
+/*
+ * RFLAGS bits SYSCALL clears on entry (SDM vol. 2, SYSCALL: RFLAGS &= ~FMASK):
+ * every flag user code can set that matters to the kernel. IF: entry runs
+ * with interrupts off. DF: string instructions count up. TF: no single-step
+ * trap inside the kernel. AC: SMAP stays on. NT: with NT set, the IRETQ that
+ * returns to user mode raises #GP in ring 0 (SDM vol. 2, IRET: "IF NT = 1
+ * (* task return *) ... IA-32e mode: #GP(0)"). RF, ID and the arithmetic
+ * flags go too, so the kernel always starts from the same state.
+ */
+#define SYSCALL_RFLAGS_MASK                                                                        \
+	(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_TF | RFLAGS_IF |       \
+	 RFLAGS_DF | RFLAGS_OF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_RF | RFLAGS_AC | RFLAGS_ID)
+
 void syscall_init_cpu(void)
 {
 	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
 	/* SYSRET would load CS from STAR[63:48] + 16 and SS from + 8. */
 	wrmsr(MSR_STAR, ((uint64_t)(GDT_UDATA - 8) << 48) | ((uint64_t)GDT_KCODE << 32));
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
-	/* Enter with interrupts off, DF clear (string ops), no trap, no AC. */
-	wrmsr(MSR_FMASK, RFLAGS_IF | RFLAGS_DF | RFLAGS_TF | RFLAGS_AC);
+	wrmsr(MSR_FMASK, SYSCALL_RFLAGS_MASK);
 }
 
 static long sys_exit(struct process *p, uint64_t status)
@@ -37,7 +50,6 @@ static long sys_exit(struct process *p, uint64_t status)
 static long sys_console_write(struct process *p, uint64_t ubuf, uint64_t len)
 {
 	char buf[256];
-	(void)p;
 	if (len > CONSOLE_WRITE_MAX)
 		len = CONSOLE_WRITE_MAX;
 	/* Check the whole range first: a bad buffer writes nothing. */
@@ -47,7 +59,7 @@ static long sys_console_write(struct process *p, uint64_t ubuf, uint64_t len)
 		size_t n = MIN(sizeof(buf), len - off);
 		if (copy_from_user(buf, ubuf + off, n))
 			return -EFAULT;
-		console_write(buf, n);
+		proc_console_write(p, buf, n);
 	}
 	return (long)len;
 }
@@ -117,6 +129,8 @@ static long syscall_invoke(struct process *p, struct trap_frame *tf)
 		return sys_net_attach(p, a0, a1, a2);
 	case SYS_net_info:
 		return sys_net_info(p, a0, a1);
+	case SYS_test_hook:
+		return sys_test_hook(p, tf, a0, a1);
 	default:
 		return -ENOSYS;
 	}

@@ -12,47 +12,18 @@
 #include <lib/string.h>
 #include <uapi/errno.h>
 
-#define CPUID7_EBX_SMEP (1U << 7)
-#define CPUID7_EBX_SMAP (1U << 20)
-
-static bool smap;
-
 void uaccess_init(void)
 {
-	uint32_t a, b, c, d;
-	cpuid(0, 0, &a, &b, &c, &d);
-	if (a < 7)
-		return;
-	cpuid(7, 0, &a, &b, &c, &d);
-	uint64_t cr4 = read_cr4();
-	if (b & CPUID7_EBX_SMEP)
-		cr4 |= CR4_SMEP;
-	if (b & CPUID7_EBX_SMAP) {
-		cr4 |= CR4_SMAP;
-		smap = true;
-	}
-	write_cr4(cr4);
-}
-
-static inline void user_open(void)
-{
-	if (smap)
-		__asm__ volatile("stac" : : : "memory");
-}
-
-static inline void user_close(void)
-{
-	if (smap)
-		__asm__ volatile("clac" : : : "memory");
+	cpu_protect_init();
 }
 
 int copy_from_user(void *dst, uintptr_t usrc, size_t len)
 {
 	if (!vmspace_check(&proc_current()->vs, usrc, len, false))
 		return -EFAULT;
-	user_open();
+	user_access_begin();
 	memcpy(dst, (const void *)usrc, len);
-	user_close();
+	user_access_end();
 	return 0;
 }
 
@@ -60,9 +31,9 @@ int copy_to_user(uintptr_t udst, const void *src, size_t len)
 {
 	if (!vmspace_check(&proc_current()->vs, udst, len, true))
 		return -EFAULT;
-	user_open();
+	user_access_begin();
 	memcpy((void *)udst, src, len);
-	user_close();
+	user_access_end();
 	return 0;
 }
 
@@ -74,9 +45,9 @@ long strncpy_from_user(char *dst, uintptr_t usrc, size_t size)
 		if ((i == 0 || ((usrc + i) & (PAGE_SIZE - 1)) == 0) &&
 		    !vmspace_check(vs, usrc + i, 1, false))
 			return -EFAULT;
-		user_open();
+		user_access_begin();
 		char ch = *(const volatile char *)(usrc + i);
-		user_close();
+		user_access_end();
 		dst[i] = ch;
 		if (!ch)
 			return (long)i;

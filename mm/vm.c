@@ -33,12 +33,36 @@ static void map_or_die(uintptr_t va, paddr_t pa, uint64_t flags, bool large)
 		panic("vm: cannot map %p -> %#lx (error %d)", (void *)va, pa, err);
 }
 
+/* Rights of the direct map's alias of physical page pa: read-only where
+ * it is the kernel's text or read-only data, so that no mapping anywhere
+ * lets the kernel's code or constants be rewritten. */
+static uint64_t direct_flags(paddr_t pa)
+{
+	paddr_t ro_start = (uintptr_t)_text - KERNEL_VMA, ro_end = (uintptr_t)_erodata - KERNEL_VMA;
+	uint64_t f = PTE_G | PTE_NX;
+	return pa >= ro_start && pa < ro_end ? f : f | PTE_W;
+}
+
+static bool overlaps_kernel_ro(paddr_t pa, size_t len)
+{
+	paddr_t ro_start = (uintptr_t)_text - KERNEL_VMA, ro_end = (uintptr_t)_erodata - KERNEL_VMA;
+	return pa < ro_end && ro_start < pa + len;
+}
+
+/* RAM in 2 MiB pages, except around the kernel image, where 4 KiB pages
+ * carry per-page rights (direct_flags). */
 static void map_direct(const struct mem_region *r)
 {
 	paddr_t start = ALIGN_DOWN(r->base, LARGE_PAGE_SIZE);
 	paddr_t end = ALIGN_UP(r->base + r->len, LARGE_PAGE_SIZE);
-	for (paddr_t pa = start; pa < end; pa += LARGE_PAGE_SIZE)
-		map_or_die(DIRECT_MAP_BASE + pa, pa, PTE_W | PTE_G | PTE_NX, true);
+	for (paddr_t pa = start; pa < end; pa += LARGE_PAGE_SIZE) {
+		if (!overlaps_kernel_ro(pa, LARGE_PAGE_SIZE)) {
+			map_or_die(DIRECT_MAP_BASE + pa, pa, PTE_W | PTE_G | PTE_NX, true);
+			continue;
+		}
+		for (paddr_t p = pa; p < pa + LARGE_PAGE_SIZE; p += PAGE_SIZE)
+			map_or_die(DIRECT_MAP_BASE + p, p, direct_flags(p), false);
+	}
 }
 
 static void map_image(const char *start, const char *end, uint64_t flags)

@@ -35,6 +35,7 @@ int vmspace_init(struct vmspace *vs, size_t budget_pages)
 	memcpy(vs->pml4 + PT_ENTRIES / 2, vm_kernel_pml4() + PT_ENTRIES / 2,
 	       PT_ENTRIES / 2 * sizeof(uint64_t));
 	vs->regions = NULL;
+	vs->nregions = 0;
 	vs->pages = 0;
 	vs->budget = budget_pages;
 	return 0;
@@ -70,9 +71,12 @@ static uintptr_t find_gap(const struct vmspace *vs, size_t len)
 
 static int insert_region(struct vmspace *vs, uintptr_t s, uintptr_t e, int prot, enum vmr_kind kind)
 {
+	if (vs->nregions >= VMSPACE_MAX_REGIONS)
+		return -ENOMEM;
 	struct vm_region *n = kmalloc(sizeof(*n));
 	if (!n)
 		return -ENOMEM;
+	vs->nregions++;
 	*n = (struct vm_region){.start = s, .end = e, .prot = prot, .kind = kind};
 	struct vm_region **pp = &vs->regions;
 	while (*pp && (*pp)->start < s)
@@ -124,6 +128,12 @@ long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, en
 	long err = reserve(vs, &va, len);
 	if (err)
 		return err;
+	if (prot == PROT_NONE) {
+		/* A reservation: address space only, never backed, never charged;
+		 * any access faults (and kills: there is no demand paging). */
+		err = insert_region(vs, va, va + len, prot, kind);
+		return err ? err : (long)va;
+	}
 	size_t n = len / PAGE_SIZE;
 	if (vs->pages + n > vs->budget || n > page_free_count())
 		return -ENOMEM;
@@ -180,6 +190,7 @@ static int remove_region(struct vmspace *vs, uintptr_t va, size_t len, enum vmr_
 		unmap_range(vs, r->start, r->end, owns_pages(kind));
 		*pp = r->next;
 		kfree(r);
+		vs->nregions--;
 		return 0;
 	}
 	return -EINVAL;
@@ -205,6 +216,7 @@ void vmspace_destroy(struct vmspace *vs)
 		vs->regions = r->next;
 		kfree(r);
 	}
+	vs->nregions = 0;
 	pt_free_user_tables(vs->pml4);
 	page_free(virt_to_phys(vs->pml4), 1);
 	vs->pml4 = NULL;
@@ -224,6 +236,14 @@ int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len)
 		len -= chunk;
 	}
 	return 0;
+}
+
+const struct vm_region *vmspace_find(const struct vmspace *vs, uintptr_t va)
+{
+	for (const struct vm_region *r = vs->regions; r; r = r->next)
+		if (r->start <= va && va < r->end)
+			return r;
+	return NULL;
 }
 
 bool vmspace_check(const struct vmspace *vs, uintptr_t va, size_t len, bool write)

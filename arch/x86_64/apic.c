@@ -79,6 +79,11 @@ void apic_init_ap(void)
 	apic_setup_local();
 }
 
+bool apic_ready(void)
+{
+	return x2apic || xapic;
+}
+
 bool apic_x2apic(void)
 {
 	return x2apic;

@@ -4,6 +4,7 @@
  */
 #include <arch/memlayout.h>
 #include <arch/regs_asm.h>
+#include <arch/trap.h>
 
 /* Vectors for which the CPU pushes an error code (SDM 6.13). */
 	.macro VECTOR n
@@ -20,22 +21,51 @@ vector_\n:
 	.text
 	.globl trap_common
 trap_common:
-	/* From user mode: switch GS to the kernel's per-CPU base. */
-	testb $3, 24(%rsp)		/* cs, after vector and error */
+	testb $3, TF_HW_CS(%rsp)
+	jz .Lfrom_kernel
+	swapgs				/* from user mode: the kernel's per-CPU base */
+.Lentered:
+	cld
+	/* Interrupt and exception gates keep RFLAGS.AC: a process that set it
+	 * must not switch SMAP off for the kernel (clac exists only with SMAP). */
+	testb $1, cpu_smap(%rip)
 	jz 1f
-	swapgs
-1:	cld
-	PUSH_REGS
+	clac
+1:	PUSH_REGS
 	movq %rsp, %rdi
 	call trap_dispatch
 	.globl trap_return
 trap_return:
 	POP_REGS
-	testb $3, 24(%rsp)
+	testb $3, TF_HW_CS(%rsp)
 	jz 2f
 	swapgs
-2:	addq $16, %rsp			/* vector and error code */
+	addq $16, %rsp			/* vector and error code */
+	.globl trap_iret_user
+trap_iret_user:
 	iretq
+2:	addq $16, %rsp
+	iretq
+
+	/*
+	 * From the kernel. A #GP, #NP or #SS raised by trap_iret_user (a frame
+	 * the CPU refuses to return to user mode with) arrives after the swapgs
+	 * above, with the user's GS base: take the kernel's back. trap_dispatch
+	 * then hands the fault to the process (trap.c, bad_iret). NMI and #MC
+	 * may also land on that instruction but never return: they stop the CPU
+	 * without using GS.
+	 */
+.Lfrom_kernel:
+	cmpq $trap_iret_user, TF_HW_RIP(%rsp)
+	jne .Lentered
+	cmpq $VEC_GP, TF_HW_VECTOR(%rsp)
+	je 3f
+	cmpq $VEC_NP, TF_HW_VECTOR(%rsp)
+	je 3f
+	cmpq $VEC_SS, TF_HW_VECTOR(%rsp)
+	jne .Lentered
+3:	swapgs
+	jmp .Lentered
 
 	.altmacro
 	.set i, 0

@@ -1,4 +1,5 @@
 /* Per-CPU GDT and TSS, and the GS base that points at struct cpu. */
+#include <arch/apic.h>
 #include <arch/cpu.h>
 #include <arch/gdt.h>
 #include <arch/percpu.h>
@@ -64,6 +65,27 @@ void gdt_init_cpu(struct cpu *c)
 	__asm__ volatile("ltr %w0" : : "r"((uint16_t)GDT_TSS));
 	/* fs/gs selectors null; GS base set by percpu_init. */
 	__asm__ volatile("movw %w0, %%fs; movw %w0, %%gs" : : "r"(0));
+}
+
+/*
+ * The CPU this code runs on, found from its local APIC id rather than GS
+ * (a fault between swapgs and iretq, or in a broken entry path, arrives with
+ * a user's GS base), and made GS's base again. For fatal paths.
+ */
+struct cpu *percpu_recover(void)
+{
+	struct cpu *c = &cpus[0];
+	if (apic_ready()) {
+		uint32_t id = apic_id();
+		for (unsigned i = 0; i < MAX_CPUS; i++) {
+			if (cpus[i].self == &cpus[i] && cpus[i].apic_id == id) {
+				c = &cpus[i];
+				break;
+			}
+		}
+	}
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	return c;
 }
 
 void percpu_init(struct cpu *c, unsigned id, uint32_t apic_id)

@@ -1,11 +1,16 @@
 /* Exception and interrupt dispatch, and the register dump for fatal traps. */
 #include <arch/apic.h>
 #include <arch/cpu.h>
+#include <arch/extable.h>
+#include <arch/memlayout.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
 #include <kernel/ksyms.h>
 #include <kernel/printk.h>
 #include <kernel/sched.h>
+#include <kernel/testhook.h>
+
+extern const char trap_iret_user[];
 
 static const char *const exception_names[32] = {
     [VEC_DE] = "divide error",
@@ -50,27 +55,104 @@ void trap_dump(const struct trap_frame *tf)
 	printk("R13 %016lx R14 %016lx R15 %016lx\n", tf->r13, tf->r14, tf->r15);
 }
 
+/* What a kernel-mode page fault on a user address means (SDM 4.6.1). */
+static const char *user_access_cause(const struct trap_frame *tf, uint64_t addr)
+{
+	if (tf->vector != VEC_PF || addr >= USER_MAX)
+		return NULL;
+	if (!(tf->error & PFERR_P))
+		return "the kernel touched an unmapped user address";
+	if (tf->error & PFERR_I)
+		return "SMEP: the kernel tried to execute a user page";
+	if (cpu_smap && !(tf->rflags & RFLAGS_AC))
+		return "SMAP: the kernel touched a user page outside the checked accessors";
+	return "the kernel touched a user page";
+}
+
 static void __noreturn kernel_exception(struct trap_frame *tf)
 {
+	/* GS may hold a user's base here: find this CPU another way first. */
+	percpu_recover();
 	panic_begin();
-	printk("\nKERNEL PANIC: unhandled %s in kernel mode\n", trap_name(tf->vector));
+	const char *cause = user_access_cause(tf, read_cr2());
+	printk("\nKERNEL PANIC: unhandled %s in kernel mode%s%s%s\n", trap_name(tf->vector),
+	       cause ? " (" : "", cause ? cause : "", cause ? ")" : "");
 	trap_dump(tf);
 	ksym_backtrace(tf->rip, tf->rbp);
 	panic_end();
 }
 
+/* An expected fault in a probe (arch/x86_64/extable.c): say what it was. */
+static bool kernel_fixup(struct trap_frame *tf)
+{
+	uint64_t rip = tf->rip, addr = read_cr2();
+	if (!extable_fixup(tf))
+		return false;
+	const char *cause = user_access_cause(tf, addr);
+	printk("kernel: %s at RIP %#lx, address %#lx: %s; recovered by its fixup\n",
+	       trap_name(tf->vector), rip, addr, cause ? cause : "kernel fault");
+	return true;
+}
+
+/*
+ * The CPU refused the frame that trap_iret_user (entry.S) returns to user
+ * mode with: RFLAGS or RIP the IRETQ cannot take. The fault is the process's
+ * (Linux calls this a bad IRET): rebuild the frame it was returning to,
+ * which sits where the fault's own RSP points, and kill it with the usual
+ * report. entry.S has already restored the kernel's GS base.
+ */
+static bool bad_iret(const struct trap_frame *tf)
+{
+	return tf->rip == (uint64_t)trap_iret_user &&
+	       (tf->vector == VEC_GP || tf->vector == VEC_NP || tf->vector == VEC_SS);
+}
+
+static void bad_iret_to_user(struct trap_frame *tf)
+{
+	const uint64_t *iret = (const uint64_t *)tf->rsp; /* rip, cs, rflags, rsp, ss */
+	tf->rip = iret[0];
+	tf->cs = iret[1];
+	tf->rflags = iret[2];
+	tf->rsp = iret[3];
+	tf->ss = iret[4];
+}
+
+/* NMIs stop CPUs for a panic; they may arrive with a user's GS base, so
+ * this path uses no per-CPU data. Any other NMI is counted and ignored. */
+static unsigned long stray_nmis;
+
+static void nmi(void)
+{
+	if (panic_in_progress())
+		cpu_halt_forever();
+	__atomic_add_fetch(&stray_nmis, 1, __ATOMIC_RELAXED);
+}
+
 void trap_dispatch(struct trap_frame *tf)
 {
+	if (tf->vector == VEC_NMI) {
+		nmi();
+		return;
+	}
 	if (tf->vector < 32) {
-		if (!trap_from_user(tf) || tf->vector == VEC_DF || tf->vector == VEC_MC)
+		if (bad_iret(tf)) {
+			bad_iret_to_user(tf);
+			sched_user_fault(tf, "on return to user mode (the CPU refused the frame)");
+		} else if (!trap_from_user(tf) || tf->vector == VEC_DF || tf->vector == VEC_MC) {
+			if (kernel_fixup(tf))
+				return;
 			kernel_exception(tf);
-		sched_user_fault(tf);
+		} else {
+			sched_user_fault(tf, NULL);
+		}
 	} else if (tf->vector == VEC_SPURIOUS) {
 		return; /* no EOI for spurious interrupts (SDM 10.9) */
 	} else {
 		if (!irq_run_handler(tf))
 			printk("unexpected interrupt vector %lu\n", tf->vector);
 		apic_eoi();
+		if (trap_from_user(tf))
+			testhook_user_interrupt(tf);
 	}
 	if (trap_from_user(tf))
 		sched_trap_exit(tf);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <arch/trap.h>
+#include <kernel/conout.h>
 #include <kernel/spinlock.h>
 #include <kernel/vmspace.h>
 #include <uapi/event.h>
@@ -67,6 +68,15 @@ struct process {
 	uint64_t start_ns, cpu_ns, last_run_ns;
 	uint64_t syscalls;
 	struct vnet_qp *net_owned[PROC_NET_MAX]; /* attached queue pairs */
+
+	/* console output (kernel/conout.c), under out_lock */
+	struct spinlock out_lock;
+	struct conout out;
+	char out_tag[PROC_NAME_MAX + 16]; /* "name[pid]: " */
+
+	/* kernel/testhook.c: a user address to read at the next interrupt */
+	uint64_t probe_uaddr;
+	int probe_result;
 };
 
 extern struct process procs[PROC_MAX];
@@ -74,6 +84,8 @@ extern struct process procs[PROC_MAX];
 /* Create a process from an ELF image and its module command line. Prints
  * and returns a negative errno when the module is refused. */
 int proc_spawn(const void *image, size_t size, const char *cmdline, const char *what);
+/* Write process output to the console as tagged, escaped lines. */
+void proc_console_write(struct process *p, const char *buf, size_t n);
 /* End a process: free its memory and devices and mark it dead. */
 void proc_exit(struct process *p, int status);
 /* Queue an event for p and wake it if it waits. Any CPU, any context. */
@@ -81,8 +93,9 @@ void proc_post_event(struct process *p, uint32_t type, uint64_t d0, uint64_t d1,
 /* Events the process has not consumed yet (by its ring's head and tail). */
 uint32_t proc_pending_events(struct process *p);
 struct process *proc_current(void);
-/* Print why a user exception kills p: address, RIP and instruction bytes. */
-void proc_report_fault(struct process *p, const struct trap_frame *tf);
+/* Print why a user exception kills p: address, RIP and instruction bytes;
+ * `note`, if not NULL, says more about the kind of fault. */
+void proc_report_fault(struct process *p, const struct trap_frame *tf, const char *note);
 /* Give back the NIC queue pairs p attached. */
 void proc_net_release(struct process *p);
 void proc_fpu_init(void);

@@ -6,7 +6,7 @@
 struct process;
 
 /* A CPU exception raised by user code: terminate the process that did it. */
-void sched_user_fault(struct trap_frame *tf);
+void sched_user_fault(struct trap_frame *tf, const char *note);
 /* Last step before returning to user mode: maybe switch process. */
 void sched_trap_exit(struct trap_frame *tf);
 /* Enter the scheduler on this CPU for good (from boot code). */

@@ -23,17 +23,22 @@ struct vm_region {
 struct vmspace {
 	uint64_t *pml4;
 	struct vm_region *regions;
-	size_t pages;  /* pages backed by this space (owned) */
-	size_t budget; /* limit on `pages`, from the manifest */
+	size_t nregions; /* at most VMSPACE_MAX_REGIONS: bounds kernel heap use */
+	size_t pages;	 /* pages backed by this space (owned) */
+	size_t budget;	 /* limit on `pages`, from the manifest */
 };
 
 /* Region placement for vmspace_alloc without a fixed address. */
 #define VMSPACE_ANON_BASE 0x0000100000000000UL
 #define VMSPACE_STACK_TOP 0x00007ffffff00000UL
+/* Regions per address space (each costs a kernel heap object; PROT_NONE
+ * reservations cost no pages, so only this bounds them). */
+#define VMSPACE_MAX_REGIONS 4096
 
 int vmspace_init(struct vmspace *vs, size_t budget_pages);
 void vmspace_destroy(struct vmspace *vs);
-/* Map fresh zeroed pages; va = 0 picks a free range. Returns the address
+/* Map fresh zeroed pages (PROT_NONE: reserve the range, map nothing); va = 0
+ * picks a free range. Returns the address
  * or a negative errno (-EINVAL, -ENOMEM, -EEXIST) cast to uintptr_t. */
 long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, enum vmr_kind kind);
 /* Map existing physical pages (not owned: never freed by this space). */
@@ -45,6 +50,8 @@ int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len);
 int vmspace_unmap(struct vmspace *vs, uintptr_t va, enum vmr_kind kind);
 /* Copy into user pages through the page tables (ignores user rights). */
 int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len);
+/* The region that contains va, or NULL. */
+const struct vm_region *vmspace_find(const struct vmspace *vs, uintptr_t va);
 /* Whether [va, va+len) is mapped user-accessible (and writable if asked). */
 bool vmspace_check(const struct vmspace *vs, uintptr_t va, size_t len, bool write);
 void vmspace_activate(const struct vmspace *vs);

@@ -20,6 +20,9 @@
 #define SYS_net_attach	  9  /* (const char *name, unsigned qp, struct mc_net_layout *) -> 0 */
 #define SYS_net_info	  10 /* (const char *name, struct mc_net_info *) -> 0 */
 #define SYS_MAX		  11
+/* (unsigned op, uint64_t arg) -> depends on op; only for test kernels booted
+ * with `testhooks`, -ENOSYS otherwise (include/uapi/testhook.h) */
+#define SYS_test_hook 63
 
 /* vmspace_alloc protection bits; W and X together are refused (W^X). */
 #define PROT_NONE  0

@@ -157,6 +157,14 @@ def too_many_loads():
     return e
 
 
+def top_page_exec():
+    """Code that ends exactly at 2^47, the end of the canonical lower half."""
+    e = Elf(ET_EXEC, 0x7FFFFFFFF100)
+    e.load(PF_R | PF_X, 0x100, 0x7FFFFFFFF100, len(EXIT0), 0xF00)
+    e.put(0x100, EXIT0)
+    return e
+
+
 def corpus():
     """(name, file bytes, expected) in order."""
     ex, pie = good_exec(), good_pie()
@@ -234,6 +242,10 @@ def corpus():
          "segment 1 outside user space"),
         ("bad-past-user-max.elf", mutate(ex, lambda e: setf(e.ph[1], vaddr=0x7fffffffff110)),
          "segment 1 outside user space"),
+        # A SYSCALL at the end of the last page would return to RIP 2^47,
+        # which is not canonical: the top user page stays unmapped.
+        ("bad-top-user-page.elf", top_page_exec(),
+         "segment 0 reaches the top user page, which stays unmapped"),
         ("bad-vaddr-overflow.elf", mutate(ex, lambda e: setf(e.ph[1], vaddr=(1 << 64) - PAGE + 0x110)),
          "segment 1 outside user space"),
         ("bad-bias-overflow.elf", mutate(pie, lambda e: setf(e.ph[3], vaddr=(1 << 64) - 0x10000000 + 0x2220)),

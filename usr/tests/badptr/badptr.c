@@ -157,6 +157,21 @@ static void check_vmspace_alloc(void)
 		    -ENOMEM, -EINVAL);
 	check_alloc("vmspace_alloc(SIZE_MAX, RW)", SIZE_MAX, PROT_READ | PROT_WRITE, -ENOMEM,
 		    -EINVAL);
+	check_alloc("vmspace_alloc(SIZE_MAX, PROT_NONE)", SIZE_MAX, PROT_NONE, -ENOMEM, -EINVAL);
+
+	/* PROT_NONE reserves without backing: no system call may use it. */
+	long none = sys_vmspace_alloc(1UL << 30, PROT_NONE);
+	expect("vmspace_alloc(1 GiB, PROT_NONE) succeeds beyond mem=", none > 0 ? 0 : none, 0);
+	if (none > 0) {
+		expect("console_write(PROT_NONE page)", sys_console_write((void *)none, 1),
+		       -EFAULT);
+		expect("clock_gettime(MONOTONIC, PROT_NONE page)",
+		       sys_clock_gettime(CLOCK_MONOTONIC, (struct mc_timespec *)none), -EFAULT);
+		expect("vmspace_free(half a reservation)",
+		       sys_vmspace_free((void *)none, 1UL << 29), -EINVAL);
+		expect("vmspace_free(PROT_NONE reservation) (control)",
+		       sys_vmspace_free((void *)none, 1UL << 30), 0);
+	}
 }
 
 static void check_vmspace_free(void)
@@ -247,6 +262,8 @@ static void check_syscall_numbers(void)
 	expect("syscall 0x80000000", mc_syscall0(0x80000000L), -ENOSYS);
 	/* The whole of rax is the number: high bits do not fall away. */
 	expect("syscall (1 << 32) | SYS_getpid", mc_syscall0((1L << 32) | SYS_getpid), -ENOSYS);
+	/* Test hooks exist only in kernels booted with `testhooks`. */
+	expect("test_hook(1) without testhooks", mc_syscall2(SYS_test_hook, 1, 0), -ENOSYS);
 }
 
 int main(void)

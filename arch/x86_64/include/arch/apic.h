@@ -39,6 +39,8 @@ void apic_init(paddr_t lapic_pa);
 void apic_init_ap(void);
 uint32_t apic_id(void);
 bool apic_x2apic(void);
+/* Whether apic_id() can be used yet (the local APIC is set up). */
+bool apic_ready(void);
 void apic_eoi(void);
 void apic_send_ipi(uint32_t apic_id, uint32_t icr_lo);
 /* Calibration (driven by arch/x86_64/time.c): free-run the masked timer,

@@ -168,12 +168,27 @@ static inline uint64_t read_rflags(void)
 #define EFER_LME (1UL << 8)
 #define EFER_NXE (1UL << 11)
 
-#define RFLAGS_IF (1UL << 9)
-#define RFLAGS_DF (1UL << 10)
-#define RFLAGS_TF (1UL << 8)
-#define RFLAGS_AC (1UL << 18)
+/* RFLAGS (SDM vol. 1, 3.4.3). */
+#define RFLAGS_CF   (1UL << 0)
+#define RFLAGS_PF   (1UL << 2)
+#define RFLAGS_AF   (1UL << 4)
+#define RFLAGS_ZF   (1UL << 6)
+#define RFLAGS_SF   (1UL << 7)
+#define RFLAGS_TF   (1UL << 8)
+#define RFLAGS_IF   (1UL << 9)
+#define RFLAGS_DF   (1UL << 10)
+#define RFLAGS_OF   (1UL << 11)
+#define RFLAGS_IOPL (3UL << 12)
+#define RFLAGS_NT   (1UL << 14)
+#define RFLAGS_RF   (1UL << 16)
+#define RFLAGS_VM   (1UL << 17)
+#define RFLAGS_AC   (1UL << 18)
+#define RFLAGS_VIF  (1UL << 19)
+#define RFLAGS_VIP  (1UL << 20)
+#define RFLAGS_ID   (1UL << 21)
 
 #define CR4_PGE	       (1UL << 7)
+#define CR4_UMIP       (1UL << 11)
 #define CR4_OSFXSR     (1UL << 9)
 #define CR4_OSXMMEXCPT (1UL << 10)
 #define CR4_FSGSBASE   (1UL << 16)
@@ -183,5 +198,24 @@ static inline uint64_t read_rflags(void)
 #define CR0_EM	       (1UL << 2)
 #define CR0_TS	       (1UL << 3)
 #define CR0_WP	       (1UL << 16)
+#define CR0_AM	       (1UL << 18)
 
 void __noreturn cpu_halt_forever(void);
+
+/* Set by cpu_protect_init (arch/x86_64/cpu.c). */
+extern bool cpu_smap, cpu_smep, cpu_umip;
+/* Turn on SMEP, SMAP and UMIP where this CPU has them. */
+void cpu_protect_init(void);
+
+/* Open and close the window in which the kernel may touch user pages (SMAP). */
+static inline void user_access_begin(void)
+{
+	if (cpu_smap)
+		__asm__ volatile("stac" : : : "memory");
+}
+
+static inline void user_access_end(void)
+{
+	if (cpu_smap)
+		__asm__ volatile("clac" : : : "memory");
+}

@@ -42,4 +42,6 @@ static inline struct cpu *this_cpu(void)
 }
 
 void percpu_init(struct cpu *c, unsigned id, uint32_t apic_id);
+/* Find this CPU without trusting GS and reload GS's base (fatal paths). */
+struct cpu *percpu_recover(void);
 #endif

@@ -1,17 +1,6 @@
 /* Trap frames, the IDT and interrupt vector assignment. */
 #pragma once
 
-#include <kernel/types.h>
-
-/* Layout pushed by arch/x86_64/entry.S; syscall entry builds the same one. */
-struct trap_frame {
-	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
-	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
-	uint64_t vector, error;
-	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
-};
-STATIC_ASSERT(sizeof(struct trap_frame) == 22 * 8, "trap_frame layout");
-
 /* Exception vectors (Intel SDM vol. 3, 6.3.1). */
 #define VEC_DE	0
 #define VEC_DB	1
@@ -45,6 +34,23 @@ STATIC_ASSERT(sizeof(struct trap_frame) == 22 * 8, "trap_frame layout");
 #define PFERR_RSVD (1 << 3)
 #define PFERR_I	   (1 << 4)
 
+/* Offsets in the frame as trap_common finds it, before PUSH_REGS. */
+#define TF_HW_VECTOR 0
+#define TF_HW_RIP    16
+#define TF_HW_CS     24
+
+#ifndef __ASSEMBLER__
+#include <kernel/types.h>
+
+/* Layout pushed by arch/x86_64/entry.S; syscall entry builds the same one. */
+struct trap_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+	uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error;
+	uint64_t rip, cs, rflags, rsp, ss; /* pushed by the CPU */
+};
+STATIC_ASSERT(sizeof(struct trap_frame) == 22 * 8, "trap_frame layout");
+
 typedef void (*irq_handler_t)(struct trap_frame *tf, void *ctx);
 
 void idt_init(void);
@@ -66,3 +72,4 @@ bool irq_run_handler(struct trap_frame *tf);
 void trap_dispatch(struct trap_frame *tf);
 void trap_dump(const struct trap_frame *tf);
 const char *trap_name(unsigned vector);
+#endif /* !__ASSEMBLER__ */
