@@ -21,8 +21,8 @@ static void emit_line(struct conout *o, const char *tag, conout_emit_fn emit, vo
 	o->len = 0;
 }
 
-void conout_write(struct conout *o, const char *buf, size_t n, const char *tag,
-		  conout_emit_fn emit, void *ctx)
+void conout_write(struct conout *o, const char *buf, size_t n, const char *tag, conout_emit_fn emit,
+		  void *ctx)
 {
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = (uint8_t)buf[i];

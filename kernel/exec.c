@@ -16,9 +16,8 @@
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
-#define STACK_ARGS_MAX	  4096 /* bytes of argv strings */
-#define AUX_MAX		  12
-#define CPUID1_ECX_RDRAND (1U << 30)
+#define STACK_ARGS_MAX 4096 /* bytes of argv strings */
+#define AUX_MAX	       12
 
 static char exec_why[96]; /* elf_parse reasons outlive its image struct */
 
@@ -51,15 +50,10 @@ static int write64(void *ctx, uint64_t va, uint64_t value)
 
 static void random_bytes(uint8_t *out, size_t n)
 {
-	uint32_t a, b, c, d;
-	cpuid(1, 0, &a, &b, &c, &d);
-	bool hw = c & CPUID1_ECX_RDRAND;
 	uint64_t x = rdtsc() ^ 0x9e3779b97f4a7c15UL;
 	for (size_t i = 0; i < n; i += 8) {
 		uint64_t r = 0;
-		unsigned char ok = 0;
-		if (hw)
-			__asm__ volatile("rdrand %0; setc %1" : "=r"(r), "=qm"(ok));
+		bool ok = cpu_random64(&r);
 		x ^= x << 13; /* xorshift keeps it varied without RDRAND */
 		x ^= x >> 7;
 		x ^= x << 17;
@@ -132,7 +126,8 @@ static int build_stack(struct process *p, const struct elf_image *img, const cha
 	    {AT_PHNUM, img->phnum}, {AT_PAGESZ, PAGE_SIZE},
 	    {AT_BASE, 0},	    {AT_ENTRY, img->entry},
 	    {AT_RANDOM, rnd_va},    {AT_MC_EVENT_RING, p->ring_uva},
-	    {AT_MC_CPU, p->cpu},    {AT_NULL, 0},
+	    {AT_MC_CPU, p->cpu},    {AT_MC_TSC_HZ, time_tsc_hz()},
+	    {AT_NULL, 0},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(aux); i++) {
 		vec[n++] = aux[i][0];

@@ -7,6 +7,7 @@
 #include <arch/trap.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
+#include <kernel/cpulocal.h>
 #include <kernel/pci.h>
 #include <kernel/phys.h>
 #include <kernel/virtio_net.h>
@@ -133,14 +134,15 @@ static void spawn_modules(void)
 	}
 }
 
+/* Enough of the boot CPU for exceptions to be reported from the start. */
 static void cpu_early_init(void)
 {
 	struct cpu *c = &cpus[0];
 
-	c->self = c;
+	c->id = 0;
 	c->kstack_top = (uint64_t)boot_stack_top;
 	c->ist_stacks = bsp_ist_stacks;
-	wrmsr(MSR_GS_BASE, (uint64_t)c);
+	percpu_early_init(c);
 	idt_init();
 	idt_load();
 }
@@ -155,10 +157,11 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 		power_enable_debug_exit();
 	acpi_init();
 	boot_mm_init(mbi_pa);
-	percpu_init(&cpus[0], 0, 0);
-	cpu_count = 1;
 	apic_init(boot_acpi.lapic_addr);
-	cpus[0].apic_id = apic_id();
+	cpu_local_init(&cpus[0]);
+	cpu_count = 1;
+	printk("apic: %s mode, BSP APIC id %u\n", apic_x2apic() ? "x2APIC" : "xAPIC",
+	       cpus[0].apic_id);
 	time_init();
 	printk("time: TSC %lu.%03lu MHz, APIC timer %lu kHz (divide 16)\n", time_tsc_hz() / 1000000,
 	       time_tsc_hz() / 1000 % 1000, apic_timer_hz() / 1000);
@@ -168,10 +171,8 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 		power_exit(selftest_run(test) ? EXIT_PASS : EXIT_FAIL);
 
 	proc_fpu_init();
-	uaccess_init();
 	printk("cpu: SMEP %s, SMAP %s, UMIP %s\n", cpu_smep ? "on" : "absent",
 	       cpu_smap ? "on" : "absent", cpu_umip ? "on" : "absent");
-	syscall_init_cpu();
 	sched_init();
 	testhook_init();
 	if (!cmdline_has("nosmp"))

@@ -3,6 +3,7 @@
  * event ring), events, and exit. Scheduling is in kernel/sched.c.
  */
 #include <arch/cpu.h>
+#include <arch/fpu.h>
 #include <arch/gdt.h>
 #include <arch/percpu.h>
 #include <kernel/exec.h>
@@ -20,27 +21,17 @@
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
-#define FPU_AREA_SIZE 512
-#define RING_PAGES    (ALIGN_UP(sizeof(struct mc_event_ring), PAGE_SIZE) / PAGE_SIZE)
+#define RING_PAGES (ALIGN_UP(sizeof(struct mc_event_ring), PAGE_SIZE) / PAGE_SIZE)
 
 struct process procs[PROC_MAX];
 static struct spinlock procs_lock = SPINLOCK_INIT;
 static int next_pid = 1;
 static uint8_t fpu_initial[FPU_AREA_SIZE] __attribute__((aligned(16)));
 
-/* Let user code use x87/SSE on this CPU (the kernel itself never does). */
-void proc_fpu_enable(void)
-{
-	write_cr0((read_cr0() & ~(CR0_EM | CR0_TS)) | CR0_MP);
-	write_cr4(read_cr4() | CR4_OSFXSR | CR4_OSXMMEXCPT);
-}
-
 /* Capture the clean FPU state every new process starts with. */
 void proc_fpu_init(void)
 {
-	proc_fpu_enable();
-	uint32_t mxcsr = 0x1f80; /* all exceptions masked (SDM 10.2.3) */
-	__asm__ volatile("fninit; ldmxcsr %1; fxsave64 %0" : "=m"(fpu_initial) : "m"(mxcsr));
+	fpu_init_state(fpu_initial);
 }
 
 static struct process *proc_alloc(void)

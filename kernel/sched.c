@@ -9,6 +9,7 @@
  */
 #include <arch/apic.h>
 #include <arch/cpu.h>
+#include <arch/fpu.h>
 #include <arch/memlayout.h>
 #include <arch/percpu.h>
 #include <kernel/kmem.h>
@@ -306,7 +307,7 @@ static void arm_timer(struct cpu *c, uint64_t now, uint64_t deadline)
 static void save_current(struct process *p, const struct trap_frame *tf, uint64_t now)
 {
 	p->frame = *tf;
-	__asm__ volatile("fxsave64 %0" : "=m"(*(uint8_t(*)[512])p->fpu));
+	fpu_save(p->fpu);
 	p->cpu_ns += now - p->last_run_ns;
 }
 
@@ -318,7 +319,7 @@ static void resume(struct cpu *c, struct process *p, struct trap_frame *tf, uint
 		p->frame.rax = proc_pending_events(p);
 	}
 	*tf = p->frame;
-	__asm__ volatile("fxrstor64 %0" : : "m"(*(uint8_t(*)[512])p->fpu));
+	fpu_restore(p->fpu);
 	vmspace_activate(&p->vs);
 	p->state = PROC_RUNNING;
 	p->slice_end = now + SLICE_NS;
@@ -340,8 +341,7 @@ static struct process *pick_next(struct cpu *c)
 		if (p)
 			return p;
 		arm_timer(c, now, deadline);
-		/* sti takes effect after hlt starts: no wake-up is lost. */
-		__asm__ volatile("sti; hlt; cli" : : : "memory");
+		cpu_idle_wait(); /* no wake-up is lost between the check and the halt */
 		c->idle_ns += time_ns() - now;
 	}
 }

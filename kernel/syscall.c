@@ -17,30 +17,6 @@
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
-extern char syscall_entry[];
-
-/*
- * RFLAGS bits SYSCALL clears on entry (SDM vol. 2, SYSCALL: RFLAGS &= ~FMASK):
- * every flag user code can set that matters to the kernel. IF: entry runs
- * with interrupts off. DF: string instructions count up. TF: no single-step
- * trap inside the kernel. AC: SMAP stays on. NT: with NT set, the IRETQ that
- * returns to user mode raises #GP in ring 0 (SDM vol. 2, IRET: "IF NT = 1
- * (* task return *) ... IA-32e mode: #GP(0)"). RF, ID and the arithmetic
- * flags go too, so the kernel always starts from the same state.
- */
-#define SYSCALL_RFLAGS_MASK                                                                        \
-	(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_TF | RFLAGS_IF |       \
-	 RFLAGS_DF | RFLAGS_OF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_RF | RFLAGS_AC | RFLAGS_ID)
-
-void syscall_init_cpu(void)
-{
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SCE);
-	/* SYSRET would load CS from STAR[63:48] + 16 and SS from + 8. */
-	wrmsr(MSR_STAR, ((uint64_t)(GDT_UDATA - 8) << 48) | ((uint64_t)GDT_KCODE << 32));
-	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
-	wrmsr(MSR_FMASK, SYSCALL_RFLAGS_MASK);
-}
-
 static long sys_exit(struct process *p, uint64_t status)
 {
 	proc_exit(p, (int)status);

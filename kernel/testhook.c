@@ -89,6 +89,7 @@ void testhook_user_interrupt(struct trap_frame *tf)
 		printk("testhooks: interrupt handler read user address %#lx: SMAP was off\n", addr);
 	} else {
 		p->probe_result = TH_PROBE_BLOCKED;
-		printk("testhooks: interrupt handler read of user address %#lx was stopped\n", addr);
+		printk("testhooks: interrupt handler read of user address %#lx was stopped\n",
+		       addr);
 	}
 }

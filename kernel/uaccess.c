@@ -12,11 +12,6 @@
 #include <lib/string.h>
 #include <uapi/errno.h>
 
-void uaccess_init(void)
-{
-	cpu_protect_init();
-}
-
 int copy_from_user(void *dst, uintptr_t usrc, size_t len)
 {
 	if (!vmspace_check(&proc_current()->vs, usrc, len, false))

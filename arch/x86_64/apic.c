@@ -70,11 +70,9 @@ void apic_init(paddr_t lapic_pa)
 		if (!xapic)
 			panic("apic: cannot map the local APIC at %#lx", lapic_pa);
 	}
-	apic_setup_local();
-	printk("apic: %s mode, BSP APIC id %u\n", x2apic ? "x2APIC" : "xAPIC", apic_id());
 }
 
-void apic_init_ap(void)
+void apic_init_cpu(void)
 {
 	apic_setup_local();
 }

@@ -88,16 +88,19 @@ struct cpu *percpu_recover(void)
 	return c;
 }
 
-void percpu_init(struct cpu *c, unsigned id, uint32_t apic_id)
+void percpu_init(struct cpu *c)
 {
 	c->self = c;
-	c->id = id;
-	c->apic_id = apic_id;
 	if (!c->ist_stacks)
 		c->ist_stacks = kmalloc(3 * IST_STACK_SIZE);
 	BUG_ON(!c->ist_stacks);
 	gdt_init_cpu(c);
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
 	wrmsr(MSR_KERNEL_GS_BASE, 0);
-	c->online = true;
+}
+
+void percpu_early_init(struct cpu *c)
+{
+	c->self = c;
+	wrmsr(MSR_GS_BASE, (uint64_t)c);
 }

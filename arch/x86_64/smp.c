@@ -12,15 +12,12 @@
 #include <arch/percpu.h>
 #include <arch/smp.h>
 #include <arch/trap.h>
+#include <kernel/cpulocal.h>
 #include <kernel/kmem.h>
 #include <kernel/phys.h>
 #include <kernel/printk.h>
-#include <kernel/sched.h>
 #include <kernel/smp.h>
-#include <kernel/syscall.h>
 #include <kernel/time.h>
-#include <kernel/uaccess.h>
-#include <kernel/proc.h>
 #include <kernel/vm.h>
 #include <lib/string.h>
 
@@ -33,15 +30,7 @@ static volatile unsigned ap_booting;
 
 static void __noreturn ap_main(void)
 {
-	struct cpu *c = &cpus[ap_booting];
-	apic_init_ap();
-	percpu_init(c, c->id, apic_id());
-	idt_load();
-	proc_fpu_enable();
-	uaccess_init();
-	syscall_init_cpu();
-	__atomic_store_n(&c->online, true, __ATOMIC_RELEASE);
-	sched_start();
+	cpu_ap_main(&cpus[ap_booting]);
 }
 
 static bool start_ap(unsigned id, uint32_t apic)

@@ -16,7 +16,7 @@ struct conout {
 typedef void (*conout_emit_fn)(const char *tag, const char *text, size_t len, void *ctx);
 
 /* Add process output; every finished (or full) line goes to emit. */
-void conout_write(struct conout *o, const char *buf, size_t n, const char *tag,
-		  conout_emit_fn emit, void *ctx);
+void conout_write(struct conout *o, const char *buf, size_t n, const char *tag, conout_emit_fn emit,
+		  void *ctx);
 /* Emit the unfinished line, if any (the process is going away). */
 void conout_flush(struct conout *o, const char *tag, conout_emit_fn emit, void *ctx);

@@ -99,7 +99,6 @@ void proc_report_fault(struct process *p, const struct trap_frame *tf, const cha
 /* Give back the NIC queue pairs p attached. */
 void proc_net_release(struct process *p);
 void proc_fpu_init(void);
-void proc_fpu_enable(void);
 
 /* Parse leading key=value words; *argv_start gets the rest. Returns 0 or
  * -EINVAL with a reason. */

@@ -5,7 +5,6 @@
 
 struct process;
 
-void syscall_init_cpu(void);
 void syscall_dispatch(struct trap_frame *tf);
 
 long sys_net_attach(struct process *p, uint64_t uname, uint64_t qp, uint64_t ulayout);

@@ -9,5 +9,3 @@ int copy_to_user(uintptr_t udst, const void *src, size_t len);
 /* Copy a NUL-terminated string of at most size-1 bytes: returns its length,
  * -EFAULT, or -ENAMETOOLONG-like -EINVAL when no NUL fits. */
 long strncpy_from_user(char *dst, uintptr_t usrc, size_t size);
-/* Enable SMEP, SMAP and UMIP where the CPU has them (every CPU). */
-void uaccess_init(void);

@@ -101,6 +101,18 @@ def test_memory_and_malloc():
     b.expect_status(EXIT_PASS)
 
 
+def test_auxiliary_vector():
+    b = boot(iso("nosmp", [(prog("hello"), "hello --aux")]), "proc-auxv")
+    b.expect_status(EXIT_PASS)
+    m = re.search(r"time: TSC (\d+)\.(\d+) MHz", b.log)
+    assert m, "no TSC rate in the boot log"
+    khz = int(m.group(1)) * 1000 + int(m.group(2))
+    t = re.search(r"hello: AT_MC_TSC_HZ (\d+)", b.log)
+    assert t, f"no AT_MC_TSC_HZ line in {b.logfile}"
+    assert int(t.group(1)) // 1000 == khz, f"AT_MC_TSC_HZ {t.group(1)} vs boot log {khz} kHz"
+    b.expect("hello: AT_PAGESZ 4096 AT_MC_CPU 0", "hello: AT_RANDOM")
+
+
 def test_static_pie():
     mods = [(prog("pie-hello"), "pie-hello"), (prog("hello-pie"), "hello-pie x")]
     b = boot(iso("", mods), "proc-pie")

@@ -25,6 +25,7 @@ static void print_aux(void)
 	printf("hello: AT_ENTRY %#lx AT_PHDR %#lx AT_PHNUM %lu\n",
 	       (unsigned long)mc_getauxval(AT_ENTRY), (unsigned long)mc_getauxval(AT_PHDR),
 	       (unsigned long)mc_getauxval(AT_PHNUM));
+	printf("hello: AT_MC_TSC_HZ %lu\n", (unsigned long)mc_getauxval(AT_MC_TSC_HZ));
 	if (rnd)
 		printf("hello: AT_RANDOM %02x%02x%02x%02x...\n", rnd[0], rnd[1], rnd[2], rnd[3]);
 	for (char **e = mc_envp; *e; e++)

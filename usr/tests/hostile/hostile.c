@@ -155,8 +155,8 @@ static int prot_none(void)
 	}
 	long w = sys_console_write((const void *)a, 8);
 	long b = sys_vmspace_alloc(PAGE, PROT_READ | PROT_WRITE);
-	printf("hostile protnone: reserved %#lx, console_write from it %ld, next region %#lx\n", a, w,
-	       b);
+	printf("hostile protnone: reserved %#lx, console_write from it %ld, next region %#lx\n", a,
+	       w, b);
 	if (w != -EFAULT)
 		return 1;
 	if (sys_vmspace_free((void *)a, 2 * PAGE) != 0) {

@@ -36,7 +36,7 @@
 
 /* Set up this CPU's local APIC; lapic_pa comes from the MADT. */
 void apic_init(paddr_t lapic_pa);
-void apic_init_ap(void);
+void apic_init_cpu(void);
 uint32_t apic_id(void);
 bool apic_x2apic(void);
 /* Whether apic_id() can be used yet (the local APIC is set up). */

@@ -146,6 +146,14 @@ static inline void cpu_halt(void)
 	__asm__ volatile("hlt" : : : "memory");
 }
 
+/* Enable interrupts and halt until one arrives, then disable them again. STI
+ * takes effect after the next instruction, so no interrupt slips in between
+ * and is missed by the HLT. */
+static inline void cpu_idle_wait(void)
+{
+	__asm__ volatile("sti; hlt; cli" : : : "memory");
+}
+
 static inline uint64_t read_rflags(void)
 {
 	uint64_t f;
@@ -206,6 +214,10 @@ void __noreturn cpu_halt_forever(void);
 extern bool cpu_smap, cpu_smep, cpu_umip;
 /* Turn on SMEP, SMAP and UMIP where this CPU has them. */
 void cpu_protect_init(void);
+/* Program SYSCALL's MSRs on this CPU: entry point, selectors, flag mask. */
+void cpu_syscall_init(void);
+/* A random 64-bit value from RDRAND; false if the CPU has none or it failed. */
+bool cpu_random64(uint64_t *out);
 
 /* Open and close the window in which the kernel may touch user pages (SMAP). */
 static inline void user_access_begin(void)

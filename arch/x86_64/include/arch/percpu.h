@@ -41,7 +41,11 @@ static inline struct cpu *this_cpu(void)
 	return c;
 }
 
-void percpu_init(struct cpu *c, unsigned id, uint32_t apic_id);
+/* This CPU's GDT, TSS and GS base (c->kstack_top and c->ist_stacks set,
+ * or ist_stacks allocated here). */
+void percpu_init(struct cpu *c);
+/* Just GS's base, for the boot CPU before the heap exists. */
+void percpu_early_init(struct cpu *c);
 /* Find this CPU without trusting GS and reload GS's base (fatal paths). */
 struct cpu *percpu_recover(void);
 #endif
