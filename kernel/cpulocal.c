@@ -13,13 +13,14 @@
 
 void cpu_local_init(struct cpu *c)
 {
-	percpu_init(c);	  /* GDT, TSS (kernel and IST stacks), GS base */
-	idt_load();	  /* the shared IDT */
-	apic_init_cpu();  /* this CPU's local APIC: enabled, LINTs and timer masked */
+	percpu_init(c);	 /* GDT, TSS (kernel and IST stacks), GS base */
+	idt_load();	 /* the shared IDT */
+	apic_init_cpu(); /* this CPU's local APIC: enabled, LINTs and timer masked */
 	c->apic_id = apic_id();
-	fpu_enable();	  /* x87/SSE for user code */
-	cpu_protect_init(); /* SMEP, SMAP, UMIP */
-	cpu_syscall_init(); /* SYSCALL entry and its RFLAGS mask */
+	fpu_enable();		/* x87/SSE for user code */
+	cpu_protect_init();	/* SMEP, SMAP, UMIP */
+	cpu_syscall_init();	/* SYSCALL entry and its RFLAGS mask */
+	cpu_set_tsc_aux(c->id); /* RDTSCP tells user code its CPU */
 	__atomic_store_n(&c->online, true, __ATOMIC_RELEASE);
 }
 

@@ -17,7 +17,7 @@
 #include <uapi/syscall.h>
 
 #define STACK_ARGS_MAX 4096 /* bytes of argv strings */
-#define AUX_MAX	       12
+#define AUX_MAX	       16
 
 static char exec_why[96]; /* elf_parse reasons outlive its image struct */
 
@@ -86,7 +86,7 @@ static int split_args(const char *args, char *buf, size_t cap, size_t *used, int
 	return *argc ? 0 : -EINVAL;
 }
 
-static int build_stack(struct process *p, const struct elf_image *img, const char *args,
+static int build_stack(struct thread *t, const struct elf_image *img, const char *args,
 		       const char **why)
 {
 	size_t slen;
@@ -102,6 +102,7 @@ static int build_stack(struct process *p, const struct elf_image *img, const cha
 		*why = "command line too long";
 		goto out;
 	}
+	struct process *p = t->proc;
 	size_t size = p->mf.stack_bytes;
 	uintptr_t top = VMSPACE_STACK_TOP;
 	long base = vmspace_map_anon(&p->vs, top - size, size, PROT_READ | PROT_WRITE, VMR_STACK);
@@ -122,11 +123,17 @@ static int build_stack(struct process *p, const struct elf_image *img, const cha
 	vec[n++] = 0; /* argv terminator */
 	vec[n++] = 0; /* empty envp */
 	const uint64_t aux[][2] = {
-	    {AT_PHDR, img->phdr},   {AT_PHENT, img->phent},
-	    {AT_PHNUM, img->phnum}, {AT_PAGESZ, PAGE_SIZE},
-	    {AT_BASE, 0},	    {AT_ENTRY, img->entry},
-	    {AT_RANDOM, rnd_va},    {AT_MC_EVENT_RING, p->ring_uva},
-	    {AT_MC_CPU, p->cpu},    {AT_MC_TSC_HZ, time_tsc_hz()},
+	    {AT_PHDR, img->phdr},
+	    {AT_PHENT, img->phent},
+	    {AT_PHNUM, img->phnum},
+	    {AT_PAGESZ, PAGE_SIZE},
+	    {AT_BASE, 0},
+	    {AT_ENTRY, img->entry},
+	    {AT_RANDOM, rnd_va},
+	    {AT_MC_EVENT_RING, t->ring_uva},
+	    {AT_MC_CPU, t->cpu},
+	    {AT_MC_TSC_HZ, time_tsc_hz()},
+	    {AT_MC_CPUS, p->mf.cpus},
 	    {AT_NULL, 0},
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(aux); i++) {
@@ -146,38 +153,39 @@ static int build_stack(struct process *p, const struct elf_image *img, const cha
 		*why = "cannot write the stack";
 		goto out;
 	}
-	p->frame.rsp = sp;
+	t->frame.rsp = sp;
 out:
 	kfree(strings);
 	kfree(vec);
 	return err;
 }
 
-int exec_load(struct process *p, const void *image, size_t size, const char *args, const char **why)
+int exec_load(struct thread *t, const void *image, size_t size, const char *args, const char **why)
 {
 	struct elf_image *img = kmalloc(sizeof(*img));
 	if (!img) {
 		*why = "out of memory";
 		return -ENOMEM;
 	}
+	struct process *p = t->proc;
 	int err = elf_parse(image, size, EXEC_PIE_BASE, img, why);
 	if (!err)
 		err = load_segments(p, image, img, why);
 	if (!err && img->rela_count)
 		err = elf_relocate(image, size, img, write64, &p->vs, why);
 	if (!err)
-		err = build_stack(p, img, args, why);
+		err = build_stack(t, img, args, why);
 	if (err) {
 		strlcpy(exec_why, *why ? *why : "error", sizeof(exec_why));
 		*why = exec_why;
 	} else {
-		uint64_t sp = p->frame.rsp;
-		memset(&p->frame, 0, sizeof(p->frame));
-		p->frame.rsp = sp;
-		p->frame.rip = img->entry;
-		p->frame.cs = SEL_UCODE;
-		p->frame.ss = SEL_UDATA;
-		p->frame.rflags = RFLAGS_IF | 0x2; /* bit 1 is always set */
+		uint64_t sp = t->frame.rsp;
+		memset(&t->frame, 0, sizeof(t->frame));
+		t->frame.rsp = sp;
+		t->frame.rip = img->entry;
+		t->frame.cs = SEL_UCODE;
+		t->frame.ss = SEL_UDATA;
+		t->frame.rflags = RFLAGS_IF | 0x2; /* bit 1 is always set */
 	}
 	kfree(img);
 	return err;

@@ -22,6 +22,7 @@
 #include <kernel/testhook.h>
 #include <kernel/smp.h>
 #include <kernel/time.h>
+#include <kernel/tlb.h>
 #include <kernel/uart.h>
 #include <kernel/vm.h>
 
@@ -174,6 +175,7 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 	printk("cpu: SMEP %s, SMAP %s, UMIP %s\n", cpu_smep ? "on" : "absent",
 	       cpu_smap ? "on" : "absent", cpu_umip ? "on" : "absent");
 	sched_init();
+	tlb_init();
 	testhook_init();
 	if (!cmdline_has("nosmp"))
 		smp_init(&boot_acpi);

@@ -1,10 +1,12 @@
 /*
  * The boot manifest: a module command line starts with key=value words that
  * say what the process is given, then its argv:
- *   cpu=1 mem=64M net=eth0:0 echod --port 7
- * cpu=N pins the process to core N exclusively; without it the process
- * shares the cores nobody owns. mem= bounds its user memory, stack= sizes
- * its stack, net=DEV:QP grants it a NIC queue pair (repeatable).
+ *   cpus=1-2 mem=64M net=eth0:0-1 echod --port 7
+ * cpus=LIST gives the process those cores exclusively (LIST: numbers and
+ * ranges, "1-2", "1,3", "0-1,4"); cpu=N is the one-core form. Without
+ * either the process shares the cores nobody owns. mem= bounds its user
+ * memory, stack= sizes its first thread's stack, net=DEV:QP or DEV:FIRST-LAST
+ * grants it NIC queue pairs (repeatable).
  */
 #include <kernel/phys.h>
 #include <kernel/proc.h>
@@ -48,33 +50,80 @@ static int parse_size(const char *s, size_t len, uint64_t *out)
 	return 0;
 }
 
+/* A decimal number below `limit` from s[0..len). */
+static int parse_small(const char *s, size_t len, uint64_t limit, uint64_t *out)
+{
+	char num[8];
+	if (len == 0 || len >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, len);
+	num[len] = '\0';
+	if (str_to_u64(num, NULL, 10, out) || *out >= limit)
+		return -EINVAL;
+	return 0;
+}
+
+/* "A" or "A-B" with A <= B < limit. */
+static int parse_range(const char *s, size_t len, uint64_t limit, uint64_t *a, uint64_t *b)
+{
+	const char *dash = memchr(s, '-', len);
+	if (!dash)
+		return parse_small(s, len, limit, a) ?: (*b = *a, 0);
+	if (parse_small(s, (size_t)(dash - s), limit, a) ||
+	    parse_small(dash + 1, len - (size_t)(dash - s) - 1, limit, b) || *a > *b)
+		return -EINVAL;
+	return 0;
+}
+
 static int parse_net(const char *v, size_t len, struct manifest *mf, const char **why)
 {
 	const char *colon = memchr(v, ':', len);
-	uint64_t qp;
-	char num[8];
+	uint64_t first, last;
 
 	if (mf->net_count >= PROC_NET_MAX) {
 		*why = "too many net= grants";
 		return -EINVAL;
 	}
 	size_t dl = colon ? (size_t)(colon - v) : 0;
-	size_t nl = colon ? len - dl - 1 : 0;
-	if (!colon || dl == 0 || dl >= sizeof(mf->net[0].dev) || nl == 0 || nl >= sizeof(num)) {
-		*why = "net= wants DEVICE:QUEUEPAIR, e.g. net=eth0:0";
+	if (!colon || dl == 0 || dl >= sizeof(mf->net[0].dev)) {
+		*why = "net= wants DEVICE:QUEUEPAIRS, e.g. net=eth0:0 or net=eth0:0-1";
 		return -EINVAL;
 	}
-	memcpy(num, colon + 1, nl);
-	num[nl] = '\0';
-	if (str_to_u64(num, NULL, 10, &qp) || qp > 255) {
-		*why = "net= queue pair is not a small number";
+	if (parse_range(colon + 1, len - dl - 1, 256, &first, &last)) {
+		*why = "net= queue pairs are not a number or a range of small numbers (0-255)";
 		return -EINVAL;
 	}
 	struct proc_net_grant *g = &mf->net[mf->net_count++];
 	memcpy(g->dev, v, dl);
 	g->dev[dl] = '\0';
-	g->qp = (int)qp;
+	g->first = (int)first;
+	g->last = (int)last;
 	return 0;
+}
+
+/* "1", "1-2", "1,3", "0-1,4": a set of cores below MAX_CPUS. */
+static int parse_cpus(const char *v, size_t len, uint64_t *mask)
+{
+	*mask = 0;
+	while (len) {
+		const char *comma = memchr(v, ',', len);
+		size_t n = comma ? (size_t)(comma - v) : len;
+		uint64_t a, b;
+		if (parse_range(v, n, MAX_CPUS, &a, &b))
+			return -EINVAL;
+		for (uint64_t c = a; c <= b; c++) {
+			if (*mask & (1ULL << c))
+				return -EINVAL; /* listed twice */
+			*mask |= 1ULL << c;
+		}
+		if (!comma)
+			return 0;
+		v += n + 1;
+		len -= n + 1;
+		if (!len)
+			return -EINVAL; /* trailing comma */
+	}
+	return -EINVAL;
 }
 
 static int parse_word(const char *k, size_t kl, const char *v, size_t vl, struct manifest *mf,
@@ -83,15 +132,19 @@ static int parse_word(const char *k, size_t kl, const char *v, size_t vl, struct
 	uint64_t n;
 
 	if (kl == 3 && !memcmp(k, "cpu", 3)) {
-		char num[8];
-		if (vl == 0 || vl >= sizeof(num))
-			goto bad_cpu;
-		memcpy(num, v, vl);
-		num[vl] = '\0';
-		if (str_to_u64(num, NULL, 10, &n) || n >= 64)
-			goto bad_cpu;
-		mf->cpu = (int)n;
-		mf->cpu_exclusive = true;
+		if (mf->cpus || parse_small(v, vl, MAX_CPUS, &n)) {
+			*why = "cpu= wants one core number (and no cpus= besides)";
+			return -EINVAL;
+		}
+		mf->cpus = 1ULL << n;
+		return 0;
+	}
+	if (kl == 4 && !memcmp(k, "cpus", 4)) {
+		if (mf->cpus || parse_cpus(v, vl, &mf->cpus)) {
+			*why = "cpus= wants core numbers and ranges, each once, e.g. cpus=1-2 or "
+			       "cpus=1,3 (and no cpu= besides)";
+			return -EINVAL;
+		}
 		return 0;
 	}
 	if (kl == 3 && !memcmp(k, "mem", 3)) {
@@ -112,18 +165,14 @@ static int parse_word(const char *k, size_t kl, const char *v, size_t vl, struct
 	}
 	if (kl == 3 && !memcmp(k, "net", 3))
 		return parse_net(v, vl, mf, why);
-	*why = "unknown manifest key (known: cpu= mem= stack= net=)";
-	return -EINVAL;
-bad_cpu:
-	*why = "cpu= wants a core number";
+	*why = "unknown manifest key (known: cpu= cpus= mem= stack= net=)";
 	return -EINVAL;
 }
 
 int manifest_parse(const char *cmdline, struct manifest *mf, const char **argv_start,
 		   const char **why)
 {
-	*mf = (struct manifest){
-	    .cpu = -1, .mem_pages = DEFAULT_MEM / PAGE_SIZE, .stack_bytes = DEFAULT_STACK};
+	*mf = (struct manifest){.mem_pages = DEFAULT_MEM / PAGE_SIZE, .stack_bytes = DEFAULT_STACK};
 	const char *p = cmdline, *w;
 	for (;;) {
 		while (*p == ' ')

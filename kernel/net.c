@@ -16,7 +16,8 @@
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
-#define NET_NAME_MAX 8
+#define NET_NAME_MAX	  8
+#define NET_SLOT_RESERVED ((struct vnet_qp *)1) /* an attach in progress */
 
 static long copy_name(uint64_t uname, char *name)
 {
@@ -28,16 +29,20 @@ static long copy_name(uint64_t uname, char *name)
 
 static bool granted(const struct process *p, const char *name, uint64_t qp)
 {
-	for (int i = 0; i < p->mf.net_count; i++)
-		if (strcmp(p->mf.net[i].dev, name) == 0 && (uint64_t)p->mf.net[i].qp == qp)
+	for (int i = 0; i < p->mf.net_count; i++) {
+		const struct proc_net_grant *g = &p->mf.net[i];
+		if (strcmp(g->dev, name) == 0 && qp >= (uint64_t)g->first &&
+		    qp <= (uint64_t)g->last)
 			return true;
+	}
 	return false;
 }
 
+/* The queue pair's interrupt: an event for the thread that attached it. */
 static void net_notify(void *owner, unsigned qp)
 {
-	struct process *p = owner;
-	proc_post_event(p, EV_NET, qp, 0, 0);
+	struct thread *t = owner;
+	thread_post_event(t, EV_NET, qp, 0, 0);
 }
 
 /* Map [pa, pa+len) into p; returns the user address of pa or a negative errno. */
@@ -92,8 +97,14 @@ static long map_queue_pair(struct process *p, const struct vnet_qp *q, struct mc
 	return 0;
 }
 
-long sys_net_attach(struct process *p, uint64_t uname, uint64_t qp, uint64_t ulayout)
+/*
+ * net_attach(dev, qp, layout): the calling thread takes queue pair qp of
+ * dev. Its interrupt goes to that thread's core and becomes an EV_NET event
+ * in that thread's ring.
+ */
+long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulayout)
 {
+	struct process *p = t->proc;
 	char name[NET_NAME_MAX];
 	struct mc_net_layout l;
 	long err = copy_name(uname, name);
@@ -103,26 +114,35 @@ long sys_net_attach(struct process *p, uint64_t uname, uint64_t qp, uint64_t ula
 		return -EFAULT;
 	if (!granted(p, name, qp))
 		return -EPERM;
+	/* A slot, reserved under the lock against the process's other threads. */
+	unsigned long f = spin_lock_irqsave(&p->lock);
 	int slot = -1;
 	for (int i = PROC_NET_MAX - 1; i >= 0; i--)
 		if (!p->net_owned[i])
 			slot = i;
+	if (slot >= 0)
+		p->net_owned[slot] = NET_SLOT_RESERVED;
+	spin_unlock_irqrestore(&p->lock, f);
 	if (slot < 0)
 		return -ENOSPC;
 	struct vnet_qp *q;
-	err = virtio_net_claim(name, (unsigned)qp, p, cpus[p->cpu].apic_id, net_notify, &q);
-	if (err)
+	err = virtio_net_claim(name, (unsigned)qp, t, cpus[t->cpu].apic_id, net_notify, &q);
+	if (err) {
+		p->net_owned[slot] = NULL;
 		return err;
+	}
 	virtio_net_layout(q, &l);
 	err = map_queue_pair(p, q, &l);
 	if (!err)
 		err = copy_to_user(ulayout, &l, sizeof(l));
 	if (err) {
 		virtio_net_release(q);
+		p->net_owned[slot] = NULL;
 		return err;
 	}
 	p->net_owned[slot] = q;
-	printk("pid %d (%s) attached %s queue pair %lu\n", p->pid, p->name, name, qp);
+	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u)\n", p->pid, p->name,
+	       name, qp, t->tid, t->cpu);
 	return 0;
 }
 
@@ -143,7 +163,7 @@ void proc_net_release(struct process *p)
 {
 	for (int i = 0; i < PROC_NET_MAX; i++) {
 		struct vnet_qp *q = p->net_owned[i];
-		if (q) {
+		if (q && q != NET_SLOT_RESERVED) {
 			virtio_net_release(q);
 			p->net_owned[i] = NULL;
 		}

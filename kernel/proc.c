@@ -1,38 +1,31 @@
 /*
- * Process lifecycle: spawn from a boot module (manifest, ELF image, stack,
- * event ring), events, and exit. Scheduling is in kernel/sched.c.
+ * Process lifecycle: spawn from a boot module (manifest, ELF image, first
+ * thread), the end of a process (every thread stops, then the last one out
+ * releases its memory and devices), and fault reports. Threads, their event
+ * rings and their system calls are in kernel/thread.c; scheduling in
+ * kernel/sched.c.
  */
 #include <arch/cpu.h>
-#include <arch/fpu.h>
-#include <arch/gdt.h>
+#include <arch/paging.h>
 #include <arch/percpu.h>
 #include <kernel/exec.h>
-#include <kernel/kmem.h>
 #include <kernel/page.h>
 #include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
+#include <kernel/thread.h>
 #include <kernel/time.h>
+#include <kernel/tlb.h>
 #include <kernel/vm.h>
-#include <arch/paging.h>
 #include <lib/format.h>
 #include <lib/string.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
-#define RING_PAGES (ALIGN_UP(sizeof(struct mc_event_ring), PAGE_SIZE) / PAGE_SIZE)
-
 struct process procs[PROC_MAX];
 static struct spinlock procs_lock = SPINLOCK_INIT;
 static int next_pid = 1;
-static uint8_t fpu_initial[FPU_AREA_SIZE] __attribute__((aligned(16)));
-
-/* Capture the clean FPU state every new process starts with. */
-void proc_fpu_init(void)
-{
-	fpu_init_state(fpu_initial);
-}
 
 static struct process *proc_alloc(void)
 {
@@ -50,37 +43,20 @@ static struct process *proc_alloc(void)
 	return p;
 }
 
-/* Release everything the process holds; its slot stays for the summary. */
+/* Release everything the process holds; its slot stays for the summary.
+ * No thread of p is on a CPU any more. */
 static void proc_release(struct process *p)
 {
-	proc_net_release(p);
-	if (p->vs.pml4)
+	proc_net_release(p); /* the device forgets its queues first */
+	if (p->vs.pml4) {
+		tlb_leave(&p->vs); /* no CPU keeps its page tables loaded */
 		vmspace_destroy(&p->vs);
-	/* An interrupt on another CPU may be posting right now: take the ring
-	 * away under the lock proc_post_event holds while it writes. */
-	unsigned long f = spin_lock_irqsave(&p->ev_lock);
-	p->ring = NULL;
-	spin_unlock_irqrestore(&p->ev_lock, f);
-	if (p->ring_pa)
-		page_free(p->ring_pa, RING_PAGES);
-	p->ring_pa = 0;
-	kfree(p->fpu);
-	p->fpu = NULL;
-}
-
-static int setup_ring(struct process *p)
-{
-	p->ring_pa = page_alloc_zeroed(RING_PAGES);
-	if (!p->ring_pa)
-		return -ENOMEM;
-	p->ring = phys_to_virt(p->ring_pa);
-	p->ring->entries = EVENT_RING_ENTRIES;
-	long va = vmspace_map_phys(&p->vs, 0, p->ring_pa, RING_PAGES * PAGE_SIZE,
-				   PROT_READ | PROT_WRITE, false, VMR_SHARED);
-	if (va < 0)
-		return (int)va;
-	p->ring_uva = (uintptr_t)va;
-	return 0;
+	}
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		if (p->threads[i])
+			thread_free(p->threads[i]);
+		p->threads[i] = NULL;
+	}
 }
 
 static void set_name(struct process *p, const char *argv0)
@@ -100,6 +76,7 @@ int proc_spawn(const void *image, size_t size, const char *cmdline, const char *
 {
 	const char *why = NULL, *argv;
 	struct manifest mf;
+	struct thread *t = NULL;
 	int err = manifest_parse(cmdline, &mf, &argv, &why);
 	if (err) {
 		printk("refused %s: manifest: %s\n", what, why);
@@ -112,26 +89,30 @@ int proc_spawn(const void *image, size_t size, const char *cmdline, const char *
 	}
 	p->mf = mf;
 	set_name(p, argv);
-	err = sched_place(p, &why);
-	if (err)
+	int cpu = sched_place(p, &why);
+	if (cpu < 0) {
+		err = cpu;
 		goto fail;
-	p->fpu = kmalloc(FPU_AREA_SIZE);
+	}
 	err = -ENOMEM;
 	why = "out of memory";
-	if (!p->fpu || vmspace_init(&p->vs, mf.mem_pages))
+	if (vmspace_init(&p->vs, mf.mem_pages))
 		goto fail;
-	memcpy(p->fpu, fpu_initial, FPU_AREA_SIZE);
-	err = setup_ring(p);
-	if (err)
+	err = thread_create(p, (unsigned)cpu, &t);
+	if (err) {
+		why = err == -EAGAIN ? "too many threads in the system" : "out of memory";
 		goto fail;
-	err = exec_load(p, image, size, argv, &why);
+	}
+	err = exec_load(t, image, size, argv, &why);
 	if (err)
 		goto fail;
 	p->start_ns = time_ns();
 	p->pid = __atomic_fetch_add(&next_pid, 1, __ATOMIC_RELAXED);
 	fmt_snprintf(p->out_tag, sizeof(p->out_tag), "%s[%d]: ", p->name, p->pid);
-	printk("started pid %d (%s) on CPU %u: %s\n", p->pid, p->name, p->cpu, argv);
-	sched_enqueue(p);
+	p->live_threads = 1;
+	p->state = PROC_LIVE;
+	printk("started pid %d (%s) on CPU %u: %s\n", p->pid, p->name, t->cpu, argv);
+	sched_enqueue(t);
 	return 0;
 fail:
 	printk("refused %s: %s (%d)\n", what, why ? why : "error", err);
@@ -141,39 +122,6 @@ fail:
 	return err;
 }
 
-uint32_t proc_pending_events(struct process *p)
-{
-	uint32_t head = __atomic_load_n(&p->ring->head, __ATOMIC_ACQUIRE);
-	uint32_t tail = __atomic_load_n(&p->ring->tail, __ATOMIC_ACQUIRE);
-	uint32_t n = head - tail;
-	return n > EVENT_RING_ENTRIES ? EVENT_RING_ENTRIES : n;
-}
-
-void proc_post_event(struct process *p, uint32_t type, uint64_t d0, uint64_t d1, uint64_t d2)
-{
-	unsigned long f = spin_lock_irqsave(&p->ev_lock);
-	struct mc_event_ring *r = p->ring;
-	if (!r || p->state == PROC_DEAD || p->state == PROC_FREE) {
-		spin_unlock_irqrestore(&p->ev_lock, f);
-		return;
-	}
-	uint32_t head = r->head;
-	/* tail is the process's to write: trust it only to decide "full". */
-	if (head - __atomic_load_n(&r->tail, __ATOMIC_ACQUIRE) >= EVENT_RING_ENTRIES) {
-		r->dropped++;
-	} else {
-		struct mc_event *e = &r->ev[head & (EVENT_RING_ENTRIES - 1)];
-		e->type = type;
-		e->flags = 0;
-		e->data[0] = d0;
-		e->data[1] = d1;
-		e->data[2] = d2;
-		__atomic_store_n(&r->head, head + 1, __ATOMIC_RELEASE);
-	}
-	spin_unlock_irqrestore(&p->ev_lock, f);
-	sched_wake(p);
-}
-
 void proc_console_write(struct process *p, const char *buf, size_t n)
 {
 	unsigned long f = spin_lock_irqsave(&p->out_lock);
@@ -181,37 +129,87 @@ void proc_console_write(struct process *p, const char *buf, size_t n)
 	spin_unlock_irqrestore(&p->out_lock, f);
 }
 
-void proc_exit(struct process *p, int status)
+/* The last thread has stopped: release the process, report, account. */
+static void proc_finish(struct process *p)
 {
 	uint64_t now = time_ns();
 	unsigned long f = spin_lock_irqsave(&p->out_lock);
 	conout_flush(&p->out, p->out_tag, console_write_line, NULL);
 	spin_unlock_irqrestore(&p->out_lock, f);
-	p->exit_status = status;
-	sched_remove(p); /* it will never run again */
-	if (this_cpu()->current == p)
-		vmspace_activate_kernel();
 	proc_release(p);
 	printk("pid %d (%s) %s %d after %lu ms, %lu ms CPU, %lu syscalls\n", p->pid, p->name,
-	       p->killed ? "killed, status" : "exited with status", status,
+	       p->killed ? "killed, status" : "exited with status", p->exit_status,
 	       (now - p->start_ns) / NSEC_PER_MSEC, p->cpu_ns / NSEC_PER_MSEC, p->syscalls);
+	p->state = PROC_DEAD;
 	sched_process_gone(p);
 }
 
-struct process *proc_current(void)
+void proc_thread_gone(struct thread *t)
+{
+	struct process *p = t->proc;
+	unsigned long f = spin_lock_irqsave(&p->lock);
+	p->cpu_ns += t->cpu_ns;
+	p->syscalls += t->syscalls;
+	bool last = --p->live_threads == 0;
+	spin_unlock_irqrestore(&p->lock, f);
+	if (last)
+		proc_finish(p);
+}
+
+void proc_exit(struct process *p, int status)
+{
+	struct thread *me = thread_current();
+	struct thread *gone[PROC_THREADS];
+	unsigned n = 0;
+
+	unsigned long f = spin_lock_irqsave(&p->lock);
+	if (!p->exiting) {
+		p->exiting = true;
+		p->exit_status = status;
+	}
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		struct thread *t = p->threads[i];
+		if (t && t != me && sched_stop(t))
+			gone[n++] = t; /* was off its CPU: counted out here */
+	}
+	spin_unlock_irqrestore(&p->lock, f);
+	sched_stop_current(me);
+	for (unsigned i = 0; i < n; i++)
+		proc_thread_gone(gone[i]);
+	proc_thread_gone(me);
+}
+
+void thread_exit(struct thread *t, int status)
+{
+	struct process *p = t->proc;
+	unsigned long f = spin_lock_irqsave(&p->lock);
+	if (p->live_threads == 1 && !p->exiting)
+		p->exit_status = status; /* the last thread's status is the process's */
+	spin_unlock_irqrestore(&p->lock, f);
+	sched_stop_current(t);
+	proc_thread_gone(t);
+}
+
+struct thread *thread_current(void)
 {
 	return this_cpu()->current;
 }
 
-static const char *fault_kind(const struct process *p, const struct trap_frame *tf)
+struct process *proc_current(void)
+{
+	struct thread *t = this_cpu()->current;
+	return t ? t->proc : NULL;
+}
+
+static const char *fault_kind(struct process *p, const struct trap_frame *tf)
 {
 	if (tf->vector != VEC_PF)
 		return trap_name(tf->vector);
 	if (tf->error & PFERR_RSVD)
 		return "page fault (reserved bit)";
 	if (!(tf->error & PFERR_P)) {
-		const struct vm_region *r = vmspace_find(&p->vs, read_cr2());
-		if (r && r->prot == PROT_NONE)
+		int prot = vmspace_prot_at(&p->vs, read_cr2());
+		if (prot == PROT_NONE)
 			return tf->error & PFERR_I   ? "page fault: execute of a PROT_NONE page"
 			       : tf->error & PFERR_W ? "page fault: write to a PROT_NONE page"
 						     : "page fault: read of a PROT_NONE page";
@@ -244,9 +242,11 @@ static size_t read_code(const struct process *p, uintptr_t va, uint8_t *code, si
 	return n;
 }
 
-void proc_report_fault(struct process *p, const struct trap_frame *tf, const char *note)
+void proc_report_fault(struct thread *t, const struct trap_frame *tf, const char *note)
 {
+	struct process *p = t->proc;
 	char bytes[3 * 16 + 1] = "unavailable (not in the process's RAM)";
+	char who[32] = "";
 	uint8_t code[16];
 
 	size_t n = read_code(p, tf->rip, code, sizeof(code));
@@ -254,9 +254,12 @@ void proc_report_fault(struct process *p, const struct trap_frame *tf, const cha
 		fmt_snprintf(bytes + 3 * i, 4, "%02x ", code[i]);
 	if (n)
 		bytes[3 * n - 1] = '\0';
+	if (p->nthreads > 1)
+		fmt_snprintf(who, sizeof(who), " in thread %d on CPU %u", t->tid, t->cpu);
 	uint64_t addr = tf->vector == VEC_PF ? read_cr2() : tf->rip;
-	printk("pid %d (%s) killed: %s%s%s at address 0x%lx, RIP 0x%lx, instruction: %s\n", p->pid,
-	       p->name, fault_kind(p, tf), note ? " " : "", note ? note : "", addr, tf->rip, bytes);
+	printk("pid %d (%s) killed%s: %s%s%s at address 0x%lx, RIP 0x%lx, instruction: %s\n",
+	       p->pid, p->name, who, fault_kind(p, tf), note ? " " : "", note ? note : "", addr,
+	       tf->rip, bytes);
 	printk("  RSP %#lx RAX %#lx RDI %#lx RSI %#lx RFLAGS %#lx error %#lx\n", tf->rsp, tf->rax,
 	       tf->rdi, tf->rsi, tf->rflags, tf->error);
 }

@@ -17,9 +17,15 @@
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
-static long sys_exit(struct process *p, uint64_t status)
+static long sys_exit(struct thread *t, uint64_t status)
 {
-	proc_exit(p, (int)status);
+	proc_exit(t->proc, (int)status);
+	return 0;
+}
+
+static long sys_thread_exit(struct thread *t, uint64_t status)
+{
+	thread_exit(t, (int)status);
 	return 0;
 }
 
@@ -58,9 +64,8 @@ static long sys_vmspace_free(struct process *p, uint64_t addr, uint64_t len)
 	return vmspace_free(&p->vs, addr, len);
 }
 
-static long sys_clock_gettime(struct process *p, uint64_t clock, uint64_t uts)
+static long sys_clock_gettime(uint64_t clock, uint64_t uts)
 {
-	(void)p;
 	if (clock != CLOCK_MONOTONIC)
 		return -EINVAL;
 	uint64_t now = time_ns();
@@ -68,22 +73,24 @@ static long sys_clock_gettime(struct process *p, uint64_t clock, uint64_t uts)
 	return copy_to_user(uts, &ts, sizeof(ts));
 }
 
-static long sys_timer_set(struct process *p, uint64_t deadline, uint64_t cookie)
+/* One timer per thread; its EV_TIMER goes to that thread's ring. */
+static long sys_timer_set(struct thread *t, uint64_t deadline, uint64_t cookie)
 {
-	p->timer_deadline = deadline; /* 0 disarms; a past deadline fires now */
-	p->timer_cookie = cookie;
+	t->timer_deadline = deadline; /* 0 disarms; a past deadline fires now */
+	t->timer_cookie = cookie;
 	if (deadline && deadline <= time_ns())
-		p->timer_deadline = 1;
-	sched_note_deadline(p, p->timer_deadline);
+		t->timer_deadline = 1;
+	sched_note_deadline(t, t->timer_deadline);
 	return 0;
 }
 
-static long syscall_invoke(struct process *p, struct trap_frame *tf)
+static long syscall_invoke(struct thread *t, struct trap_frame *tf)
 {
-	uint64_t a0 = tf->rdi, a1 = tf->rsi, a2 = tf->rdx;
+	struct process *p = t->proc;
+	uint64_t a0 = tf->rdi, a1 = tf->rsi, a2 = tf->rdx, a3 = tf->r10;
 	switch (tf->rax) {
 	case SYS_exit:
-		return sys_exit(p, a0);
+		return sys_exit(t, a0);
 	case SYS_console_write:
 		return sys_console_write(p, a0, a1);
 	case SYS_vmspace_alloc:
@@ -93,20 +100,26 @@ static long syscall_invoke(struct process *p, struct trap_frame *tf)
 	case SYS_getpid:
 		return p->pid;
 	case SYS_clock_gettime:
-		return sys_clock_gettime(p, a0, a1);
+		return sys_clock_gettime(a0, a1);
 	case SYS_wait:
-		return sched_wait(p, a0);
+		return sched_wait(t, a0);
 	case SYS_timer_set:
-		return sys_timer_set(p, a0, a1);
+		return sys_timer_set(t, a0, a1);
 	case SYS_yield:
-		sched_yield(p);
+		sched_yield(t);
 		return 0;
 	case SYS_net_attach:
-		return sys_net_attach(p, a0, a1, a2);
+		return sys_net_attach(t, a0, a1, a2);
 	case SYS_net_info:
 		return sys_net_info(p, a0, a1);
+	case SYS_thread_start:
+		return sys_thread_start(t, a0, a1, a2, a3);
+	case SYS_thread_exit:
+		return sys_thread_exit(t, a0);
+	case SYS_thread_wake:
+		return sys_thread_wake(t, a0, a1);
 	case SYS_test_hook:
-		return sys_test_hook(p, tf, a0, a1);
+		return sys_test_hook(t, tf, a0, a1);
 	default:
 		return -ENOSYS;
 	}
@@ -114,8 +127,8 @@ static long syscall_invoke(struct process *p, struct trap_frame *tf)
 
 void syscall_dispatch(struct trap_frame *tf)
 {
-	struct process *p = this_cpu()->current;
-	p->syscalls++;
-	tf->rax = (uint64_t)syscall_invoke(p, tf);
+	struct thread *t = this_cpu()->current;
+	t->syscalls++;
+	tf->rax = (uint64_t)syscall_invoke(t, tf);
 	sched_trap_exit(tf);
 }

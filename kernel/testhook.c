@@ -36,7 +36,7 @@ __attribute__((noinline)) static void fault_with_user_gs(void)
 	__asm__ volatile("swapgs; ud2" : : : "memory");
 }
 
-long sys_test_hook(struct process *p, struct trap_frame *tf, uint64_t op, uint64_t arg)
+long sys_test_hook(struct thread *p, struct trap_frame *tf, uint64_t op, uint64_t arg)
 {
 	if (!enabled)
 		return -ENOSYS;
@@ -79,7 +79,7 @@ void testhook_user_interrupt(struct trap_frame *tf)
 	(void)tf;
 	if (!enabled)
 		return;
-	struct process *p = this_cpu()->current;
+	struct thread *p = this_cpu()->current;
 	if (!p || !p->probe_uaddr)
 		return;
 	uint64_t addr = p->probe_uaddr, v;

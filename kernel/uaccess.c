@@ -1,35 +1,31 @@
 /*
  * User-memory access for system calls. A pointer is used only after the
  * current process's page tables show every byte mapped with the needed
- * rights; the process is single-threaded and the call runs with interrupts
- * off, so the mapping cannot change between the check and the copy. With
- * SMAP the kernel can touch user pages only inside these functions.
+ * rights. Another thread of the process may unmap the range on another CPU
+ * between the check and the copy; the pages themselves cannot be reused
+ * until this CPU has answered that unmap's shootdown (mm/tlb.c), which it
+ * does only after the call, so the copy may find the entries gone but never
+ * someone else's page: it then returns -EFAULT (arch/x86_64/extable.c).
+ * With SMAP the kernel can touch user pages only inside these functions.
  */
-#include <arch/cpu.h>
+#include <arch/extable.h>
 #include <kernel/phys.h>
 #include <kernel/proc.h>
 #include <kernel/uaccess.h>
-#include <lib/string.h>
 #include <uapi/errno.h>
 
 int copy_from_user(void *dst, uintptr_t usrc, size_t len)
 {
 	if (!vmspace_check(&proc_current()->vs, usrc, len, false))
 		return -EFAULT;
-	user_access_begin();
-	memcpy(dst, (const void *)usrc, len);
-	user_access_end();
-	return 0;
+	return copy_user_bytes(dst, (const void *)usrc, len);
 }
 
 int copy_to_user(uintptr_t udst, const void *src, size_t len)
 {
 	if (!vmspace_check(&proc_current()->vs, udst, len, true))
 		return -EFAULT;
-	user_access_begin();
-	memcpy((void *)udst, src, len);
-	user_access_end();
-	return 0;
+	return copy_user_bytes((void *)udst, src, len);
 }
 
 long strncpy_from_user(char *dst, uintptr_t usrc, size_t size)
@@ -40,10 +36,10 @@ long strncpy_from_user(char *dst, uintptr_t usrc, size_t size)
 		if ((i == 0 || ((usrc + i) & (PAGE_SIZE - 1)) == 0) &&
 		    !vmspace_check(vs, usrc + i, 1, false))
 			return -EFAULT;
-		user_access_begin();
-		char ch = *(const volatile char *)(usrc + i);
-		user_access_end();
-		dst[i] = ch;
+		uint8_t ch;
+		if (get_user_u8(&ch, usrc + i))
+			return -EFAULT;
+		dst[i] = (char)ch;
 		if (!ch)
 			return (long)i;
 	}

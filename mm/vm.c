@@ -142,11 +142,6 @@ paddr_t vm_kernel_pml4_phys(void)
 	return virt_to_phys(kernel_pml4);
 }
 
-void vmspace_activate_kernel(void)
-{
-	write_cr3(virt_to_phys(kernel_pml4));
-}
-
 void vm_identity_map_low(paddr_t pa, bool map)
 {
 	if (map)

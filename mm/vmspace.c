@@ -3,13 +3,17 @@
  * the kernel half is copied from the kernel's table, whose top-level slots
  * never change after boot, so every process sees the same kernel. All user
  * memory is allocated and zeroed when mapped: a later fault is always fatal.
+ * Unmapping clears the entries, shoots down the translations other CPUs may
+ * hold (mm/tlb.c), and only then frees the pages.
  */
 #include <arch/cpu.h>
 #include <arch/memlayout.h>
 #include <arch/paging.h>
+#include <arch/percpu.h>
 #include <kernel/kmem.h>
 #include <kernel/page.h>
 #include <kernel/phys.h>
+#include <kernel/tlb.h>
 #include <kernel/vm.h>
 #include <kernel/vmspace.h>
 #include <lib/string.h>
@@ -26,6 +30,21 @@ static uint64_t prot_to_pte(int prot)
 	return f;
 }
 
+/* Another CPU holding the lock may be waiting for this one to flush its TLB:
+ * answer while spinning. */
+static void vs_lock(struct vmspace *vs)
+{
+	while (!spin_trylock(&vs->lock)) {
+		tlb_service();
+		cpu_relax();
+	}
+}
+
+static void vs_unlock(struct vmspace *vs)
+{
+	spin_unlock(&vs->lock);
+}
+
 int vmspace_init(struct vmspace *vs, size_t budget_pages)
 {
 	paddr_t pa = page_alloc_zeroed(1);
@@ -34,6 +53,8 @@ int vmspace_init(struct vmspace *vs, size_t budget_pages)
 	vs->pml4 = phys_to_virt(pa);
 	memcpy(vs->pml4 + PT_ENTRIES / 2, vm_kernel_pml4() + PT_ENTRIES / 2,
 	       PT_ENTRIES / 2 * sizeof(uint64_t));
+	vs->lock = (struct spinlock)SPINLOCK_INIT;
+	vs->active = 0;
 	vs->regions = NULL;
 	vs->nregions = 0;
 	vs->pages = 0;
@@ -91,18 +112,33 @@ static bool owns_pages(enum vmr_kind kind)
 	return kind == VMR_IMAGE || kind == VMR_STACK || kind == VMR_ANON;
 }
 
-/* Unmap [s, e) and free the backing pages when the region owns them. */
+/*
+ * Unmap [s, e) and free the backing pages when the region owns them. Two
+ * passes: the entries go first (their addresses kept in not-present
+ * entries marked PTE_SW_FREE), other CPUs' translations next, the pages
+ * last, so no CPU can reach a page after it is reused.
+ */
 static void unmap_range(struct vmspace *vs, uintptr_t s, uintptr_t e, bool owned)
 {
+	bool any = false;
 	for (uintptr_t va = s; va < e; va += PAGE_SIZE) {
-		uint64_t old = pt_unmap(vs->pml4, va);
-		if (!(old & PTE_P))
+		uint64_t *pte = pt_leaf(vs->pml4, va);
+		if (!pte || !(*pte & PTE_P))
 			continue;
+		*pte = owned ? (*pte & PTE_ADDR_MASK) | PTE_SW_FREE : 0;
 		invlpg(va);
-		if (owned) {
-			page_free(old & PTE_ADDR_MASK, 1);
-			vs->pages--;
-		}
+		any = true;
+	}
+	if (!any)
+		return;
+	tlb_shootdown(vs);
+	for (uintptr_t va = s; owned && va < e; va += PAGE_SIZE) {
+		uint64_t *pte = pt_leaf(vs->pml4, va);
+		if (!pte || !(*pte & PTE_SW_FREE))
+			continue;
+		page_free(*pte & PTE_ADDR_MASK, 1);
+		*pte = 0;
+		vs->pages--;
 	}
 }
 
@@ -120,11 +156,8 @@ static long reserve(struct vmspace *vs, uintptr_t *va, size_t len)
 	return 0;
 }
 
-long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, enum vmr_kind kind)
+static long map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, enum vmr_kind kind)
 {
-	if (!len || len > USER_MAX)
-		return -EINVAL;
-	len = ALIGN_UP(len, PAGE_SIZE);
 	long err = reserve(vs, &va, len);
 	if (err)
 		return err;
@@ -155,10 +188,19 @@ long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, en
 	return (long)va;
 }
 
-long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len, int prot,
-		      bool uncached, enum vmr_kind kind)
+long vmspace_map_anon(struct vmspace *vs, uintptr_t va, size_t len, int prot, enum vmr_kind kind)
 {
-	len = ALIGN_UP(len, PAGE_SIZE);
+	if (!len || len > USER_MAX)
+		return -EINVAL;
+	vs_lock(vs);
+	long r = map_anon(vs, va, ALIGN_UP(len, PAGE_SIZE), prot, kind);
+	vs_unlock(vs);
+	return r;
+}
+
+static long map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len, int prot,
+		     bool uncached, enum vmr_kind kind)
+{
 	long err = reserve(vs, &va, len);
 	if (err)
 		return err;
@@ -177,22 +219,36 @@ long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len, 
 	return (long)va;
 }
 
+long vmspace_map_phys(struct vmspace *vs, uintptr_t va, paddr_t pa, size_t len, int prot,
+		      bool uncached, enum vmr_kind kind)
+{
+	if (!len || len > USER_MAX)
+		return -EINVAL;
+	vs_lock(vs);
+	long r = map_phys(vs, va, pa, ALIGN_UP(len, PAGE_SIZE), prot, uncached, kind);
+	vs_unlock(vs);
+	return r;
+}
+
 /* Remove the region starting at va if it has this kind (and, when len is
  * not 0, exactly this length). */
 static int remove_region(struct vmspace *vs, uintptr_t va, size_t len, enum vmr_kind kind)
 {
+	vs_lock(vs);
 	for (struct vm_region **pp = &vs->regions; *pp; pp = &(*pp)->next) {
 		struct vm_region *r = *pp;
 		if (r->start != va)
 			continue;
 		if (r->kind != kind || (len && r->end - r->start != len))
-			return -EINVAL;
+			break;
 		unmap_range(vs, r->start, r->end, owns_pages(kind));
 		*pp = r->next;
 		kfree(r);
 		vs->nregions--;
+		vs_unlock(vs);
 		return 0;
 	}
+	vs_unlock(vs);
 	return -EINVAL;
 }
 
@@ -210,6 +266,8 @@ int vmspace_unmap(struct vmspace *vs, uintptr_t va, enum vmr_kind kind)
 
 void vmspace_destroy(struct vmspace *vs)
 {
+	/* No CPU has it loaded any more (tlb_leave), so the shootdowns that
+	 * unmap_range asks for find nobody to ask. */
 	while (vs->regions) {
 		struct vm_region *r = vs->regions;
 		unmap_range(vs, r->start, r->end, owns_pages(r->kind));
@@ -238,12 +296,15 @@ int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len)
 	return 0;
 }
 
-const struct vm_region *vmspace_find(const struct vmspace *vs, uintptr_t va)
+int vmspace_prot_at(struct vmspace *vs, uintptr_t va)
 {
+	int prot = -1;
+	vs_lock(vs);
 	for (const struct vm_region *r = vs->regions; r; r = r->next)
 		if (r->start <= va && va < r->end)
-			return r;
-	return NULL;
+			prot = r->prot;
+	vs_unlock(vs);
+	return prot;
 }
 
 bool vmspace_check(const struct vmspace *vs, uintptr_t va, size_t len, bool write)
@@ -259,7 +320,31 @@ bool vmspace_check(const struct vmspace *vs, uintptr_t va, size_t len, bool writ
 	return true;
 }
 
-void vmspace_activate(const struct vmspace *vs)
+/*
+ * The CPU joins vs's active set before it loads CR3 (and after the entries
+ * a concurrent unmap cleared, if it read the set without this CPU), so a
+ * shootdown either reaches it or finds nothing for it to flush. Reloading
+ * the same tables is skipped: the TLB stays warm when a thread resumes.
+ */
+void vmspace_activate(struct vmspace *vs)
 {
+	struct cpu *c = this_cpu();
+	if (c->vs_loaded == vs)
+		return;
+	if (c->vs_loaded)
+		__atomic_and_fetch(&((struct vmspace *)c->vs_loaded)->active, ~(1ULL << c->id),
+				   __ATOMIC_SEQ_CST);
+	__atomic_or_fetch(&vs->active, 1ULL << c->id, __ATOMIC_SEQ_CST);
 	write_cr3(virt_to_phys(vs->pml4));
+	c->vs_loaded = vs;
+}
+
+void vmspace_activate_kernel(void)
+{
+	struct cpu *c = this_cpu();
+	write_cr3(vm_kernel_pml4_phys());
+	if (c->vs_loaded)
+		__atomic_and_fetch(&((struct vmspace *)c->vs_loaded)->active, ~(1ULL << c->id),
+				   __ATOMIC_SEQ_CST);
+	c->vs_loaded = NULL;
 }

@@ -20,7 +20,8 @@
 	(RFLAGS_CF | RFLAGS_PF | RFLAGS_AF | RFLAGS_ZF | RFLAGS_SF | RFLAGS_TF | RFLAGS_IF |       \
 	 RFLAGS_DF | RFLAGS_OF | RFLAGS_IOPL | RFLAGS_NT | RFLAGS_RF | RFLAGS_AC | RFLAGS_ID)
 
-#define CPUID1_ECX_RDRAND (1U << 30)
+#define CPUID1_ECX_RDRAND	  (1U << 30)
+#define CPUID_80000001_EDX_RDTSCP (1U << 27)
 
 extern char syscall_entry[]; /* arch/x86_64/syscall.S */
 
@@ -64,6 +65,17 @@ void cpu_syscall_init(void)
 	wrmsr(MSR_STAR, ((uint64_t)(GDT_UDATA - 8) << 48) | ((uint64_t)GDT_KCODE << 32));
 	wrmsr(MSR_LSTAR, (uint64_t)syscall_entry);
 	wrmsr(MSR_FMASK, SYSCALL_RFLAGS_MASK);
+}
+
+void cpu_set_tsc_aux(uint32_t value)
+{
+	uint32_t a, b, c, d;
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (a < 0x80000001)
+		return;
+	cpuid(0x80000001, 0, &a, &b, &c, &d);
+	if (d & CPUID_80000001_EDX_RDTSCP)
+		wrmsr(MSR_TSC_AUX, value);
 }
 
 bool cpu_random64(uint64_t *out)

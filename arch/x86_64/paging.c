@@ -56,6 +56,11 @@ int pt_map_large(uint64_t *pml4, uintptr_t va, paddr_t pa, uint64_t flags)
 	return 0;
 }
 
+uint64_t *pt_leaf(uint64_t *pml4, uintptr_t va)
+{
+	return walk(pml4, va, PT_SHIFT, false);
+}
+
 uint64_t pt_unmap(uint64_t *pml4, uintptr_t va)
 {
 	uint64_t *e = walk(pml4, va, PT_SHIFT, false);

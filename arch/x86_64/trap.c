@@ -86,8 +86,11 @@ static void __noreturn kernel_exception(struct trap_frame *tf)
 static bool kernel_fixup(struct trap_frame *tf)
 {
 	uint64_t rip = tf->rip, addr = read_cr2();
-	if (!extable_fixup(tf))
+	int kind = extable_fixup(tf);
+	if (!kind)
 		return false;
+	if (kind == EXTABLE_UACCESS)
+		return true; /* the copy returns -EFAULT */
 	const char *cause = user_access_cause(tf, addr);
 	printk("kernel: %s at RIP %#lx, address %#lx: %s; recovered by its fixup\n",
 	       trap_name(tf->vector), rip, addr, cause ? cause : "kernel fault");

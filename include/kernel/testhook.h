@@ -3,10 +3,10 @@
 
 #include <kernel/types.h>
 
-struct process;
+struct thread;
 struct trap_frame;
 
 void testhook_init(void);
-long sys_test_hook(struct process *p, struct trap_frame *tf, uint64_t op, uint64_t arg);
+long sys_test_hook(struct thread *t, struct trap_frame *tf, uint64_t op, uint64_t arg);
 /* Called for every interrupt taken from user mode, after its handler. */
 void testhook_user_interrupt(struct trap_frame *tf);

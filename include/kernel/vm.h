@@ -22,4 +22,3 @@ paddr_t vm_kernel_pml4_phys(void);
  * AP trampoline, which turns paging on while running there. */
 void vm_identity_map_low(paddr_t pa, bool map);
 /* Switch to the kernel-only address space (before freeing a process's). */
-void vmspace_activate_kernel(void);

@@ -2,6 +2,7 @@
  * user page backed when it is mapped (no demand paging). */
 #pragma once
 
+#include <kernel/spinlock.h>
 #include <kernel/types.h>
 
 /* What a region is; only VMR_ANON regions can be freed by the process. */
@@ -20,12 +21,16 @@ struct vm_region {
 	struct vm_region *next; /* sorted by start */
 };
 
+/* The process's threads may change it from several CPUs at once: the
+ * region list, counts and page tables are under `lock`. */
 struct vmspace {
 	uint64_t *pml4;
+	struct spinlock lock;
 	struct vm_region *regions;
 	size_t nregions; /* at most VMSPACE_MAX_REGIONS: bounds kernel heap use */
 	size_t pages;	 /* pages backed by this space (owned) */
 	size_t budget;	 /* limit on `pages`, from the manifest */
+	uint64_t active; /* CPUs whose CR3 holds pml4 (bit n: CPU n), atomic */
 };
 
 /* Region placement for vmspace_alloc without a fixed address. */
@@ -50,8 +55,11 @@ int vmspace_free(struct vmspace *vs, uintptr_t va, size_t len);
 int vmspace_unmap(struct vmspace *vs, uintptr_t va, enum vmr_kind kind);
 /* Copy into user pages through the page tables (ignores user rights). */
 int vmspace_write(struct vmspace *vs, uintptr_t va, const void *src, size_t len);
-/* The region that contains va, or NULL. */
-const struct vm_region *vmspace_find(const struct vmspace *vs, uintptr_t va);
+/* The protection of the region that contains va, or -1 if none. */
+int vmspace_prot_at(struct vmspace *vs, uintptr_t va);
 /* Whether [va, va+len) is mapped user-accessible (and writable if asked). */
 bool vmspace_check(const struct vmspace *vs, uintptr_t va, size_t len, bool write);
-void vmspace_activate(const struct vmspace *vs);
+/* Load vs's page tables on this CPU (nothing to do if they are loaded). */
+void vmspace_activate(struct vmspace *vs);
+/* Load the kernel's page tables on this CPU, leaving any address space. */
+void vmspace_activate_kernel(void);

@@ -12,8 +12,12 @@
 #define AT_EXECFN 31
 /* Manticore: address of the process's struct mc_event_ring. */
 #define AT_MC_EVENT_RING 0x4d430001
-/* Manticore: the CPU the process runs on. */
+/* Manticore: the CPU the process's first thread runs on. RDTSCP's TSC_AUX
+ * (and RDPID) hold the current CPU's number in every thread. */
 #define AT_MC_CPU 0x4d430002
 /* Manticore: TSC ticks per second (the TSC is invariant and shared by all
  * CPUs), so a process can keep time without system calls. */
 #define AT_MC_TSC_HZ 0x4d430003
+/* Manticore: the cores the process owns (bit n: core n; cpus= in the
+ * manifest), where it may start threads; 0 if it shares cores. */
+#define AT_MC_CPUS 0x4d430004

@@ -1,10 +1,11 @@
 /*
- * The event ring: one per process, in memory shared with it. The kernel is
+ * The event ring: one per thread, in memory shared with its process. The kernel is
  * the only producer (it advances `head`), the process the only consumer (it
  * advances `tail`). The kernel treats `tail` as untrusted: a process that
  * corrupts it loses only its own events. Events that find the ring full are
- * counted in `dropped`. Its address comes in the auxiliary vector
- * (AT_MC_EVENT_RING, include/uapi/auxv.h).
+ * counted in `dropped`. The first thread's ring address comes in the
+ * auxiliary vector (AT_MC_EVENT_RING, include/uapi/auxv.h); a thread started
+ * with thread_start gets its own in rsi.
  */
 #pragma once
 
@@ -14,6 +15,7 @@
 #define EV_TIMER 1 /* data[0] = cookie from timer_set, data[1] = deadline */
 #define EV_NET	 2 /* data[0] = queue pair, data[1] = interrupt count */
 #define EV_CHILD 3 /* reserved: data[0] = pid, data[1] = status */
+#define EV_WAKE	 4 /* thread_wake: data[0] = value, data[1] = the sender's thread id */
 
 struct mc_event {
 	uint32_t type;

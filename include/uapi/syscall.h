@@ -19,7 +19,10 @@
 #define SYS_yield	  8  /* () -> 0 */
 #define SYS_net_attach	  9  /* (const char *name, unsigned qp, struct mc_net_layout *) -> 0 */
 #define SYS_net_info	  10 /* (const char *name, struct mc_net_info *) -> 0 */
-#define SYS_MAX		  11
+#define SYS_thread_start  11 /* (unsigned cpu, void *entry, uint64_t arg, void *stack) -> tid */
+#define SYS_thread_exit	  12 /* (int status) -> does not return */
+#define SYS_thread_wake	  13 /* (unsigned tid, uint64_t value) -> 0 */
+#define SYS_MAX		  14
 /* (unsigned op, uint64_t arg) -> depends on op; only for test kernels booted
  * with `testhooks`, -ENOSYS otherwise (include/uapi/testhook.h) */
 #define SYS_test_hook 63

@@ -84,6 +84,8 @@ def boot(image, name, timeout=60, mem=256, cpus=2, net="none", extra=()):
     args = [os.path.join(ROOT, "scripts/run"), "--test", "--tcg", "-m", str(mem),
             "-c", str(cpus), "-n", net, "--serial", logfile,
             "--timeout", str(timeout), *extra, image]
+    if net == "user":  # a port of its own: other boots may run at the same time
+        args[1:1] = ["-p", f"{free_port()}:7"]
     p = subprocess.run(args, stdin=subprocess.DEVNULL, capture_output=True)
     log = ""
     if os.path.exists(logfile):

@@ -129,8 +129,8 @@ def test_manifest_is_enforced():
             (prog("hello"), "hello fine")]
     b = boot(iso("", mods), "proc-manifest")
     b.expect("refused module 1 (colour=blue hello bad-key): manifest: unknown manifest key",
-             "refused module 2 (cpu=7 hello no-such-cpu): cpu= names a CPU this machine does not have",
+             "refused module 2 (cpu=7 hello no-such-cpu): cpu=/cpus= names a CPU this machine does not have",
              "refused module 3 (mem=12 hello tiny-budget): manifest: mem=",
-             "refused module 5 (cpu=1 hello second-owner): cpu= names a CPU that is already taken",
+             "refused module 5 (cpu=1 hello second-owner): cpu=/cpus= names a CPU that is already taken",
              "hello from pid 2: hello fine", "spin owner done")
     b.expect_status(EXIT_PASS)

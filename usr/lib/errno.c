@@ -3,8 +3,6 @@
 
 #include <mc/errno.h>
 
-int errno;
-
 static const char *const messages[] = {
     [0] = "success",
     [EPERM] = "operation not permitted",

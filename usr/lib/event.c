@@ -7,15 +7,6 @@
 #include <mc/runtime.h>
 #include <mc/sys.h>
 
-struct mc_event_ring *mc_event_ring(void)
-{
-	static struct mc_event_ring *ring;
-
-	if (!ring)
-		ring = (struct mc_event_ring *)(uintptr_t)mc_getauxval(AT_MC_EVENT_RING);
-	return ring;
-}
-
 /*
  * head and tail are free-running counters; the slot is the counter modulo
  * EVENT_RING_ENTRIES. Acquire on head orders the kernel's writes of the
@@ -24,7 +15,11 @@ struct mc_event_ring *mc_event_ring(void)
  */
 bool mc_event_pop(struct mc_event *out)
 {
-	struct mc_event_ring *r = mc_event_ring();
+	return mc_event_pop_from(mc_event_ring(), out);
+}
+
+bool mc_event_pop_from(struct mc_event_ring *r, struct mc_event *out)
+{
 	uint32_t head, tail;
 
 	if (!r)

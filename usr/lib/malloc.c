@@ -5,6 +5,7 @@
 
 #include <lib/string.h>
 #include <mc/errno.h>
+#include <mc/lock.h>
 #include <mc/stdio.h>
 #include <mc/stdlib.h>
 #include <mc/sys.h>
@@ -140,7 +141,10 @@ static struct block *alloc_big(size_t need)
 	return b;
 }
 
-void *malloc(size_t size)
+/* The heap is the process's: threads take turns. */
+static struct mc_lock heap_lock = MC_LOCK_INIT;
+
+static void *malloc_locked(size_t size)
 {
 	struct block *b;
 
@@ -160,6 +164,14 @@ void *malloc(size_t size)
 	return b + 1;
 }
 
+void *malloc(size_t size)
+{
+	mc_lock(&heap_lock);
+	void *p = malloc_locked(size);
+	mc_unlock(&heap_lock);
+	return p;
+}
+
 /* The header of a live block, or abort if ptr is not one. */
 static struct block *block_of(void *ptr)
 {
@@ -170,13 +182,9 @@ static struct block *block_of(void *ptr)
 	return b;
 }
 
-void free(void *ptr)
+static void free_locked(void *ptr)
 {
-	struct block *b;
-
-	if (!ptr)
-		return;
-	b = block_of(ptr);
+	struct block *b = block_of(ptr);
 	if (b->cls == CLASS_BIG) {
 		b->magic = MAGIC_FREE;
 		if (vmspace_free(b, b->size) < 0)
@@ -186,6 +194,15 @@ void free(void *ptr)
 	if (b->cls >= NR_CLASSES)
 		heap_corrupt("corrupted block header", ptr);
 	push_free((struct free_block *)b, b->cls);
+}
+
+void free(void *ptr)
+{
+	if (!ptr)
+		return;
+	mc_lock(&heap_lock);
+	free_locked(ptr);
+	mc_unlock(&heap_lock);
 }
 
 void *calloc(size_t n, size_t size)
@@ -212,7 +229,9 @@ void *realloc(void *ptr, size_t size)
 
 	if (!ptr)
 		return malloc(size);
+	mc_lock(&heap_lock);
 	b = block_of(ptr);
+	mc_unlock(&heap_lock);
 	have = b->size - sizeof(*b);
 	if (size <= have)
 		return ptr;

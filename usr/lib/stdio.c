@@ -5,14 +5,17 @@
 #include <lib/format.h>
 #include <lib/string.h>
 #include <mc/errno.h>
+#include <mc/lock.h>
 #include <mc/stdio.h>
 #include <mc/sys.h>
 
-/* One console_write per line; longer lines go out in buffer-sized pieces. */
+/* One console_write per line; longer lines go out in buffer-sized pieces.
+ * The buffer is the process's: threads take turns under out_lock. */
 static char out_buf[1024];
 static size_t out_len;
+static struct mc_lock out_lock = MC_LOCK_INIT;
 
-int mc_flush(void)
+static int flush_locked(void)
 {
 	size_t done = 0;
 	int err = 0;
@@ -33,17 +36,28 @@ int mc_flush(void)
 	return 0;
 }
 
+int mc_flush(void)
+{
+	mc_lock(&out_lock);
+	int r = flush_locked();
+	mc_unlock(&out_lock);
+	return r;
+}
+
 static void out_char(char c, void *ctx)
 {
 	(void)ctx;
 	out_buf[out_len++] = c;
 	if (c == '\n' || out_len == sizeof(out_buf))
-		mc_flush();
+		flush_locked();
 }
 
 int vprintf(const char *fmt, va_list ap)
 {
-	return fmt_vformat(out_char, NULL, fmt, ap);
+	mc_lock(&out_lock);
+	int n = fmt_vformat(out_char, NULL, fmt, ap);
+	mc_unlock(&out_lock);
+	return n;
 }
 
 int printf(const char *fmt, ...)
@@ -75,14 +89,18 @@ int snprintf(char *buf, size_t size, const char *fmt, ...)
 
 int putchar(int c)
 {
+	mc_lock(&out_lock);
 	out_char((char)c, NULL);
+	mc_unlock(&out_lock);
 	return (unsigned char)c;
 }
 
 int puts(const char *s)
 {
+	mc_lock(&out_lock);
 	while (*s)
 		out_char(*s++, NULL);
 	out_char('\n', NULL);
+	mc_unlock(&out_lock);
 	return 0;
 }

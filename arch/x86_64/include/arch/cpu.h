@@ -170,6 +170,7 @@ static inline uint64_t read_rflags(void)
 #define MSR_FS_BASE	   0xc0000100
 #define MSR_GS_BASE	   0xc0000101
 #define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX	   0xc0000103
 #define MSR_TSC_DEADLINE   0x6e0
 
 #define EFER_SCE (1UL << 0)
@@ -216,6 +217,8 @@ extern bool cpu_smap, cpu_smep, cpu_umip;
 void cpu_protect_init(void);
 /* Program SYSCALL's MSRs on this CPU: entry point, selectors, flag mask. */
 void cpu_syscall_init(void);
+/* Make RDTSCP (and RDPID) tell user code which CPU it runs on. */
+void cpu_set_tsc_aux(uint32_t value);
 /* A random 64-bit value from RDRAND; false if the CPU has none or it failed. */
 bool cpu_random64(uint64_t *out);
 

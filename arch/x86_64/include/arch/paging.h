@@ -12,6 +12,7 @@
 #define PTE_D	      (1UL << 6)
 #define PTE_PS	      (1UL << 7)
 #define PTE_G	      (1UL << 8)
+#define PTE_SW_FREE   (1UL << 9) /* software: not present, page to free (mm/vmspace.c) */
 #define PTE_NX	      (1UL << 63)
 #define PTE_ADDR_MASK 0x000ffffffffff000UL
 
@@ -31,6 +32,8 @@ int pt_map(uint64_t *pml4, uintptr_t va, paddr_t pa, uint64_t flags);
 int pt_map_large(uint64_t *pml4, uintptr_t va, paddr_t pa, uint64_t flags);
 /* Remove a 4 KiB mapping; returns the old entry (0 if none). No TLB flush. */
 uint64_t pt_unmap(uint64_t *pml4, uintptr_t va);
+/* The 4 KiB-level entry for va, or NULL if no page table covers it. */
+uint64_t *pt_leaf(uint64_t *pml4, uintptr_t va);
 /* Leaf entry for va (4 KiB or 2 MiB), or 0. */
 uint64_t pt_lookup(const uint64_t *pml4, uintptr_t va, paddr_t *pa);
 /* Free the page-table pages of the user half (slots 0..255), not the data. */

@@ -10,17 +10,23 @@
 #ifndef __ASSEMBLER__
 #include <kernel/types.h>
 
-struct process;
+struct thread;
+struct vmspace;
 
+/* Fields without a note are written only by their own CPU. */
 struct cpu {
 	struct cpu *self;    /* 0: for %gs:0 */
 	uint64_t kstack_top; /* 8: loaded by syscall entry */
 	uint64_t user_rsp;   /* 16: scratch for syscall entry */
 	uint32_t id;	     /* index in cpus[] */
 	uint32_t apic_id;
-	struct process *current;
+	struct thread *current;
+	const struct vmspace *vs_loaded; /* whose page tables CR3 holds; NULL: the kernel's */
+	/* mm/tlb.c: a request from another CPU (which holds the shootdown
+	 * lock while it waits for the answer: tlb_req back to 0) */
+	const struct vmspace *tlb_req_vs;
+	volatile uint32_t tlb_req;
 	bool online;
-	bool need_resched;
 	uint64_t ticks;
 	uint64_t idle_ns; /* time spent halted */
 	struct tss tss __attribute__((aligned(16)));

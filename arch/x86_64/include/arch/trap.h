@@ -23,6 +23,7 @@
 #define VEC_TIMER	 32
 #define VEC_IPI_RESCHED	 33
 #define VEC_IPI_PANIC	 34
+#define VEC_IPI_TLB	 35
 #define VEC_DEVICE_FIRST 48
 #define VEC_DEVICE_LAST	 239
 #define VEC_SPURIOUS	 255

@@ -3,8 +3,9 @@
 
 #include <uapi/errno.h>
 
-/* Single-threaded processes: one global suffices. Never reset by libc. */
-extern int errno;
+/* One per thread (mc/thread.h). Never reset by libc. */
+int *mc_errno_location(void);
+#define errno (*mc_errno_location())
 
 /* A message for an errno value; "unknown error" for values it lacks. */
 const char *strerror(int err);

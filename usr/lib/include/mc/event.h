@@ -6,14 +6,17 @@
 
 #include <uapi/event.h>
 
-/* The ring the kernel announced in AT_MC_EVENT_RING, or NULL if none. */
+/* The calling thread's ring (the first thread's is AT_MC_EVENT_RING), or NULL. */
 struct mc_event_ring *mc_event_ring(void);
 
 /*
- * Take the oldest event into *out. Returns false if the ring is empty. Single
- * consumer: only one caller at a time may pop (processes are single-threaded).
+ * Take the oldest event of the calling thread's ring into *out. Returns
+ * false if the ring is empty. Single consumer: only the thread that owns a
+ * ring may pop from it.
  */
 bool mc_event_pop(struct mc_event *out);
+/* The same for a ring looked up once (mc_event_ring), to spare the lookup. */
+bool mc_event_pop_from(struct mc_event_ring *r, struct mc_event *out);
 
 /* Events lost because the ring was full (a counter the kernel only grows). */
 uint32_t mc_event_dropped(void);
