@@ -12,6 +12,7 @@
 #include <kernel/syscall.h>
 #include <kernel/uaccess.h>
 #include <kernel/virtio_net.h>
+#include <lib/format.h>
 #include <lib/string.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
@@ -157,6 +158,29 @@ long sys_net_info(struct process *p, uint64_t uname, uint64_t uinfo)
 		return -EFAULT;
 	err = virtio_net_info(name, &info);
 	return err ? err : copy_to_user(uinfo, &info, sizeof(info));
+}
+
+int net_check_grants(const struct manifest *mf, const char **why)
+{
+	static char reason[80];
+	for (int i = 0; i < mf->net_count; i++) {
+		const struct proc_net_grant *g = &mf->net[i];
+		struct mc_net_info info;
+		if (virtio_net_info(g->dev, &info)) {
+			fmt_snprintf(reason, sizeof(reason),
+				     "net= names %s, which this machine lacks", g->dev);
+			*why = reason;
+			return -ENODEV;
+		}
+		if ((unsigned)g->last >= info.queue_pairs) {
+			fmt_snprintf(reason, sizeof(reason),
+				     "net= names queue pair %d of %s, which has %u", g->last,
+				     g->dev, info.queue_pairs);
+			*why = reason;
+			return -EINVAL;
+		}
+	}
+	return 0;
 }
 
 void proc_net_release(struct process *p)

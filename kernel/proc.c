@@ -82,6 +82,11 @@ int proc_spawn(const void *image, size_t size, const char *cmdline, const char *
 		printk("refused %s: manifest: %s\n", what, why);
 		return err;
 	}
+	err = net_check_grants(&mf, &why);
+	if (err) {
+		printk("refused %s: manifest: %s\n", what, why);
+		return err;
+	}
 	struct process *p = proc_alloc();
 	if (!p) {
 		printk("refused %s: too many processes\n", what);

@@ -170,10 +170,10 @@ long sys_thread_start(struct thread *cur, uint64_t cpu, uint64_t entry, uint64_t
 	 * check, and an exit either sees the new thread runnable or refuses it. */
 	struct thread *t;
 	unsigned long f = spin_lock_irqsave(&p->lock);
-	int err = p->exiting			      ? -ESRCH
-		  : thread_on(p, (unsigned)cpu)	      ? -EBUSY
-		  : p->nthreads == PROC_THREADS	      ? -EAGAIN
-						      : thread_create(p, (unsigned)cpu, &t);
+	int err = p->exiting			? -ESRCH
+		  : thread_on(p, (unsigned)cpu) ? -EBUSY
+		  : p->nthreads == PROC_THREADS ? -EAGAIN
+						: thread_create(p, (unsigned)cpu, &t);
 	if (err) {
 		spin_unlock_irqrestore(&p->lock, f);
 		return err;

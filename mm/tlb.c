@@ -69,7 +69,8 @@ static void request(const struct vmspace *vs, uint32_t kind)
 		apic_send_ipi(cpus[i].apic_id, APIC_ICR_FIXED | VEC_IPI_TLB);
 	}
 	for (unsigned i = 0; i < MAX_CPUS; i++) {
-		while ((targets & (1ULL << i)) && __atomic_load_n(&cpus[i].tlb_req, __ATOMIC_ACQUIRE)) {
+		while ((targets & (1ULL << i)) &&
+		       __atomic_load_n(&cpus[i].tlb_req, __ATOMIC_ACQUIRE)) {
 			tlb_service();
 			cpu_relax();
 		}

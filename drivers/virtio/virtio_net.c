@@ -1,9 +1,17 @@
 /*
  * virtio-net device set-up over the modern virtio-pci transport. The kernel
  * does the handshake (virtio 1.2 §3.1.1), builds each queue pair's rings and
- * DMA pool, and then stays out of the data path: the owning process fills
+ * DMA pool, and then stays out of the data path: the owning thread fills
  * descriptors and rings the doorbell itself. The kernel's only per-packet
  * role is turning the queue pair's MSI-X interrupt into an event.
+ *
+ * Several queue pairs (VIRTIO_NET_F_MQ, §5.1.6.5.5): the control queue stays
+ * in the kernel and enables them. Incoming flows are spread over them by the
+ * device's RSS (VIRTIO_NET_F_RSS, §5.1.6.5.7: a Toeplitz hash of the IPv4
+ * addresses and ports through an indirection table over the queue pairs)
+ * when it offers it, and otherwise by automatic steering: QEMU's
+ * multiqueue tap backend, whose host driver spreads flows over its queues
+ * and answers a flow on the queue it last came from.
  */
 #include <arch/cpu.h>
 #include <arch/percpu.h>
@@ -14,8 +22,10 @@
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
 #include <kernel/virtio_net.h>
+#include <kernel/vm.h>
 #include <lib/format.h>
 #include <lib/string.h>
+#include <lib/virtq.h>
 #include <uapi/errno.h>
 
 #include "virtio_pci.h"
@@ -24,13 +34,21 @@
 #define BUF_SIZE	  2048
 #define RESET_SPINS	  1000000
 #define CONFIG_MSIX_ENTRY 0
+#define CTRL_QUEUE_SIZE	  64
+#define CTRL_TIMEOUT_NS	  (1000 * NSEC_PER_MSEC)
+#define CTRL_ACK_OFF	  2048 /* in the command page: where the device writes its ack */
+#define RSS_KEY_LEN	  40   /* §5.1.4: rss_max_key_size is at least 40 */
+#define RSS_TABLE_MAX	  128  /* indirection table entries we use at most */
 
 /* What we take if offered; VERSION_1 is required. */
 #define WANTED_FEATURES                                                                            \
 	((1ULL << VIRTIO_F_VERSION_1) | (1ULL << VIRTIO_NET_F_MAC) |                               \
 	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_F_RING_EVENT_IDX) |                       \
 	 (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |                         \
-	 (1ULL << VIRTIO_NET_F_MTU))
+	 (1ULL << VIRTIO_NET_F_MTU) | (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_MQ) | \
+	 (1ULL << VIRTIO_NET_F_RSS) | (1ULL << VIRTIO_F_RING_RESET))
+
+#define HAS(n, f) (((n)->features >> (f)) & 1)
 
 struct virtio_net {
 	char name[8];
@@ -39,12 +57,21 @@ struct virtio_net {
 	volatile uint8_t *devcfg; /* struct virtio_net_config */
 	paddr_t notify_base;	  /* physical address of the notify area */
 	uint32_t notify_mult;
-	uint64_t features;
+	uint64_t offered, features;
 	uint8_t mac[6];
 	uint16_t mtu;
-	unsigned nqp;
+	uint16_t max_qp; /* the device's max_virtqueue_pairs (1 without MQ/RSS) */
+	unsigned nqp;	 /* queue pairs in use: min(max_qp, VNET_MAX_QP) */
 	struct vnet_qp qps[VNET_MAX_QP];
-	struct spinlock lock;
+	/* the control queue (kernel only), its doorbell and a command page */
+	struct vnet_queue ctrl;
+	volatile uint16_t *ctrl_bell;
+	paddr_t ctrl_page;
+	uint16_t ctrl_avail; /* our copy of ctrl avail->idx */
+	uint8_t rss_key[RSS_KEY_LEN];
+	const char *steering; /* who spreads flows over the queue pairs */
+	bool rss_on;	      /* steering is ours: follow the owners (configure_rss) */
+	struct spinlock lock; /* owners and dirty flags of qps[] */
 	uint64_t config_irqs;
 };
 
@@ -140,7 +167,10 @@ static int negotiate(struct virtio_net *n)
 	uint64_t offered = read_features(n);
 	if (!(offered & (1ULL << VIRTIO_F_VERSION_1)))
 		return -ENOTSUP; /* a legacy-only device */
+	n->offered = offered;
 	n->features = offered & WANTED_FEATURES;
+	if (!HAS(n, VIRTIO_NET_F_CTRL_VQ)) /* §5.1.3.1: MQ and RSS need it */
+		n->features &= ~((1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_RSS));
 	common_write32(n, VIRTIO_COMMON_GFSELECT, 0);
 	common_write32(n, VIRTIO_COMMON_GF, (uint32_t)n->features);
 	common_write32(n, VIRTIO_COMMON_GFSELECT, 1);
@@ -170,14 +200,14 @@ static int alloc_queue(struct vnet_queue *q, uint16_t index, uint16_t size)
 }
 
 /* Tell the device about one queue and enable it (§4.1.5.1.3). */
-static int setup_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix)
+static int setup_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix, uint16_t cap)
 {
 	common_write16(n, VIRTIO_COMMON_Q_SELECT, q->index);
 	uint16_t max = common_read16(n, VIRTIO_COMMON_Q_SIZE);
 	if (max == 0)
 		return -ENODEV;
 	if (!q->mem) {
-		uint16_t size = max > 1024 ? 1024 : max;
+		uint16_t size = max > cap ? cap : max;
 		if (size & (size - 1))
 			return -EINVAL; /* split rings need a power of two here */
 		int err = alloc_queue(q, q->index, size);
@@ -199,6 +229,120 @@ static int setup_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix
 	return 0;
 }
 
+/*
+ * One command on the control queue (§5.1.6.5): class, command and data in
+ * a device-readable buffer, then a device-writable ack byte. The kernel
+ * waits for the answer (the device handles it at the doorbell under QEMU).
+ * Callers are serialised by the boot order and by n->lock.
+ */
+static int ctrl_command(struct virtio_net *n, uint8_t class, uint8_t cmd, const void *data,
+			size_t len)
+{
+	struct vnet_queue *q = &n->ctrl;
+	uint8_t *page = phys_to_virt(n->ctrl_page);
+	if (len + 2 > CTRL_ACK_OFF)
+		return -EINVAL;
+	page[0] = class;
+	page[1] = cmd;
+	memcpy(page + 2, data, len);
+	page[CTRL_ACK_OFF] = 0xff;
+	struct virtq_desc *desc = phys_to_virt(q->desc);
+	desc[0] = (struct virtq_desc){n->ctrl_page, (uint32_t)(len + 2), VIRTQ_DESC_F_NEXT, 1};
+	desc[1] = (struct virtq_desc){n->ctrl_page + CTRL_ACK_OFF, 1, VIRTQ_DESC_F_WRITE, 0};
+	struct virtq_avail *avail = phys_to_virt(q->avail);
+	volatile struct virtq_used *used = phys_to_virt(q->used);
+	avail->ring[n->ctrl_avail % q->size] = 0;
+	n->ctrl_avail++;
+	__atomic_store_n(&avail->idx, n->ctrl_avail, __ATOMIC_RELEASE);
+	mmio_write16(n->ctrl_bell, q->index);
+	uint64_t end = time_ns() + CTRL_TIMEOUT_NS;
+	while (__atomic_load_n(&used->idx, __ATOMIC_ACQUIRE) != n->ctrl_avail) {
+		if (time_ns() > end)
+			return -ETIMEDOUT;
+		cpu_relax();
+	}
+	return page[CTRL_ACK_OFF] == VIRTIO_NET_OK ? 0 : -EIO;
+}
+
+static void put16(uint8_t *p, uint16_t v)
+{
+	memcpy(p, &v, 2); /* little-endian, as x86 */
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	memcpy(p, &v, 4);
+}
+
+/*
+ * Spread flows over the queue pairs with the device's RSS: hash the IPv4
+ * addresses (and TCP/UDP ports where the device supports it) with our key,
+ * then an indirection table whose entries name receive queues round-robin
+ * (§5.1.6.5.7.1: entries are queue pair numbers, receiveq1 = 0). Only
+ * queue pairs that someone owns get flows (all of them while nobody owns
+ * any): a flow steered to a queue nobody serves would be lost, and under
+ * QEMU's software RSS a full queue also holds up the tap queue the frame
+ * came from. Called again whenever a queue pair changes hands.
+ */
+static int configure_rss(struct virtio_net *n)
+{
+	unsigned targets[VNET_MAX_QP], ntargets = 0;
+	for (unsigned i = 0; i < n->nqp; i++)
+		if (n->qps[i].owner && !n->qps[i].dirty)
+			targets[ntargets++] = i;
+	if (!ntargets)
+		for (unsigned i = 0; i < n->nqp; i++)
+			targets[ntargets++] = i;
+	uint32_t supported = mmio_read32(n->devcfg + VIRTIO_NET_CFG_HASH_TYPES);
+	uint8_t key_max = mmio_read8(n->devcfg + VIRTIO_NET_CFG_RSS_KEY_MAX);
+	uint16_t table_max = mmio_read16(n->devcfg + VIRTIO_NET_CFG_RSS_TBL_MAX);
+	uint32_t types = supported & (VIRTIO_NET_HASH_TYPE_IPv4 | VIRTIO_NET_HASH_TYPE_TCPv4 |
+				      VIRTIO_NET_HASH_TYPE_UDPv4);
+	if (!types || key_max < RSS_KEY_LEN || table_max < n->nqp)
+		return -ENOTSUP; /* a device breaking §5.1.4's minimums: validate, never trust */
+	unsigned entries = RSS_TABLE_MAX;
+	while (entries > table_max)
+		entries /= 2; /* a power of two, at most what the device takes */
+	uint8_t buf[8 + 2 * RSS_TABLE_MAX + 3 + RSS_KEY_LEN], *p = buf;
+	put32(p, types);
+	put16(p + 4, (uint16_t)(entries - 1)); /* indirection_table_mask */
+	put16(p + 6, (uint16_t)targets[0]);    /* unclassified_queue */
+	p += 8;
+	for (unsigned i = 0; i < entries; i++, p += 2)
+		put16(p, (uint16_t)targets[i % ntargets]);
+	put16(p, (uint16_t)n->nqp); /* max_tx_vq */
+	p[2] = RSS_KEY_LEN;
+	memcpy(p + 3, n->rss_key, RSS_KEY_LEN);
+	p += 3 + RSS_KEY_LEN;
+	return ctrl_command(n, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_RSS_CONFIG, buf,
+			    (size_t)(p - buf));
+}
+
+/* Enable every queue pair and choose who steers flows to them. */
+static int configure_queue_pairs(struct virtio_net *n)
+{
+	if (n->nqp == 1) {
+		n->steering = "single queue pair";
+		return 0;
+	}
+	if (HAS(n, VIRTIO_NET_F_RSS)) {
+		int err = configure_rss(n);
+		if (!err) {
+			n->steering = "device RSS (Toeplitz hash of IPv4 addresses and ports, "
+				      "over the queue pairs in use)";
+			n->rss_on = true;
+			return 0;
+		}
+		printk("%s: RSS configuration refused (%d); automatic steering instead\n", n->name,
+		       err);
+	}
+	uint8_t pairs[2];
+	put16(pairs, (uint16_t)n->nqp);
+	n->steering = "automatic (the backend steers each flow)";
+	return ctrl_command(n, VIRTIO_NET_CTRL_MQ, VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET, pairs,
+			    sizeof(pairs));
+}
+
 /* The whole initialisation sequence of §3.1.1, also used after a reset. */
 static int bring_up(struct virtio_net *n)
 {
@@ -212,13 +356,27 @@ static int bring_up(struct virtio_net *n)
 	common_write16(n, VIRTIO_COMMON_MSIX, CONFIG_MSIX_ENTRY);
 	for (unsigned i = 0; i < n->nqp; i++) {
 		struct vnet_qp *q = &n->qps[i];
-		err = setup_queue(n, &q->rx, q->msix_entry);
+		err = setup_queue(n, &q->rx, q->msix_entry, 1024);
 		if (!err)
-			err = setup_queue(n, &q->tx, q->msix_entry);
+			err = setup_queue(n, &q->tx, q->msix_entry, 1024);
+		if (err)
+			goto failed;
+	}
+	if (HAS(n, VIRTIO_NET_F_CTRL_VQ)) {
+		/* polled, never interrupts (§4.1.5.1.3: no vector) */
+		err = setup_queue(n, &n->ctrl, VIRTIO_MSI_NO_VECTOR, CTRL_QUEUE_SIZE);
+		n->ctrl_avail = 0;
+		if (!err && !n->ctrl_bell) {
+			n->ctrl_bell = vm_map_mmio(n->ctrl.notify, sizeof(uint16_t));
+			err = n->ctrl_bell ? 0 : -ENOMEM;
+		}
 		if (err)
 			goto failed;
 	}
 	set_status(n, VIRTIO_STATUS_DRIVER_OK);
+	err = configure_queue_pairs(n);
+	if (err)
+		goto failed;
 	return 0;
 failed:
 	set_status(n, VIRTIO_STATUS_FAILED);
@@ -244,9 +402,6 @@ static void config_irq(struct trap_frame *tf, void *ctx)
 
 static int setup_interrupts(struct virtio_net *n)
 {
-	int err = pci_msix_enable(n->pci);
-	if (err)
-		return err;
 	int v = irq_alloc_vector();
 	if (v < 0)
 		return v;
@@ -256,12 +411,45 @@ static int setup_interrupts(struct virtio_net *n)
 	for (unsigned i = 0; i < n->nqp; i++) {
 		struct vnet_qp *q = &n->qps[i];
 		q->vector = irq_alloc_vector();
-		if (q->vector < 0 || q->msix_entry >= n->pci->msix_count)
+		if (q->vector < 0)
 			return -ENOSPC;
 		irq_register((unsigned)q->vector, qp_irq, q);
 		pci_msix_route(n->pci, q->msix_entry, cpus[0].apic_id, (uint8_t)q->vector);
 	}
 	return 0;
+}
+
+/*
+ * How many queue pairs: the device's max_virtqueue_pairs (it exists with
+ * MQ or RSS, §5.1.4; checked against the spec's range, a device is
+ * untrusted), no more than we keep, and one MSI-X vector each besides the
+ * configuration vector. Read before FEATURES_OK, as §3.1.1 allows.
+ */
+static void count_queue_pairs(struct virtio_net *n)
+{
+	uint64_t offered = read_features(n);
+	uint64_t multi = (1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_RSS);
+	n->max_qp = 1;
+	if ((offered & multi) && (offered & (1ULL << VIRTIO_NET_F_CTRL_VQ))) {
+		uint16_t m = mmio_read16(n->devcfg + VIRTIO_NET_CFG_MAX_QP);
+		if (m >= 1 && m <= 0x8000)
+			n->max_qp = m;
+	}
+	n->nqp = MIN((unsigned)n->max_qp, VNET_MAX_QP);
+	if (n->pci->msix_count < 2)
+		n->nqp = 0;
+	else if (n->nqp > n->pci->msix_count - 1u)
+		n->nqp = n->pci->msix_count - 1u;
+}
+
+static void make_rss_key(struct virtio_net *n)
+{
+	for (unsigned i = 0; i < RSS_KEY_LEN; i += 8) {
+		uint64_t r;
+		if (!cpu_random64(&r))
+			r = rdtsc() * 0x9e3779b97f4a7c15ULL;
+		memcpy(n->rss_key + i, &r, MIN(8u, RSS_KEY_LEN - i));
+	}
 }
 
 static int probe(struct virtio_net *n)
@@ -270,7 +458,16 @@ static int probe(struct virtio_net *n)
 	if (err)
 		return err;
 	pci_enable(n->pci);
-	n->nqp = VNET_MAX_QP;
+	err = pci_msix_enable(n->pci);
+	if (err)
+		return err;
+	if (device_reset(n))
+		return -EIO;
+	set_status(n, VIRTIO_STATUS_ACKNOWLEDGE);
+	set_status(n, VIRTIO_STATUS_DRIVER);
+	count_queue_pairs(n);
+	if (!n->nqp)
+		return -ENOSPC; /* no MSI-X vector for a queue */
 	for (unsigned i = 0; i < n->nqp; i++) {
 		struct vnet_qp *q = &n->qps[i];
 		q->dev = n;
@@ -279,6 +476,11 @@ static int probe(struct virtio_net *n)
 		q->tx.index = (uint16_t)(2 * i + 1);
 		q->msix_entry = 1 + i;
 	}
+	n->ctrl.index = (uint16_t)(2 * n->max_qp); /* §5.1.2: after every pair */
+	n->ctrl_page = page_alloc_zeroed(1);
+	if (!n->ctrl_page)
+		return -ENOMEM;
+	make_rss_key(n);
 	err = setup_interrupts(n);
 	if (err)
 		return err;
@@ -286,12 +488,9 @@ static int probe(struct virtio_net *n)
 	if (err)
 		return err;
 	for (int i = 0; i < 6; i++)
-		n->mac[i] = n->features & (1ULL << VIRTIO_NET_F_MAC)
-				? mmio_read8(n->devcfg + VIRTIO_NET_CFG_MAC + i)
-				: 0;
-	n->mtu = n->features & (1ULL << VIRTIO_NET_F_MTU)
-		     ? mmio_read16(n->devcfg + VIRTIO_NET_CFG_MTU)
-		     : 1500;
+		n->mac[i] =
+		    HAS(n, VIRTIO_NET_F_MAC) ? mmio_read8(n->devcfg + VIRTIO_NET_CFG_MAC + i) : 0;
+	n->mtu = HAS(n, VIRTIO_NET_F_MTU) ? mmio_read16(n->devcfg + VIRTIO_NET_CFG_MTU) : 1500;
 	return 0;
 }
 
@@ -312,9 +511,13 @@ void virtio_net_init(void)
 		d->claimed = true;
 		ndevs++;
 		printk("%s: virtio-net mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue pair(s) "
-		       "of %u entries, features %#lx, doorbell stride %u\n",
+		       "of %u entries, features %#lx (offered %#lx), doorbell stride %u\n",
 		       n->name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
-		       n->nqp, n->qps[0].rx.size, n->features, n->notify_mult);
+		       n->nqp, n->qps[0].rx.size, n->features, n->offered, n->notify_mult);
+		printk(
+		    "%s: flows steered by %s; a released queue pair is %s\n", n->name, n->steering,
+		    HAS(n, VIRTIO_F_RING_RESET) ? "reset alone (VIRTIO_F_RING_RESET)"
+						: "reset with the device, once no pair is owned");
 	}
 }
 
@@ -336,21 +539,23 @@ int virtio_net_claim(const char *name, unsigned qp, void *owner, uint32_t apic_i
 		return -EINVAL;
 	struct vnet_qp *q = &n->qps[qp];
 	unsigned long f = spin_lock_irqsave(&n->lock);
-	if (q->owner) {
+	if (q->owner || q->dirty) {
 		spin_unlock_irqrestore(&n->lock, f);
-		return -EBUSY;
+		return -EBUSY; /* owned, or waiting for the device reset */
 	}
-	q->owner = owner;
-	spin_unlock_irqrestore(&n->lock, f);
-
-	if (!q->pool) {
+	if (!q->pool) { /* kept for the queue pair's next owners */
 		q->pool = page_alloc_aligned(POOL_BYTES / PAGE_SIZE, POOL_BYTES);
 		if (!q->pool) {
-			q->owner = NULL;
+			spin_unlock_irqrestore(&n->lock, f);
 			return -ENOMEM;
 		}
 		q->pool_bytes = POOL_BYTES;
 	}
+	q->owner = owner;
+	if (n->rss_on && configure_rss(n))
+		printk("%s: cannot steer flows to queue pair %u\n", n->name, qp);
+	spin_unlock_irqrestore(&n->lock, f);
+
 	memset(phys_to_virt(q->pool), 0, q->pool_bytes); /* nothing of the last owner */
 	__atomic_store_n(&q->notify, notify, __ATOMIC_RELEASE);
 	pci_msix_route(n->pci, q->msix_entry, apic_id, (uint8_t)q->vector);
@@ -359,21 +564,54 @@ int virtio_net_claim(const char *name, unsigned qp, void *owner, uint32_t apic_i
 	return 0;
 }
 
+/* §2.6.1: reset one queue, wait for the device to finish, set it up again. */
+static int reset_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix)
+{
+	common_write16(n, VIRTIO_COMMON_Q_SELECT, q->index);
+	common_write16(n, VIRTIO_COMMON_Q_RESET, 1);
+	for (int i = 0; common_read16(n, VIRTIO_COMMON_Q_RESET) != 0; i++) {
+		if (i == RESET_SPINS)
+			return -EIO;
+		cpu_relax();
+	}
+	return setup_queue(n, q, msix, 1024); /* wipes the rings */
+}
+
+/*
+ * The device may still hold descriptors of the old owner: it must forget
+ * them before anyone reuses the queue pair. With VIRTIO_F_RING_RESET the
+ * pair is reset alone; otherwise the whole device is, which would disturb
+ * the other pairs' owners, so the pair waits (dirty) until none is owned.
+ */
 void virtio_net_release(struct vnet_qp *q)
 {
 	struct virtio_net *n = q->dev;
 	pci_msix_mask(n->pci, q->msix_entry, true);
 	__atomic_store_n(&q->notify, NULL, __ATOMIC_RELEASE);
-	/* The device may still hold descriptors of the old owner: reset it so it
-	 * forgets them, then rebuild every queue with wiped rings. With one
-	 * queue pair per device nobody else is disturbed. */
-	int err = bring_up(n);
+	unsigned long f = spin_lock_irqsave(&n->lock);
+	q->owner = NULL;
+	q->dirty = true;
+	int err = 0;
+	if (HAS(n, VIRTIO_F_RING_RESET)) {
+		err = reset_queue(n, &q->rx, q->msix_entry);
+		if (!err)
+			err = reset_queue(n, &q->tx, q->msix_entry);
+		q->dirty = err != 0;
+	}
+	bool owned = false;
+	for (unsigned i = 0; i < n->nqp; i++)
+		owned |= n->qps[i].owner != NULL;
+	if (q->dirty && !owned) {
+		err = bring_up(n);
+		for (unsigned i = 0; !err && i < n->nqp; i++)
+			n->qps[i].dirty = false;
+	} else if (n->rss_on) {
+		err = configure_rss(n); /* its flows go to the pairs still served */
+	}
+	spin_unlock_irqrestore(&n->lock, f);
 	if (err)
 		printk("%s: reset after queue pair %u was released failed (%d)\n", n->name, q->qp,
 		       err);
-	unsigned long f = spin_lock_irqsave(&n->lock);
-	q->owner = NULL;
-	spin_unlock_irqrestore(&n->lock, f);
 }
 
 void virtio_net_layout(const struct vnet_qp *q, struct mc_net_layout *l)

@@ -137,6 +137,9 @@ struct process *proc_current(void);
 void proc_report_fault(struct thread *t, const struct trap_frame *tf, const char *note);
 /* Write process output to the console as tagged, escaped lines. */
 void proc_console_write(struct process *p, const char *buf, size_t n);
+/* Whether every net= grant names a device and queue pairs it has (-ENODEV,
+ * -EINVAL with a reason). */
+int net_check_grants(const struct manifest *mf, const char **why);
 /* Give back the NIC queue pairs p attached. */
 void proc_net_release(struct process *p);
 void proc_fpu_init(void);

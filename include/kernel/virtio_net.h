@@ -6,7 +6,7 @@
 #include <uapi/net.h>
 
 #define VNET_MAX_DEVICES 4
-#define VNET_MAX_QP	 1
+#define VNET_MAX_QP	 8
 
 /* Physical memory of one split virtqueue (virtio 1.2 §2.7). */
 struct vnet_queue {
@@ -31,6 +31,7 @@ struct vnet_qp {
 	int vector;
 	void *owner; /* opaque to the driver: the owning process */
 	void (*notify)(void *owner, unsigned qp);
+	bool dirty; /* released, but the device has not forgotten it yet */
 	uint64_t interrupts;
 };
 

@@ -1,4 +1,10 @@
-/* echod: zero-copy UDP echo server on a kernel-bypass virtio-net queue pair. */
+/*
+ * echod: zero-copy UDP echo server on kernel-bypass virtio-net queue pairs.
+ * With several owned cores (cpus= in its manifest) it runs one thread per
+ * core, each on its own queue pair (--qp, --qp + 1, ...) with its own stack
+ * and counters: nothing writable is shared on the data path. The NIC
+ * spreads flows over the queue pairs; every queue answers ARP and ICMP.
+ */
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -8,6 +14,7 @@
 #include <mc/stdio.h>
 #include <mc/stdlib.h>
 #include <mc/sys.h>
+#include <mc/thread.h>
 #include <netif.h>
 
 #define BURST		32
@@ -19,6 +26,7 @@
 #define SOCKPERF_FLAGS	9
 #define RETRY_WAIT_NS	(20 * NS_PER_MS)
 #define DRAIN_NS	(1000 * NS_PER_MS)
+#define MAX_WORKERS	8
 
 struct options {
 	uint16_t port;
@@ -30,20 +38,80 @@ struct options {
 	unsigned int poll_us;
 	unsigned int retry_sec; /* keep asking for a taken queue this long */
 	uint64_t exit_after;	/* exit after echoing this many datagrams; 0: never */
+	unsigned int threads;	/* at most this many workers; 0: one per owned core */
+	unsigned int delay_ms;	/* wait this long before taking the queue pairs */
 };
 
 static struct options opt;
 
-static struct netif nif;
-static bool nif_open;
-static uint64_t echoed;	     /* datagrams answered */
-static uint64_t echo_cycles; /* TSC cycles spent answering (outside netif_poll) */
+/* One per core and queue pair; only its own thread writes it. */
+struct worker {
+	struct netif nif;
+	bool open;
+	unsigned int qp, cpu;
+	struct netif_ep *ep;
+	uint64_t echoed;      /* datagrams answered */
+	uint64_t echo_cycles; /* TSC cycles spent answering (outside netif_poll) */
+} __attribute__((aligned(64)));
 
+static struct worker workers[MAX_WORKERS];
+static unsigned int nworkers;
+
+/* Counter structs are all uint64_t: add b into a, field by field. */
+static void add_counters(void *a, const void *b, size_t size)
+{
+	uint64_t *x = a;
+	const uint64_t *y = b;
+	for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+		x[i] += __atomic_load_n(&y[i], __ATOMIC_RELAXED);
+}
+
+_Static_assert(sizeof(struct net_stats) % 8 == 0, "uint64_t counters");
+_Static_assert(sizeof(struct vnet_stats) % 8 == 0, "uint64_t counters");
+_Static_assert(sizeof(struct netif_stats) % 8 == 0, "uint64_t counters");
+
+static uint64_t total_echoed(void)
+{
+	uint64_t sum = 0;
+	for (unsigned int i = 0; i < nworkers; i++)
+		sum += __atomic_load_n(&workers[i].echoed, __ATOMIC_RELAXED);
+	return sum;
+}
+
+/* Frames received by every worker: any traffic, echoed or dropped. */
+static uint64_t total_rx(void)
+{
+	uint64_t sum = 0;
+	for (unsigned int i = 0; i < nworkers; i++)
+		sum += __atomic_load_n(&workers[i].nif.vn.stats.rx_packets, __ATOMIC_RELAXED);
+	return sum;
+}
+
+/* The counters of every worker, merged (read while they run: a snapshot). */
 static void print_stats(void)
 {
-	const struct net_stats *n = &nif.stack.stats;
-	const struct vnet_stats *d = &nif.vn.stats;
-	const struct netif_stats *l = &nif.stats;
+	struct net_stats ns = {0};
+	struct vnet_stats vs = {0};
+	struct netif_stats ls = {0};
+	uint64_t echoed = 0, echo_cycles = 0;
+	const struct net_stats *n = &ns;
+	const struct vnet_stats *d = &vs;
+	const struct netif_stats *l = &ls;
+
+	for (unsigned int i = 0; i < nworkers; i++) {
+		struct worker *w = &workers[i];
+		if (!w->open)
+			continue;
+		add_counters(&ns, &w->nif.stack.stats, sizeof(ns));
+		add_counters(&vs, &w->nif.vn.stats, sizeof(vs));
+		add_counters(&ls, &w->nif.stats, sizeof(ls));
+		echoed += w->echoed;
+		echo_cycles += w->echo_cycles;
+		if (nworkers > 1)
+			printf("echod: stats queue %u cpu %u rx %lu tx %lu echoed %lu\n", w->qp,
+			       w->cpu, w->nif.vn.stats.rx_packets, w->nif.vn.stats.tx_packets,
+			       w->echoed);
+	}
 
 	printf("echod: stats net rx %lu (%lu B) tx %lu (%lu B) udp %lu arp_answered %lu "
 	       "arp_learned %lu icmp_echo %lu ip_options %lu\n",
@@ -82,8 +150,7 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fatal(const char *fm
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	printf("echod: %s\n", msg);
-	if (nif_open)
-		print_stats();
+	print_stats();
 	exit(1);
 }
 
@@ -91,7 +158,7 @@ __attribute__((noreturn)) static void usage(void)
 {
 	printf("usage: echod [--port N] [--ip A.B.C.D] [--mask A.B.C.D] [--gw A.B.C.D]\n"
 	       "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--poll-us N]\n"
-	       "             [--retry SECONDS] [--exit-after N]\n");
+	       "             [--retry SECONDS] [--exit-after N] [--threads N] [--delay MS]\n");
 	exit(2);
 }
 
@@ -211,6 +278,14 @@ static void parse_args(int argc, char **argv)
 			if (!parse_uint(val, UINT64_MAX, &v))
 				bad_value(a, val);
 			opt.exit_after = v;
+		} else if (!strcmp(a, "--delay")) {
+			if (!parse_uint(val, 3600000, &v))
+				bad_value(a, val);
+			opt.delay_ms = (unsigned int)v;
+		} else if (!strcmp(a, "--threads")) {
+			if (!parse_uint(val, MAX_WORKERS, &v) || v == 0)
+				bad_value(a, val);
+			opt.threads = (unsigned int)v;
 		} else if (!strcmp(a, "--poll-us")) {
 			if (!parse_uint(val, 10000000, &v))
 				bad_value(a, val);
@@ -249,62 +324,66 @@ static void sockperf_mark_reply(struct netif_dgram *d)
 }
 
 /* Echo every datagram waiting on ep, in place: each buffer goes back out on TX. */
-static unsigned int echo_all(struct netif_ep *ep)
+static unsigned int echo_all(struct worker *w)
 {
 	struct netif_dgram d[BURST];
 	unsigned int n, i, total = 0;
 
 	uint64_t t0 = __builtin_ia32_rdtsc();
 
-	while ((n = netif_recv_batch(ep, d, BURST)) > 0) {
+	while ((n = netif_recv_batch(w->ep, d, BURST)) > 0) {
 		for (i = 0; opt.sockperf && i < n; i++)
 			sockperf_mark_reply(&d[i]);
-		echoed += netif_echo_batch(ep, d, n);
+		w->echoed += netif_echo_batch(w->ep, d, n);
 		total += n;
 	}
 	if (total) /* answer now, not on the next poll */
-		netif_flush(&nif);
+		netif_flush(&w->nif);
 	if (total)
-		echo_cycles += __builtin_ia32_rdtsc() - t0;
+		w->echo_cycles += __builtin_ia32_rdtsc() - t0;
 	return total;
 }
 
 /*
  * Answer, then wait in netif_wait: it polls for opt.poll_us after the last
- * frame, then sleeps until traffic or the next stats print.
+ * frame, then sleeps until traffic (or, on the first worker, the next stats
+ * print, which covers every worker's traffic).
  */
-static void serve(struct netif_ep *ep)
+static void serve(struct worker *w)
 {
-	uint64_t stats_ns = opt.stats_sec * NS_PER_SEC, next_stats = 0, now;
-	bool dirty = false; /* traffic since the last stats print */
+	uint64_t stats_ns = opt.stats_sec * NS_PER_SEC, next_stats = 0, now, printed = 0;
+	bool lead = w == &workers[0];
 	int rc;
 
 	for (;;) {
-		if (opt.exit_after && echoed >= opt.exit_after) {
-			/* The device resets when we exit: let it send what is queued. */
-			netif_drain(&nif, DRAIN_NS);
+		if (lead && opt.exit_after && total_echoed() >= opt.exit_after) {
+			/* The device resets when we exit: let it send what is queued
+			 * (this worker's; the others' queues are theirs to touch). */
+			netif_drain(&w->nif, DRAIN_NS);
 			print_stats();
-			printf("echod: echoed %lu datagrams, exiting\n", echoed);
-			return;
+			printf("echod: echoed %lu datagrams, exiting\n", total_echoed());
+			exit(0);
 		}
-		if (echo_all(ep))
+		if (echo_all(w))
 			continue;
-		now = netif_now_ns(&nif);
-		if (dirty && now >= next_stats) {
-			print_stats();
-			dirty = false;
+		now = netif_now_ns(&w->nif);
+		if (lead && stats_ns && now >= next_stats) {
+			uint64_t total = total_rx();
+			if (total != printed) /* traffic since the last print */
+				print_stats();
+			printed = total;
+			next_stats = now + stats_ns;
 		}
-		rc = netif_wait(&nif, dirty ? next_stats - now : WAIT_FOREVER);
+		uint64_t timeout = lead && stats_ns ? next_stats - now : WAIT_FOREVER;
+		if (lead && opt.exit_after && nworkers > 1 && timeout > 10 * NS_PER_MS)
+			timeout = 10 * NS_PER_MS; /* watch the other workers' counts */
+		rc = netif_wait(&w->nif, timeout);
 		if (rc < 0)
 			fatal("wait: %s", strerror(-rc));
-		if (rc > 0 && stats_ns && !dirty) {
-			dirty = true;
-			next_stats = netif_now_ns(&nif) + stats_ns;
-		}
 	}
 }
 
-static struct netif_ep *setup(void)
+static void setup(struct worker *w)
 {
 	struct net_config cfg = {
 	    .ip = opt.ip,
@@ -313,40 +392,87 @@ static struct netif_ep *setup(void)
 	    .udp_csum = NET_UDP_CSUM_FULL,
 	};
 	const uint8_t *mac;
-	struct netif_ep *ep;
 	char ip[16], gw[16];
 	int err;
 
-	err = netif_open(&nif, opt.dev, opt.qp, &cfg);
+	err = netif_open(&w->nif, opt.dev, w->qp, &cfg);
 	/* A queue pair another process holds frees up when that process ends. */
+	if (err == -EBUSY && opt.retry_sec)
+		printf("echod: queue pair %u is busy; retrying for %u s\n", w->qp, opt.retry_sec);
 	for (uint64_t give_up = mc_now_ns() + opt.retry_sec * NS_PER_SEC;
-	     err == -EBUSY && mc_now_ns() < give_up; err = netif_open(&nif, opt.dev, opt.qp, &cfg))
+	     err == -EBUSY && mc_now_ns() < give_up;
+	     err = netif_open(&w->nif, opt.dev, w->qp, &cfg))
 		sys_wait(RETRY_WAIT_NS);
 	if (err)
-		fatal("net_attach %s qp %u: %s", opt.dev, opt.qp, strerror(-err));
-	nif_open = true;
-	if (!nif.clock.mult)
+		fatal("net_attach %s qp %u: %s", opt.dev, w->qp, strerror(-err));
+	w->open = true;
+	if (!w->nif.clock.mult)
 		printf("echod: %s; polling never times out\n",
-		       nif.clock.ns0 ? "TSC does not advance" : "no monotonic clock");
-	netif_set_poll_ns(&nif, opt.poll_us * NS_PER_US);
-	err = netif_udp_open(&nif, opt.port, &ep);
+		       w->nif.clock.ns0 ? "TSC does not advance" : "no monotonic clock");
+	netif_set_poll_ns(&w->nif, opt.poll_us * NS_PER_US);
+	err = netif_udp_open(&w->nif, opt.port, &w->ep);
 	if (err)
 		fatal("udp_bind %u: %s", opt.port, strerror(-err));
-	mac = vnet_mac(&nif.vn);
-	printf("echod: dev %s qp %u mac %02x:%02x:%02x:%02x:%02x:%02x ip %s/%d gw %s port %u\n",
-	       opt.dev, opt.qp, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
+	mac = vnet_mac(&w->nif.vn);
+	printf("echod: dev %s qp %u cpu %u mac %02x:%02x:%02x:%02x:%02x:%02x ip %s/%d gw %s "
+	       "port %u\n",
+	       opt.dev, w->qp, w->cpu, mac[0], mac[1], mac[2], mac[3], mac[4], mac[5],
 	       fmt_ip(opt.ip, ip, sizeof(ip)), mask_prefix(opt.mask),
 	       fmt_ip(opt.gw, gw, sizeof(gw)), opt.port);
-	return ep;
+}
+
+/* A worker thread: its queue pair, then tell the first thread it is ready. */
+static void worker_main(void *arg)
+{
+	struct worker *w = arg;
+	setup(w);
+	mc_thread_wake(0, (uint64_t)(w - workers));
+	serve(w);
+}
+
+/* One worker per owned core (the first on this thread's), up to --threads. */
+static void plan_workers(void)
+{
+	uint64_t owned = mc_cpus_owned();
+	unsigned int me = mc_cpu_now(), limit = opt.threads ? opt.threads : MAX_WORKERS;
+	workers[0].cpu = me;
+	nworkers = 1;
+	for (unsigned int c = 0; c < 64 && nworkers < limit; c++) {
+		if ((owned >> c & 1) && c != me)
+			workers[nworkers++].cpu = c;
+	}
+	for (unsigned int i = 0; i < nworkers; i++)
+		workers[i].qp = opt.qp + i;
+}
+
+/* Start the other workers and wait until each has its queue pair. */
+static void start_workers(void)
+{
+	for (unsigned int i = 1; i < nworkers; i++) {
+		if (mc_thread_start(workers[i].cpu, worker_main, &workers[i], 0) < 0)
+			fatal("thread on cpu %u: %s", workers[i].cpu, strerror(errno));
+	}
+	for (unsigned int ready = 1; ready < nworkers;) {
+		struct mc_event ev;
+		while (mc_event_pop(&ev))
+			ready += ev.type == EV_WAKE;
+		if (ready < nworkers)
+			sys_wait(WAIT_FOREVER);
+	}
 }
 
 int main(int argc, char **argv)
 {
-	struct netif_ep *ep;
-
 	parse_args(argc, argv);
-	ep = setup();
+	for (uint64_t end = mc_now_ns() + opt.delay_ms * NS_PER_MS, now; (now = mc_now_ns()) < end;)
+		sys_wait(end - now);
+	plan_workers();
+	setup(&workers[0]);
+	start_workers();
+	if (nworkers > 1)
+		printf("echod: %u workers on queue pairs %u-%u\n", nworkers, opt.qp,
+		       opt.qp + nworkers - 1);
 	printf("echod ready\n");
-	serve(ep);
+	serve(&workers[0]);
 	return 0;
 }

@@ -32,7 +32,9 @@ static bool have_rdtscp(void)
 {
 	if (rdtscp_ok < 0) {
 		uint32_t a, b, c, d;
-		__asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(0x80000000), "c"(0));
+		__asm__ volatile("cpuid"
+				 : "=a"(a), "=b"(b), "=c"(c), "=d"(d)
+				 : "a"(0x80000000), "c"(0));
 		rdtscp_ok = 0;
 		if (a >= 0x80000001) {
 			__asm__ volatile("cpuid"

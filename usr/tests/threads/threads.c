@@ -111,15 +111,26 @@ static int errors(void)
 	unsigned notmine = first_cpu(~owned, 0);
 	long entry = (long)(uintptr_t)idle, stack = (long)(uintptr_t)(small_stack + 4096);
 
-	expect("thread_start on a core not owned", mc_syscall6(SYS_thread_start, notmine, entry, 0, stack, 0, 0), -EPERM);
-	expect("thread_start on core 64", mc_syscall6(SYS_thread_start, 64, entry, 0, stack, 0, 0), -EPERM);
-	expect("thread_start on core -1", mc_syscall6(SYS_thread_start, -1, entry, 0, stack, 0, 0), -EPERM);
-	expect("thread_start on its own core", mc_syscall6(SYS_thread_start, me, entry, 0, stack, 0, 0), -EBUSY);
-	expect("thread_start, kernel entry", mc_syscall6(SYS_thread_start, other, (long)0xffffffff80200000UL, 0, stack, 0, 0), -EINVAL);
-	expect("thread_start, entry 0", mc_syscall6(SYS_thread_start, other, 0, 0, stack, 0, 0), -EINVAL);
-	expect("thread_start, unaligned stack", mc_syscall6(SYS_thread_start, other, entry, 0, stack - 8, 0, 0), -EINVAL);
-	expect("thread_start, unmapped stack", mc_syscall6(SYS_thread_start, other, entry, 0, 0x500000000000L, 0, 0), -EFAULT);
-	expect("thread_start, kernel stack", mc_syscall6(SYS_thread_start, other, entry, 0, (long)0xffff800000100000UL, 0, 0), -EINVAL);
+	expect("thread_start on a core not owned",
+	       mc_syscall6(SYS_thread_start, notmine, entry, 0, stack, 0, 0), -EPERM);
+	expect("thread_start on core 64", mc_syscall6(SYS_thread_start, 64, entry, 0, stack, 0, 0),
+	       -EPERM);
+	expect("thread_start on core -1", mc_syscall6(SYS_thread_start, -1, entry, 0, stack, 0, 0),
+	       -EPERM);
+	expect("thread_start on its own core",
+	       mc_syscall6(SYS_thread_start, me, entry, 0, stack, 0, 0), -EBUSY);
+	expect("thread_start, kernel entry",
+	       mc_syscall6(SYS_thread_start, other, (long)0xffffffff80200000UL, 0, stack, 0, 0),
+	       -EINVAL);
+	expect("thread_start, entry 0", mc_syscall6(SYS_thread_start, other, 0, 0, stack, 0, 0),
+	       -EINVAL);
+	expect("thread_start, unaligned stack",
+	       mc_syscall6(SYS_thread_start, other, entry, 0, stack - 8, 0, 0), -EINVAL);
+	expect("thread_start, unmapped stack",
+	       mc_syscall6(SYS_thread_start, other, entry, 0, 0x500000000000L, 0, 0), -EFAULT);
+	expect("thread_start, kernel stack",
+	       mc_syscall6(SYS_thread_start, other, entry, 0, (long)0xffff800000100000UL, 0, 0),
+	       -EINVAL);
 	expect("thread_wake(5), no such thread", mc_syscall2(SYS_thread_wake, 5, 0), -ESRCH);
 	expect("thread_wake(-1)", mc_syscall2(SYS_thread_wake, -1, 0), -ESRCH);
 	int tid = mc_thread_start(other, idle, NULL, 0);
@@ -248,8 +259,9 @@ static void ponger(void *arg)
 			if (ev.data[0] == UINT64_MAX) { /* the end marker (maybe resent) */
 				uint32_t dropped = mc_event_dropped();
 				mc_thread_wake(0, got << 32 | dropped);
-				printf("threads: wake: burst: %lu received, %u dropped (ring full)\n",
-				       (unsigned long)got, dropped);
+				printf(
+				    "threads: wake: burst: %lu received, %u dropped (ring full)\n",
+				    (unsigned long)got, dropped);
 				wait_wake(NULL);
 				return;
 			}

@@ -11,7 +11,10 @@ struct mc_lock {
 	volatile int locked;
 };
 
-#define MC_LOCK_INIT {0}
+#define MC_LOCK_INIT                                                                               \
+	{                                                                                          \
+		0                                                                                  \
+	}
 
 static inline void mc_lock(struct mc_lock *l)
 {
