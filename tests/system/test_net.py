@@ -36,7 +36,7 @@ def test_echo_nc_socat_and_sizes():
 def test_queue_pair_partition():
     # The second process asks for the queue the first one holds; the third
     # has no grant in its manifest at all.
-    image = _echod_image("net=eth0:0 echod", "net=eth0:0 echod --port 9",
+    image = _echod_image("net=eth0:0 echod", "net=eth0:0 echod --port 9 --delay 300",
                          "echod --port 10", kernel="nosmp")
     with Guest(image, "net-partition") as g:
         g.wait_for(READY)
@@ -51,7 +51,7 @@ def test_new_owner_after_exit():
     # pid 1 answers five datagrams and exits; pid 2 waits for the queue,
     # gets it after the reset, and answers from then on.
     image = _echod_image("net=eth0:0 echod --exit-after 5",
-                         "net=eth0:0 echod --retry 120", kernel="nosmp")
+                         "net=eth0:0 echod --delay 300 --retry 120", kernel="nosmp")
     with Guest(image, "net-new-owner") as g:
         g.wait_for(r"pid 1 \(echod\) attached")
         g.wait_for(READY)
