@@ -97,30 +97,30 @@ static bool layout_ok(const struct mc_net_layout *l)
 
 static void vnet_free_arrays(struct vnet *vn)
 {
-	free(vn->rx_cookies);
-	free(vn->tx_cookies);
+	free(vn->rx_slots);
+	free(vn->tx_slots);
 	free(vn->free_ids);
 	free(vn->owner);
 }
 
 static int vnet_alloc_arrays(struct vnet *vn)
 {
-	vn->rx_cookies = calloc(vn->layout.rx.size, sizeof(*vn->rx_cookies));
-	vn->tx_cookies = calloc(vn->layout.tx.size, sizeof(*vn->tx_cookies));
+	vn->rx_slots = calloc(vn->layout.rx.size, sizeof(*vn->rx_slots));
+	vn->tx_slots = calloc(vn->layout.tx.size, sizeof(*vn->tx_slots));
 	vn->free_ids = calloc(vn->nbufs, sizeof(*vn->free_ids));
 	vn->owner = calloc(vn->nbufs, sizeof(*vn->owner));
-	if (!vn->rx_cookies || !vn->tx_cookies || !vn->free_ids || !vn->owner) {
+	if (!vn->rx_slots || !vn->tx_slots || !vn->free_ids || !vn->owner) {
 		vnet_free_arrays(vn);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-static int vnet_queue_init(struct virtq *vq, const struct mc_net_queue *q, void **cookies,
-			   bool event_idx)
+static int vnet_queue_init(struct virtq *vq, const struct mc_net_queue *q,
+			   struct virtq_slot *slots, bool event_idx)
 {
 	return virtq_init(vq, (void *)(uintptr_t)q->desc, (void *)(uintptr_t)q->avail,
-			  (void *)(uintptr_t)q->used, q->size, cookies, event_idx);
+			  (void *)(uintptr_t)q->used, q->size, slots, event_idx);
 }
 
 int vnet_setup(struct vnet *vn, const struct mc_net_layout *l)
@@ -148,10 +148,10 @@ int vnet_setup(struct vnet *vn, const struct mc_net_layout *l)
 	err = vnet_alloc_arrays(vn);
 	if (err)
 		return err;
-	err = vnet_queue_init(&vn->rx, &l->rx, vn->rx_cookies, event_idx);
+	err = vnet_queue_init(&vn->rx, &l->rx, vn->rx_slots, event_idx);
 	if (err)
 		goto err_arrays;
-	err = vnet_queue_init(&vn->tx, &l->tx, vn->tx_cookies, event_idx);
+	err = vnet_queue_init(&vn->tx, &l->tx, vn->tx_slots, event_idx);
 	if (err)
 		goto err_arrays;
 
@@ -183,8 +183,8 @@ int vnet_open(struct vnet *vn, const char *name, unsigned int qp)
 void vnet_close(struct vnet *vn)
 {
 	vnet_free_arrays(vn);
-	vn->rx_cookies = NULL;
-	vn->tx_cookies = NULL;
+	vn->rx_slots = NULL;
+	vn->tx_slots = NULL;
 	vn->free_ids = NULL;
 	vn->owner = NULL;
 	vn->nbufs = 0;
