@@ -582,7 +582,7 @@ static void check(uint64_t nr, const uint64_t *a, long rc)
 			       (unsigned long)net.pool_size, (unsigned long)net.rx.desc,
 			       (unsigned long)net.tx.desc);
 		} else if (rc != 0 && rc != -EPERM && rc != -EBUSY && rc != -ENODEV &&
-			   rc != -EFAULT && rc != -ENOSPC && rc != -ENOMEM) {
+			   rc != -EINVAL && rc != -EFAULT && rc != -ENOSPC && rc != -ENOMEM) {
 			note_unexpected(nr, a, rc, "net_attach");
 		}
 		break;
