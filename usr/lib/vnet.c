@@ -235,13 +235,17 @@ static bool used_buf(struct vnet *vn, void *cookie, enum vnet_owner where, uint3
 
 unsigned int vnet_rx_burst(struct vnet *vn, struct vnet_pkt *pkts, unsigned int max)
 {
-	unsigned int n = 0;
+	/*
+	 * An honest device has at most a ring's worth of entries pending; one
+	 * that moves used->idx further only gets that many looked at per call.
+	 */
+	unsigned int n = 0, budget = virtq_size(&vn->rx);
 	struct vnet_hdr hdr;
 	void *cookie;
 	uint32_t len, id;
 	int r;
 
-	while (n < max) {
+	while (n < max && budget--) {
 		r = virtq_get_used(&vn->rx, &cookie, &len);
 		if (r == 0)
 			break;
@@ -347,12 +351,12 @@ unsigned int vnet_tx_burst(struct vnet *vn, const struct vnet_pkt *pkts, unsigne
 
 unsigned int vnet_tx_reclaim(struct vnet *vn)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, budget = virtq_size(&vn->tx); /* as in vnet_rx_burst */
 	void *cookie;
 	uint32_t len, id;
 	int r;
 
-	while ((r = virtq_get_used(&vn->tx, &cookie, &len)) != 0) {
+	while (budget-- && (r = virtq_get_used(&vn->tx, &cookie, &len)) != 0) {
 		if (r < 0) {
 			vn->stats.dev_errors++;
 			continue;
