@@ -1,6 +1,7 @@
 # Manticore top-level build: kernel.elf, kernel.iso, unit and system tests.
 #   make            build kernel.elf and kernel.iso
 #   make check      run every test (unit tests on the host, system tests in QEMU)
+#   make fuzz       run every fuzz target for FUZZ_S seconds (default 60) each
 #   make run        build and boot the echo server (usr/echod/echod.iso)
 #   make bench      the echo benchmark against Linux guests (QUICK=1: short)
 #   make format     reformat the C sources with clang-format
@@ -37,7 +38,7 @@ KERNEL_SRCS := $(wildcard arch/x86_64/*.c arch/x86_64/*.S kernel/*.c mm/*.c \
 	drivers/*/*.c lib/*.c)
 KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
 
-.PHONY: all run check bench unit-tests programs format clean toolchain
+.PHONY: all run check bench unit-tests fuzz-targets fuzz programs format clean toolchain
 all: kernel.elf kernel.iso
 
 $(BUILD)/kernel/%.c.o: %.c
@@ -88,12 +89,37 @@ $(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcar
 
 unit-tests: $(UNIT_BINS)
 
+# Fuzz targets (tests/fuzz/fuzz_*.c): clang's libFuzzer over the real sources
+# named by `/* fuzz-sources: ... */`, under ASan and UBSan, like unit tests.
+FUZZ_CC ?= clang
+FUZZ_S ?= 60
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unknown-attributes \
+	-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer -DHOST_TEST -DFUZZ_TEST $(INCLUDES)
+
+fuzz-sources = $(shell sed -n 's|^/\* fuzz-sources: \(.*\) \*/$$|\1|p' $(1))
+fuzz-cflags = $(shell sed -n 's|^/\* fuzz-cflags: \(.*\) \*/$$|\1|p' $(1))
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $$(call fuzz-sources,tests/fuzz/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/fuzz/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $@"
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(call fuzz-cflags,$<) -o $@ $< $(call fuzz-sources,$<)
+
+fuzz-targets: $(FUZZ_BINS)
+
+# Every target for FUZZ_S seconds, from its committed corpus plus what earlier
+# runs found (build/fuzz/work/); crashes land in build/fuzz/crashes/.
+fuzz: fuzz-targets
+	$(Q)python3 tests/fuzz/run.py --seconds $(FUZZ_S) $(if $(TARGETS),--only "$(TARGETS)")
+
 # User programs the system tests boot.
 PROGRAM_DIRS := usr/hello usr/tests usr/echod
 programs:
 	$(Q)for d in $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 
-check: all programs unit-tests
+check: all programs unit-tests fuzz-targets
 	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
 
 # The echo benchmark against Linux and Linux+DPDK guests (bench/README.md);

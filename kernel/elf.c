@@ -163,11 +163,16 @@ static int check_ident(struct parse *st)
 	return 0;
 }
 
-/* Where the program and section header tables are, and that they fit. */
+/*
+ * Where the program header table is, and that it fits. Section headers
+ * serve linkers and debuggers, not loading (gABI "Program Loading"), so
+ * e_shoff, e_shentsize, e_shnum and e_shstrndx are ignored, as Linux and
+ * xv6 ignore them: a program whose section headers are garbage or gone
+ * (stripped, or cut off the end of the file) loads like any other.
+ */
 static int check_tables(struct parse *st)
 {
 	const struct elf64_ehdr *e = &st->eh;
-	uint64_t shnum = e->e_shnum;
 
 	if (e->e_phentsize != PHDR_SIZE)
 		return fail(st, "bad e_phentsize");
@@ -181,20 +186,6 @@ static int check_tables(struct parse *st)
 		return fail(st, "e_phoff inside the ELF header");
 	if (!in_file(st->size, e->e_phoff, (uint64_t)e->e_phnum * PHDR_SIZE))
 		return fail(st, "truncated: program headers past end of file");
-
-	/* Sections are never used; a table that does not fit means a damaged file. */
-	if (e->e_shoff == 0) {
-		if (shnum != 0)
-			return fail(st, "e_shnum without e_shoff");
-		return 0;
-	}
-	if (e->e_shentsize != ELF64_SHDR_SIZE)
-		return fail(st, "bad e_shentsize");
-	/* e_shnum == 0 with e_shoff set: the real count is in section 0. */
-	if (!in_file(st->size, e->e_shoff, (shnum ? shnum : 1) * ELF64_SHDR_SIZE))
-		return fail(st, "truncated: section headers past end of file");
-	if (shnum && e->e_shstrndx >= shnum && e->e_shstrndx != SHN_XINDEX)
-		return fail(st, "e_shstrndx out of range");
 	return 0;
 }
 

@@ -32,13 +32,13 @@ static bool is_aligned(const void *p, uintptr_t align)
 }
 
 int virtq_init(struct virtq *vq, void *desc, void *avail, void *used, unsigned int size,
-	       void **cookies, bool event_idx)
+	       struct virtq_slot *slots, bool event_idx)
 {
 	unsigned int i;
 
 	if (size == 0 || size > VIRTQ_SIZE_MAX || (size & (size - 1)))
 		return -EINVAL;
-	if (!desc || !avail || !used || !cookies)
+	if (!desc || !avail || !used || !slots)
 		return -EINVAL;
 	if (!is_aligned(desc, VIRTQ_DESC_ALIGN) || !is_aligned(avail, VIRTQ_AVAIL_ALIGN) ||
 	    !is_aligned(used, VIRTQ_USED_ALIGN))
@@ -49,15 +49,15 @@ int virtq_init(struct virtq *vq, void *desc, void *avail, void *used, unsigned i
 	vq->used = used;
 	vq->used_event = &vq->avail->ring[size];
 	vq->avail_event = (uint16_t *)&vq->used->ring[size];
-	vq->cookie = cookies;
+	vq->slot = slots;
 	vq->size = (uint16_t)size;
 	vq->mask = (uint16_t)(size - 1);
 	vq->event_idx = event_idx;
 
 	/* Free list 0 -> 1 -> ... -> size-1; next of the last is never followed. */
 	for (i = 0; i < size; i++) {
-		vq->desc[i] = (struct virtq_desc){.next = (uint16_t)(i + 1)};
-		vq->cookie[i] = NULL;
+		vq->desc[i] = (struct virtq_desc){0};
+		vq->slot[i] = (struct virtq_slot){.next = (uint16_t)(i + 1)};
 	}
 	vq->num_free = (uint16_t)size;
 	vq->free_head = 0;
@@ -88,15 +88,16 @@ int virtq_add(struct virtq *vq, uint64_t addr, uint32_t len, bool device_writabl
 		return -ENOSPC;
 
 	id = vq->free_head;
-	d = &vq->desc[id];
-	vq->free_head = d->next;
+	vq->free_head = vq->slot[id].next;
 	vq->num_free--;
 
+	d = &vq->desc[id];
 	d->addr = addr;
 	d->len = len;
 	d->flags = device_writable ? VIRTQ_DESC_F_WRITE : 0;
 	d->next = 0;
-	vq->cookie[id] = cookie;
+	vq->slot[id].cookie = cookie;
+	vq->slot[id].len = len;
 
 	/*
 	 * Fewer than size buffers are in flight, and the device reads the
@@ -127,8 +128,8 @@ bool virtq_kick_needed(struct virtq *vq)
 
 static void desc_free(struct virtq *vq, uint16_t id)
 {
-	vq->cookie[id] = NULL;
-	vq->desc[id].next = vq->free_head;
+	vq->slot[id].cookie = NULL;
+	vq->slot[id].next = vq->free_head;
 	vq->free_head = id;
 	vq->num_free++;
 }
@@ -159,16 +160,20 @@ int virtq_get_used(struct virtq *vq, void **cookie, uint32_t *len)
 	if (vq->event_idx && vq->irq_enabled)
 		store_drv16(vq->used_event, vq->last_used_idx);
 
-	/* The device's word is not trusted: the id must name a buffer in flight. */
-	if (id >= vq->size || !vq->cookie[id]) {
+	/*
+	 * The device's word is not trusted: the id must name a buffer in
+	 * flight, and the length is bounded by what the driver gave it (its
+	 * own record: the device can write the descriptor table).
+	 */
+	if (id >= vq->size || !vq->slot[id].cookie) {
 		vq->dev_errors++;
 		return -EIO;
 	}
-	if (n > vq->desc[id].len) {
+	if (n > vq->slot[id].len) {
 		vq->dev_errors++;
-		n = vq->desc[id].len;
+		n = vq->slot[id].len;
 	}
-	*cookie = vq->cookie[id];
+	*cookie = vq->slot[id].cookie;
 	*len = n;
 	desc_free(vq, (uint16_t)id);
 	return 1;

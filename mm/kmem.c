@@ -261,6 +261,29 @@ static void slab_put(struct kmem_class *c, struct slab *s, size_t idx)
 	}
 }
 
+size_t kmem_trim(void)
+{
+	size_t i, freed = 0;
+
+	for (i = 0; i < NCLASSES; i++) {
+		struct kmem_class *c = &classes[i];
+		unsigned long flags = spin_lock_irqsave(&c->lock);
+		struct slab *s = c->partial, *next;
+
+		for (; s && c->nempty; s = next) {
+			next = s->next;
+			if (s->nfree < c->nobj)
+				continue;
+			list_del(c, s);
+			slab_release(s);
+			c->nempty--;
+			freed += SLAB_PAGES;
+		}
+		spin_unlock_irqrestore(&c->lock, flags);
+	}
+	return freed;
+}
+
 static const char *kfree_small(struct slab *s, void *p)
 {
 	struct kmem_class *c;

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run every test: host unit tests (cmocka) and QEMU system tests.
+"""Run every test: host unit tests (cmocka), fuzz targets and QEMU system tests.
 
 Prints one line per test and ends with `N passed, N failed`; exits non-zero
 on any failure. `--only SUBSTR` runs the tests whose names contain SUBSTR.
@@ -18,6 +18,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "system"))
 
 import harness  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("fuzzrun", os.path.join(ROOT, "tests/fuzz/run.py"))
+fuzzrun = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fuzzrun)
 
 PASSED = re.compile(r"\[  PASSED  \] (\d+) test")
 FAILED = re.compile(r"\[  FAILED  \] (\d+) test")
@@ -86,9 +90,21 @@ def main():
             print("    " + out.strip().replace("\n", "\n    "))
         sys.stdout.flush()
 
+    # Fuzz targets: the corpus plus a few seconds of fuzzing each (tests/fuzz/run.py).
+    fuzz = [n for n in fuzzrun.targets() if args.only in "fuzz." + n]
     tests = [(n, fn) for n, fn in load_system_tests() if args.only in "system." + n]
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        fuzz_futures = [(n, pool.submit(fuzzrun.check_target, n)) for n in fuzz]
         futures = [(n, pool.submit(run_system, n, fn)) for n, fn in tests]
+        for name, fut in fuzz_futures:
+            ok, summary, excerpt = fut.result()
+            print(f"{'PASS' if ok else 'FAIL'} fuzz.{name} ({summary})")
+            if ok:
+                passed += 1
+            else:
+                failed += 1
+                print("    " + excerpt.replace("\n", "\n    "))
+            sys.stdout.flush()
         for name, fut in futures:
             verdict, why, secs = fut.result()
             print(f"{verdict} system.{name} ({secs:.1f}s){': ' + why if why else ''}")

@@ -52,9 +52,6 @@ struct elf64_rela {
 };
 STATIC_ASSERT(sizeof(struct elf64_rela) == 24, "gABI Elf64_Rela");
 
-/* Size of a section header; only its table's bounds are checked. */
-#define ELF64_SHDR_SIZE 64
-
 /* e_ident */
 #define EI_MAG0	      0
 #define EI_CLASS      4
@@ -78,10 +75,6 @@ STATIC_ASSERT(sizeof(struct elf64_rela) == 24, "gABI Elf64_Rela");
 #define ET_DYN	  3
 #define ET_CORE	  4
 #define EM_X86_64 62
-
-/* Section numbering escapes (gABI "Sections"). */
-#define SHN_UNDEF  0
-#define SHN_XINDEX 0xffff
 
 /* p_type */
 #define PT_NULL	     0
@@ -162,7 +155,8 @@ struct elf_image {
  *
  * Accepted: ELFCLASS64, ELFDATA2LSB, EV_CURRENT, OS ABI SYSV or GNU, x86-64,
  * ET_EXEC (load_bias ignored) or ET_DYN (load_bias added to every address;
- * it must be page-aligned).  Static only: PT_INTERP, DT_NEEDED and every
+ * it must be page-aligned). Section headers are not looked at: the file
+ * need hold only the bytes its program headers name.  Static only: PT_INTERP, DT_NEEDED and every
  * relocation but R_X86_64_RELATIVE are refused.  Segments are W^X, inside
  * [USER_MIN, USER_MAX), sorted, and never share a page with one another
  * (even with equal permissions), so the loader can map each on its own pages.

@@ -39,6 +39,14 @@ void kfree(void *p);
 void kmem_stats(struct kmem_stats *out);
 
 /*
+ * Give the empty slab each size class keeps for its next kmalloc back to
+ * the page allocator; returns the pages freed. For exact page accounting
+ * (the summary's "pages free" line): after a trim, only live objects hold
+ * pages.
+ */
+size_t kmem_trim(void);
+
+/*
  * Called (without heap locks held) on a bad kfree; why says what was wrong.
  * The kernel panics here; host tests record the call and return.
  */

@@ -83,6 +83,19 @@ static inline bool virtq_need_event(uint16_t event_idx, uint16_t new_idx, uint16
 }
 
 /*
+ * What the driver remembers of each descriptor, in memory the device
+ * cannot reach: the descriptor table is shared with the device, so nothing
+ * the driver relies on is read back from it (a device that writes there
+ * could otherwise send the free list out of bounds or stretch a buffer).
+ */
+struct virtq_slot {
+	void *cookie;  /* of an in-flight descriptor, NULL when free */
+	uint32_t len;  /* the length the driver gave it */
+	uint16_t next; /* free list link */
+	uint16_t pad;
+};
+
+/*
  * The driver side of one split virtqueue. Every buffer is a single
  * descriptor (no chains, no indirect tables): single-buffer chains are all
  * that a virtio-net queue without merged buffers needs, and with them the
@@ -97,11 +110,11 @@ struct virtq {
 	struct virtq_used *used;
 	uint16_t *used_event;  /* avail->ring[size]: interrupt me after this entry */
 	uint16_t *avail_event; /* used->ring[size]: kick me after this entry */
-	void **cookie;	       /* cookie[id] of an in-flight descriptor, NULL when free */
+	struct virtq_slot *slot; /* slot[id]: the driver's own record of descriptor id */
 	uint16_t size;
 	uint16_t mask; /* size - 1 */
 	uint16_t num_free;
-	uint16_t free_head;	/* free descriptors are chained through desc[].next */
+	uint16_t free_head;	/* free descriptors are chained through slot[].next */
 	uint16_t avail_idx;	/* next avail slot to fill, published or not */
 	uint16_t avail_pub;	/* the value last stored in avail->idx */
 	uint16_t kick_idx;	/* avail->idx when the device was last considered for a kick */
@@ -117,12 +130,13 @@ struct virtq {
  * Take over a queue of size entries (a power of two up to VIRTQ_SIZE_MAX)
  * whose areas the device was given, before it has used any buffer: every
  * descriptor becomes free, avail->idx 0, and used-buffer notifications are
- * enabled (the device's default). cookies is the caller's array of size
- * pointers. The used area is only read. Returns 0, or -EINVAL for a bad
+ * enabled (the device's default). slots is the caller's array of size
+ * entries, private to the driver. The descriptor table and avail ring are
+ * only written, the used area only read. Returns 0, or -EINVAL for a bad
  * size, a NULL or misaligned area.
  */
 int virtq_init(struct virtq *vq, void *desc, void *avail, void *used, unsigned int size,
-	       void **cookies, bool event_idx);
+	       struct virtq_slot *slots, bool event_idx);
 
 /*
  * Queue one buffer of len bytes at device address addr: device-writable

@@ -274,27 +274,111 @@ static void test_bad_arguments(void **state)
 	free(buf);
 }
 
-/* Cutting a good file anywhere must fail without reading past the cut. */
+/* Little-endian field of a file image. */
+static uint64_t field(const uint8_t *p, unsigned int n)
+{
+	uint64_t v = 0;
+
+	while (n--)
+		v = v << 8 | p[n];
+	return v;
+}
+
+/*
+ * The bytes of a file the loader needs: the program header table, every
+ * segment's file data and the dynamic section. Section headers and what
+ * only they describe are not among them.
+ */
+static size_t needed_bytes(const uint8_t *buf, const struct elf_image *img)
+{
+	uint64_t phoff = field(buf + 32, 8), phnum = field(buf + 56, 2), need, end;
+	const uint8_t *ph;
+	unsigned int i;
+
+	need = phoff + phnum * sizeof(struct elf64_phdr);
+	for (i = 0; i < img->nsegs; i++) {
+		end = img->seg[i].offset + img->seg[i].filesz;
+		need = end > need ? end : need;
+	}
+	for (i = 0; i < phnum; i++) {
+		ph = buf + phoff + i * sizeof(struct elf64_phdr);
+		if (field(ph, 4) != PT_DYNAMIC)
+			continue;
+		end = field(ph + 8, 8) + field(ph + 32, 8);
+		need = end > need ? end : need;
+	}
+	return need;
+}
+
+/*
+ * Cutting a good file short of the bytes the loader needs must fail
+ * without reading past the cut; cutting only what follows them (section
+ * headers, symbols) changes nothing.
+ */
 static void test_truncations(void **state)
 {
-	struct elf_image img;
+	struct elf_image img, cut_img;
 	const char *why;
 	uint8_t *buf, *cut;
-	size_t i, n, size;
+	size_t i, n, size, need;
+	int rc;
 
 	(void)state;
 	for (i = 0; i < nentries; i++) {
 		if (!is_good(&entries[i]))
 			continue;
 		buf = load(entries[i].name, &size);
+		assert_int_equal(elf_parse(buf, size, PIE_BIAS, &img, NULL), 0);
+		need = needed_bytes(buf, &img);
+		assert_true(need <= size);
 		for (n = 0; n < size; n++) {
 			cut = malloc(n ? n : 1);
 			assert_non_null(cut);
 			memcpy(cut, buf, n);
 			why = NULL;
-			if (elf_parse(cut, n, PIE_BIAS, &img, &why) != -ENOEXEC || !why || !*why)
+			rc = elf_parse(cut, n, PIE_BIAS, &cut_img, &why);
+			if (n < need && (rc != -ENOEXEC || !why || !*why))
 				fail_msg("%s cut to %zu bytes was not refused", entries[i].name, n);
+			if (n >= need && (rc != 0 || memcmp(&img, &cut_img, sizeof(img)) != 0))
+				fail_msg("%s cut to %zu of %zu bytes (%zu needed) changed: %d %s",
+					 entries[i].name, n, size, need, rc, why ? why : "");
 			free(cut);
+		}
+		free(buf);
+	}
+}
+
+/* Section header fields are not used: garbage there changes nothing. */
+static void test_section_headers_ignored(void **state)
+{
+	static const struct {
+		uint64_t shoff;
+		uint16_t shentsize, shnum, shstrndx;
+	} garbage[] = {
+	    {0, 0, 0, 0},
+	    {0, 64, 3, 2},
+	    {0x100000, 64, 3, 2},
+	    {UINT64_MAX, 0xffff, 0xffff, 0xffff},
+	    {UINT64_MAX - 63, 64, 1, 0},
+	    {64, 64, 0xffff, 0xfffe},
+	    {1, 1, 1, 1},
+	};
+	static const char *const files[] = {"good-exec.elf", "good-pie.elf"};
+	struct elf_image want, got;
+	uint8_t *buf;
+	size_t f, g, size;
+
+	(void)state;
+	for (f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		buf = load(files[f], &size);
+		assert_int_equal(elf_parse(buf, size, PIE_BIAS, &want, NULL), 0);
+		for (g = 0; g < sizeof(garbage) / sizeof(garbage[0]); g++) {
+			memcpy(buf + 40, &garbage[g].shoff, 8);
+			memcpy(buf + 58, &garbage[g].shentsize, 2);
+			memcpy(buf + 60, &garbage[g].shnum, 2);
+			memcpy(buf + 62, &garbage[g].shstrndx, 2);
+			assert_int_equal(elf_parse(buf, size, PIE_BIAS, &got, NULL), 0);
+			assert_memory_equal(&got, &want, sizeof(got));
 		}
 		free(buf);
 	}
@@ -456,10 +540,15 @@ static void test_byte_flips(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_corpus),	  cmocka_unit_test(test_good_exec),
-	    cmocka_unit_test(test_good_pie),	  cmocka_unit_test(test_phdr),
-	    cmocka_unit_test(test_bad_arguments), cmocka_unit_test(test_truncations),
-	    cmocka_unit_test(test_relocate),	  cmocka_unit_test(test_byte_flips),
+	    cmocka_unit_test(test_corpus),
+	    cmocka_unit_test(test_good_exec),
+	    cmocka_unit_test(test_good_pie),
+	    cmocka_unit_test(test_phdr),
+	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_truncations),
+	    cmocka_unit_test(test_relocate),
+	    cmocka_unit_test(test_byte_flips),
+	    cmocka_unit_test(test_section_headers_ignored),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -436,6 +436,34 @@ static void test_slabs_returned(void **state)
 	assert_heap_empty();
 }
 
+/* kmem_trim gives back the empty slab each class keeps, and only that. */
+static void test_trim(void **state)
+{
+	struct kmem_stats st;
+	void *a, *b, *c;
+
+	(void)state;
+	assert_int_equal(kmem_trim(), 0);
+	a = kmalloc(64);
+	b = kmalloc(512);
+	c = kmalloc(512);
+	kfree(a);
+	kfree(b);
+	/* The 64-byte class keeps its empty slab; the 512-byte one is in use. */
+	assert_int_equal(kmem_trim(), SLAB_BYTES / PAGE_SIZE);
+	kmem_stats(&st);
+	assert_int_equal(st.pages_held, SLAB_BYTES / PAGE_SIZE);
+	assert_int_equal(kmem_trim(), 0);
+	kfree(c);
+	assert_int_equal(kmem_trim(), SLAB_BYTES / PAGE_SIZE);
+	assert_int_equal(page_free_count(), pages_at_start);
+	/* The heap works on after a trim. */
+	a = kmalloc(64);
+	assert_non_null(a);
+	kfree(a);
+	assert_heap_empty();
+}
+
 #define T(f) cmocka_unit_test_setup(f, setup)
 
 int main(void)
@@ -447,6 +475,7 @@ int main(void)
 	    T(test_large),	    T(test_huge_sizes),
 	    T(test_exhaustion),	    T(test_double_free),
 	    T(test_bad_pointers),   T(test_slabs_returned),
+	    T(test_trim),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -18,7 +18,7 @@
  */
 struct sim {
 	struct virtq vq;
-	void *cookies[VIRTQ_SIZE_MAX];
+	struct virtq_slot slots[VIRTQ_SIZE_MAX];
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	struct virtq_used *used;
@@ -52,7 +52,7 @@ static struct sim *sim_new(unsigned int size, bool event_idx)
 	memset(s->desc, 0xa5, virtq_desc_bytes(size));
 	memset(s->avail, 0x5a, virtq_avail_bytes(size));
 	assert_int_equal(
-	    virtq_init(&s->vq, s->desc, s->avail, s->used, size, s->cookies, event_idx), 0);
+	    virtq_init(&s->vq, s->desc, s->avail, s->used, size, s->slots, event_idx), 0);
 	return s;
 }
 
@@ -127,24 +127,24 @@ static void *cookie_of(unsigned int n)
 static void test_init_rejects(void **state)
 {
 	struct sim *s = sim_new(8, false);
-	void *cookies[8];
+	struct virtq_slot slots[8];
 
 	(void)state;
-	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 0, cookies, false),
+	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 0, slots, false),
 			 -EINVAL);
-	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 6, cookies, false),
+	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 6, slots, false),
 			 -EINVAL);
-	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 65536, cookies, false),
+	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 65536, slots, false),
 			 -EINVAL);
 	assert_int_equal(
-	    virtq_init(&s->vq, (char *)s->desc + 8, s->avail, s->used, 8, cookies, false), -EINVAL);
+	    virtq_init(&s->vq, (char *)s->desc + 8, s->avail, s->used, 8, slots, false), -EINVAL);
 	assert_int_equal(
-	    virtq_init(&s->vq, s->desc, (char *)s->avail + 1, s->used, 8, cookies, false), -EINVAL);
+	    virtq_init(&s->vq, s->desc, (char *)s->avail + 1, s->used, 8, slots, false), -EINVAL);
 	assert_int_equal(
-	    virtq_init(&s->vq, s->desc, s->avail, (char *)s->used + 2, 8, cookies, false), -EINVAL);
-	assert_int_equal(virtq_init(&s->vq, NULL, s->avail, s->used, 8, cookies, false), -EINVAL);
+	    virtq_init(&s->vq, s->desc, s->avail, (char *)s->used + 2, 8, slots, false), -EINVAL);
+	assert_int_equal(virtq_init(&s->vq, NULL, s->avail, s->used, 8, slots, false), -EINVAL);
 	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 8, NULL, false), -EINVAL);
-	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 1, cookies, false), 0);
+	assert_int_equal(virtq_init(&s->vq, s->desc, s->avail, s->used, 1, slots, false), 0);
 	assert_int_equal(virtq_free_count(&s->vq), 1);
 	sim_free(s);
 }
@@ -685,6 +685,39 @@ static void test_bad_device(void **state)
 	sim_free(s);
 }
 
+/*
+ * A device that writes the descriptor table (it can: the table is shared)
+ * neither stretches a buffer nor sends the free list out of bounds.
+ */
+static void test_device_writes_descriptors(void **state)
+{
+	struct sim *s = sim_new(8, false);
+	unsigned int i, n;
+	uint16_t id;
+	void *c = NULL;
+	uint32_t len = 0;
+
+	(void)state;
+	assert_int_equal(virtq_add(&s->vq, 0x1000, 1526, true, cookie_of(1)), 0);
+	virtq_publish(&s->vq);
+	id = sim_take(s);
+	memset(s->desc, 0xff, virtq_desc_bytes(8)); /* every len, next and flag */
+	sim_return(s, id, 9000);
+	assert_int_equal(virtq_get_used(&s->vq, &c, &len), 1);
+	assert_int_equal(len, 1526);
+	/* The free list still holds exactly the eight descriptors. */
+	for (n = 0; n < 8; n++)
+		assert_int_equal(virtq_add(&s->vq, 0x2000 + n, 64, false, cookie_of(n + 2)), 0);
+	assert_int_equal(virtq_add(&s->vq, 0x3000, 64, false, cookie_of(99)), -ENOSPC);
+	virtq_publish(&s->vq);
+	for (i = 0; i < 8; i++) {
+		id = sim_take(s);
+		assert_true(id < 8);
+		assert_int_equal(s->desc[id].len, 64);
+	}
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +728,7 @@ int main(void)
 	    cmocka_unit_test(test_kick_event_idx),    cmocka_unit_test(test_kick_flags),
 	    cmocka_unit_test(test_irq_event_idx),     cmocka_unit_test(test_irq_flags),
 	    cmocka_unit_test(test_bad_device),
+	    cmocka_unit_test(test_device_writes_descriptors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

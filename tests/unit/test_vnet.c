@@ -562,6 +562,32 @@ static void test_irq_tx_full(void **state)
 	sim_free(s);
 }
 
+/* A device that moves used->idx far ahead gets one ring's worth of entries looked at per call. */
+static void test_used_idx_jump(void **state)
+{
+	struct sim *s = sim_new(64, 64, 256, true);
+	struct vnet_pkt pkts[64];
+	struct vnet vn;
+	uint8_t f[60];
+	unsigned int calls = 0;
+
+	(void)state;
+	assert_int_equal(vnet_open(&vn, "eth0", 0), 0);
+	make_frame(f, sizeof(f), 1);
+	assert_int_equal(dev_receive(s, f, sizeof(f), 0), 1);
+	s->rx.next_used += 60000; /* entries it never wrote */
+	__atomic_store_n(&s->rx.used->idx, s->rx.next_used, __ATOMIC_RELEASE);
+	assert_int_equal(vnet_rx_burst(&vn, pkts, 64), 1); /* the real one, then 63 bogus */
+	assert_int_equal(vn.stats.dev_errors, 63);
+	while (vnet_rx_burst(&vn, pkts, 64) == 0 && vn.stats.dev_errors < 60000)
+		calls++;
+	assert_int_equal(vn.stats.dev_errors, 60000);
+	assert_true(calls >= 60000 / 64 - 1);
+	vnet_buf_free(&vn, pkts[0].buf);
+	vnet_close(&vn);
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -575,6 +601,7 @@ int main(void)
 	    cmocka_unit_test(test_rx_flags_and_bad_device),
 	    cmocka_unit_test(test_irq),
 	    cmocka_unit_test(test_irq_tx_full),
+	    cmocka_unit_test(test_used_idx_jump),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,30 +97,30 @@ static bool layout_ok(const struct mc_net_layout *l)
 
 static void vnet_free_arrays(struct vnet *vn)
 {
-	free(vn->rx_cookies);
-	free(vn->tx_cookies);
+	free(vn->rx_slots);
+	free(vn->tx_slots);
 	free(vn->free_ids);
 	free(vn->owner);
 }
 
 static int vnet_alloc_arrays(struct vnet *vn)
 {
-	vn->rx_cookies = calloc(vn->layout.rx.size, sizeof(*vn->rx_cookies));
-	vn->tx_cookies = calloc(vn->layout.tx.size, sizeof(*vn->tx_cookies));
+	vn->rx_slots = calloc(vn->layout.rx.size, sizeof(*vn->rx_slots));
+	vn->tx_slots = calloc(vn->layout.tx.size, sizeof(*vn->tx_slots));
 	vn->free_ids = calloc(vn->nbufs, sizeof(*vn->free_ids));
 	vn->owner = calloc(vn->nbufs, sizeof(*vn->owner));
-	if (!vn->rx_cookies || !vn->tx_cookies || !vn->free_ids || !vn->owner) {
+	if (!vn->rx_slots || !vn->tx_slots || !vn->free_ids || !vn->owner) {
 		vnet_free_arrays(vn);
 		return -ENOMEM;
 	}
 	return 0;
 }
 
-static int vnet_queue_init(struct virtq *vq, const struct mc_net_queue *q, void **cookies,
-			   bool event_idx)
+static int vnet_queue_init(struct virtq *vq, const struct mc_net_queue *q,
+			   struct virtq_slot *slots, bool event_idx)
 {
 	return virtq_init(vq, (void *)(uintptr_t)q->desc, (void *)(uintptr_t)q->avail,
-			  (void *)(uintptr_t)q->used, q->size, cookies, event_idx);
+			  (void *)(uintptr_t)q->used, q->size, slots, event_idx);
 }
 
 int vnet_setup(struct vnet *vn, const struct mc_net_layout *l)
@@ -148,10 +148,10 @@ int vnet_setup(struct vnet *vn, const struct mc_net_layout *l)
 	err = vnet_alloc_arrays(vn);
 	if (err)
 		return err;
-	err = vnet_queue_init(&vn->rx, &l->rx, vn->rx_cookies, event_idx);
+	err = vnet_queue_init(&vn->rx, &l->rx, vn->rx_slots, event_idx);
 	if (err)
 		goto err_arrays;
-	err = vnet_queue_init(&vn->tx, &l->tx, vn->tx_cookies, event_idx);
+	err = vnet_queue_init(&vn->tx, &l->tx, vn->tx_slots, event_idx);
 	if (err)
 		goto err_arrays;
 
@@ -183,8 +183,8 @@ int vnet_open(struct vnet *vn, const char *name, unsigned int qp)
 void vnet_close(struct vnet *vn)
 {
 	vnet_free_arrays(vn);
-	vn->rx_cookies = NULL;
-	vn->tx_cookies = NULL;
+	vn->rx_slots = NULL;
+	vn->tx_slots = NULL;
 	vn->free_ids = NULL;
 	vn->owner = NULL;
 	vn->nbufs = 0;
@@ -235,13 +235,17 @@ static bool used_buf(struct vnet *vn, void *cookie, enum vnet_owner where, uint3
 
 unsigned int vnet_rx_burst(struct vnet *vn, struct vnet_pkt *pkts, unsigned int max)
 {
-	unsigned int n = 0;
+	/*
+	 * An honest device has at most a ring's worth of entries pending; one
+	 * that moves used->idx further only gets that many looked at per call.
+	 */
+	unsigned int n = 0, budget = virtq_size(&vn->rx);
 	struct vnet_hdr hdr;
 	void *cookie;
 	uint32_t len, id;
 	int r;
 
-	while (n < max) {
+	while (n < max && budget--) {
 		r = virtq_get_used(&vn->rx, &cookie, &len);
 		if (r == 0)
 			break;
@@ -347,12 +351,12 @@ unsigned int vnet_tx_burst(struct vnet *vn, const struct vnet_pkt *pkts, unsigne
 
 unsigned int vnet_tx_reclaim(struct vnet *vn)
 {
-	unsigned int n = 0;
+	unsigned int n = 0, budget = virtq_size(&vn->tx); /* as in vnet_rx_burst */
 	void *cookie;
 	uint32_t len, id;
 	int r;
 
-	while ((r = virtq_get_used(&vn->tx, &cookie, &len)) != 0) {
+	while (budget-- && (r = virtq_get_used(&vn->tx, &cookie, &len)) != 0) {
 		if (r < 0) {
 			vn->stats.dev_errors++;
 			continue;

@@ -96,8 +96,8 @@ struct vnet {
 	uint32_t tx_reserve; /* refills leave this many free for vnet_alloc_tx_buf */
 	uint32_t *free_ids;  /* stack of free buffer ids */
 	uint8_t *owner;	     /* owner[id]: enum vnet_owner in vnet.c */
-	void **rx_cookies;
-	void **tx_cookies;
+	struct virtq_slot *rx_slots; /* the driver's private record of each descriptor */
+	struct virtq_slot *tx_slots;
 	volatile uint16_t *rx_notify;
 	volatile uint16_t *tx_notify;
 	bool tx_csum; /* MC_NET_F_CSUM: VNET_PKT_F_TX_CSUM allowed */
