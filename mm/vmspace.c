@@ -123,7 +123,11 @@ static void unmap_range(struct vmspace *vs, uintptr_t s, uintptr_t e, bool owned
 	bool any = false;
 	for (uintptr_t va = s; va < e; va += PAGE_SIZE) {
 		uint64_t *pte = pt_leaf(vs->pml4, va);
-		if (!pte || !(*pte & PTE_P))
+		if (!pte) { /* no page table here: skip to the next one */
+			va = ALIGN_DOWN(va, LARGE_PAGE_SIZE) + LARGE_PAGE_SIZE - PAGE_SIZE;
+			continue;
+		}
+		if (!(*pte & PTE_P))
 			continue;
 		*pte = owned ? (*pte & PTE_ADDR_MASK) | PTE_SW_FREE : 0;
 		invlpg(va);
@@ -134,7 +138,11 @@ static void unmap_range(struct vmspace *vs, uintptr_t s, uintptr_t e, bool owned
 	tlb_shootdown(vs);
 	for (uintptr_t va = s; owned && va < e; va += PAGE_SIZE) {
 		uint64_t *pte = pt_leaf(vs->pml4, va);
-		if (!pte || !(*pte & PTE_SW_FREE))
+		if (!pte) {
+			va = ALIGN_DOWN(va, LARGE_PAGE_SIZE) + LARGE_PAGE_SIZE - PAGE_SIZE;
+			continue;
+		}
+		if (!(*pte & PTE_SW_FREE))
 			continue;
 		page_free(*pte & PTE_ADDR_MASK, 1);
 		*pte = 0;
@@ -241,7 +249,8 @@ static int remove_region(struct vmspace *vs, uintptr_t va, size_t len, enum vmr_
 			continue;
 		if (r->kind != kind || (len && r->end - r->start != len))
 			break;
-		unmap_range(vs, r->start, r->end, owns_pages(kind));
+		if (r->prot != PROT_NONE) /* a reservation maps nothing */
+			unmap_range(vs, r->start, r->end, owns_pages(kind));
 		*pp = r->next;
 		kfree(r);
 		vs->nregions--;
@@ -270,7 +279,8 @@ void vmspace_destroy(struct vmspace *vs)
 	 * unmap_range asks for find nobody to ask. */
 	while (vs->regions) {
 		struct vm_region *r = vs->regions;
-		unmap_range(vs, r->start, r->end, owns_pages(r->kind));
+		if (r->prot != PROT_NONE)
+			unmap_range(vs, r->start, r->end, owns_pages(r->kind));
 		vs->regions = r->next;
 		kfree(r);
 	}
