@@ -88,12 +88,22 @@ $(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcar
 
 unit-tests: $(UNIT_BINS)
 
+# TEST-ONLY: the kvd engine served over Linux sockets (tests/kvd/kvd_host.c),
+# with the sanitizers, for the memcached clients in tests/system/test_kvd.py.
+include usr/kvd/engine.mk
+KVD_HOST_SRCS := tests/kvd/kvd_host.c $(addprefix usr/kvd/,$(KVD_ENGINE_SRCS))
+$(BUILD)/kvd-host: $(KVD_HOST_SRCS) $(wildcard usr/kvd/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $(KVD_HOST_SRCS) -lpthread
+
 # User programs the system tests boot.
 PROGRAM_DIRS := usr/hello usr/tests usr/echod
 programs:
 	$(Q)for d in $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 
-check: all programs unit-tests
+check: all programs unit-tests $(BUILD)/kvd-host
 	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
 
 # The echo benchmark against Linux and Linux+DPDK guests (bench/README.md);
