@@ -81,7 +81,7 @@ unit-sources = $(shell sed -n 's|^/\* unit-sources: \(.*\) \*/$$|\1|p' $(1))
 unit-cflags = $(shell sed -n 's|^/\* unit-cflags: \(.*\) \*/$$|\1|p' $(1))
 
 .SECONDEXPANSION:
-$(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h usr/kvd/*.h usr/kvd/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
 	$(Q)$(HOST_CC) $(UNIT_CFLAGS) $(call unit-cflags,$<) -o $@ $< $(call unit-sources,$<) -lcmocka
@@ -90,9 +90,8 @@ unit-tests: $(UNIT_BINS)
 
 # TEST-ONLY: the kvd engine served over Linux sockets (tests/kvd/kvd_host.c),
 # with the sanitizers, for the memcached clients in tests/system/test_kvd.py.
-include usr/kvd/engine.mk
-KVD_HOST_SRCS := tests/kvd/kvd_host.c $(addprefix usr/kvd/,$(KVD_ENGINE_SRCS))
-$(BUILD)/kvd-host: $(KVD_HOST_SRCS) $(wildcard usr/kvd/*.h)
+KVD_HOST_SRCS := tests/kvd/kvd_host.c $(wildcard usr/kvd/engine/*.c)
+$(BUILD)/kvd-host: $(KVD_HOST_SRCS) $(wildcard usr/kvd/*.h usr/kvd/engine/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
 	$(Q)$(HOST_CC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \

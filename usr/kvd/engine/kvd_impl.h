@@ -15,7 +15,7 @@
 #include <mc/string.h>
 #endif
 
-#include "kvd.h"
+#include "../kvd.h"
 
 #ifndef ENOMEM
 #define ENOMEM 12
