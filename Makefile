@@ -98,7 +98,7 @@ $(BUILD)/kvd-host: $(KVD_HOST_SRCS) $(wildcard usr/kvd/*.h usr/kvd/engine/*.h)
 		-fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $(KVD_HOST_SRCS) -lpthread
 
 # User programs the system tests boot.
-PROGRAM_DIRS := usr/hello usr/tests usr/echod
+PROGRAM_DIRS := usr/hello usr/tests usr/echod usr/kvd
 programs:
 	$(Q)for d in $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 

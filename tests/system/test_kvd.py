@@ -8,6 +8,7 @@ sockets with epoll, one thread per simulated core sharing one store, built
 with ASan and UBSan. Every test ends by stopping the server, which closes
 all connections and audits that no item reference or arena byte outlived
 them (kvd_store_audit)."""
+import concurrent.futures
 import os
 import random
 import re
@@ -16,8 +17,10 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import time
 
-from harness import ROOT, Skip
+from harness import EXIT_PASS, ROOT, Skip, boot, free_port, iso
 
 KVD_HOST = os.path.join(ROOT, "build", "kvd-host")
 CLIENTS = os.path.join(ROOT, "tests", "kvd", "clients.py")
@@ -173,3 +176,136 @@ def test_memcslap_many_connections():
         assert int(st["cmd_set"]) - before >= 2 * 32 * 300, st
         assert int(st["get_hits"]) > 0, st
         _no_refusals(st)
+
+
+KVDCHECK = os.path.join(ROOT, "usr", "kvd", "build", "kvdcheck.elf")
+
+
+def test_guest_engine_on_manticore_runtime():
+    # The same engine inside a Manticore process: item memory from
+    # vmspace_alloc, first within its --mem budget, then with a budget larger
+    # than the manifest's mem= leaves, where vmspace_alloc's refusal caps it.
+    for name, manifest in (("kvd-check", "mem=32M kvdcheck --mem 8"),
+                           ("kvd-check-mem", "mem=12M kvdcheck --mem 64")):
+        b = boot(iso("", [(KVDCHECK, manifest)]), name)
+        b.expect("kvdcheck: PASS", "pid 1 (kvdcheck) exited with status 0")
+        b.expect_status(EXIT_PASS)
+        m = re.search(r"kvdcheck: (\d+) sets of 100 KB, (\d+) evictions, arena (\d+) regions", b.log)
+        assert m and int(m.group(2)) > 0, b.logfile
+        if manifest.startswith("mem=12M"):
+            assert int(m.group(3)) < 12, f"arena grew past the manifest's budget: {m.group(0)}"
+
+
+class Memcached:
+    """Debian's memcached 1.6 on a free loopback port: the reference."""
+
+    def __enter__(self):
+        _need("memcached")
+        self.port = free_port()
+        args = ["memcached", "-l", "127.0.0.1", "-p", str(self.port), "-U", "0", "-m", "64"]
+        if os.geteuid() == 0:
+            args += ["-u", "root"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return self
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise AssertionError(f"memcached exited: {self.proc.stderr.read()}")
+                time.sleep(0.05)
+        raise AssertionError("memcached did not start")
+
+    def __exit__(self, *exc):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        return False
+
+
+def test_replies_match_memcached():
+    # The same requests, most of them malformed, in the same order to kvd and
+    # to memcached itself: every reply must be the same bytes (CAS values,
+    # TTLs and the version string aside).
+    sys.path.insert(0, os.path.join(ROOT, "tests", "kvd"))
+    import corpus
+
+    def both(req, binary=False):
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            a = pool.submit(corpus.exchange, mc.port, req, binary)
+            b = pool.submit(corpus.exchange, k.port, req, binary)
+            return a.result(), b.result()
+
+    with Memcached() as mc, KvdHost() as k:
+        diffs = []
+        for req in corpus.TEXT:
+            want, got = map(corpus.normal_text, both(req))
+            if got != want:
+                diffs.append(f"{req[:80]!r}: memcached {want[:200]!r} kvd {got[:200]!r}")
+        for req in corpus.BINARY:
+            want, got = map(corpus.normal_binary, both(req, True))
+            if got != want:
+                diffs.append(f"binary {req[:40].hex()}: memcached {want!r:.300} kvd {got!r:.300}")
+        assert not diffs, f"{len(diffs)} of {len(corpus.TEXT) + len(corpus.BINARY)} differ:\n" + \
+            "\n".join(diffs[:10])
+
+
+def _junk(rng):
+    """One hostile request: random bytes, or a real command broken somewhere."""
+    valid = [b"set k%d 0 0 5\r\nhello\r\n", b"get k%d k1 k2\r\n", b"incr k%d 1\r\n",
+             b"ms k%d 3 T10 F1 c\r\nabc\r\n", b"mg k%d v c f t k\r\n", b"md k%d I T1\r\n",
+             b"ma k%d N0 J5 v\r\n", b"gat 10 k%d\r\n", b"cas k%d 0 0 1 99\r\nx\r\n"]
+    r = rng.random()
+    if r < 0.2:
+        return rng.randbytes(rng.randint(1, 3000))
+    if r < 0.4:  # a binary header with random fields, a random body
+        return bytes([0x80, rng.randrange(256)]) + rng.randbytes(22) + \
+            rng.randbytes(rng.randint(0, 600))
+    req = bytearray(rng.choice(valid) % rng.randrange(100))
+    for _ in range(rng.randint(1, 4)):
+        if not req:
+            break
+        op = rng.randrange(4)
+        i = rng.randrange(len(req))
+        if op == 0:
+            req[i] = rng.randrange(256)
+        elif op == 1:
+            del req[i:i + rng.randint(1, 5)]
+        elif op == 2:
+            req[i:i] = rng.choice([b" ", b"\r\n", b"99999999999", b"-1", b"\x00", b"noreply"])
+        else:
+            req = req[:i]  # cut short, then the connection closes
+    return bytes(req)
+
+
+def test_hostile_input_keeps_serving():
+    # Garbage and broken commands on many connections while a client checks
+    # its own data: the server answers it throughout, counts the refusals,
+    # and at exit no connection's memory has outlived it.
+    rng = random.Random(12)
+    with KvdHost(mem_mb=8, threads=2) as k:
+        good = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+        for round_ in range(40):
+            socks = []
+            for _ in range(16):
+                s = socket.create_connection(("127.0.0.1", k.port), timeout=10)
+                try:
+                    s.sendall(b"".join(_junk(rng) for _ in range(rng.randint(1, 8))))
+                except OSError:
+                    pass
+                socks.append(s)
+            val = b"%d" % rng.randrange(1 << 40)
+            good.sendall(b"set mine 0 0 %d\r\n%s\r\nget mine\r\n" % (len(val), val))
+            want = b"STORED\r\nVALUE mine 0 %d\r\n%s\r\nEND\r\n" % (len(val), val)
+            got = b""
+            while len(got) < len(want):
+                d = good.recv(4096)
+                assert d, "the well-behaved connection was closed"
+                got += d
+            assert got == want, f"round {round_}: {got!r}"
+            for s in socks:
+                s.close()
+        good.close()
+        st = k.stats()
+        refused = sum(int(v) for n, v in st.items() if n.startswith("kvd_err_"))
+        assert refused > 100, f"junk was not counted: {st}"
+        assert int(st["curr_connections"]) <= 2 + 32, st

@@ -67,16 +67,18 @@ static inline void kvd_spin_unlock(kvd_spin *l)
  */
 #define KVD_COUNTERS(X)                                                                            \
 	X(cmd_get)                                                                                 \
-	X(cmd_set) X(cmd_flush) X(cmd_touch) X(cmd_meta) X(get_hits) X(get_misses) X(get_expired)  \
-	    X(get_flushed) X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits)             \
-		X(decr_misses) X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits)  \
-		    X(touch_misses) X(store_too_large) X(store_no_memory) X(bytes_read)            \
-			X(bytes_written) X(total_items) X(total_connections) X(evictions)          \
-			    X(reclaimed) X(expired_unfetched) X(evicted_unfetched)                 \
-				X(evicted_active) X(evicted_nonzero) X(outofmemory)                \
-				    X(err_unknown_command) X(err_bad_format) X(err_bad_data_chunk) \
-					X(err_line_too_long) X(err_binary_invalid)                 \
-					    X(err_binary_magic) X(conn_backpressure)
+	X(cmd_set)                                                                                 \
+	X(cmd_flush)                                                                               \
+	X(cmd_touch) X(cmd_meta) X(get_hits) X(get_misses) X(get_expired) X(get_flushed)           \
+	    X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses)             \
+		X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses) \
+		    X(store_too_large) X(store_no_memory) X(bytes_read) X(bytes_written)           \
+			X(total_items) X(total_connections) X(evictions) X(reclaimed)              \
+			    X(expired_unfetched) X(evicted_unfetched) X(evicted_active)            \
+				X(evicted_nonzero) X(outofmemory) X(err_unknown_command)           \
+				    X(err_bad_format) X(err_bad_data_chunk) X(err_line_too_long)   \
+					X(err_binary_invalid) X(err_binary_magic)                  \
+					    X(conn_backpressure)
 
 #define KVD_GAUGES(X) X(curr_items) X(bytes) X(curr_connections)
 
