@@ -3,7 +3,7 @@
 python3-binary-memcached (clients nobody here wrote). Run under
 /usr/bin/python3; tests/system/test_kvd.py calls one check per process:
 
-    clients.py CHECK PORT [SEED]
+    clients.py CHECK PORT [SEED] [--no-wallclock]
 
 Each check raises (non-zero exit, with the reason) when the server is wrong
 and prints "ok CHECK ..." with what it did when it is right.
@@ -144,18 +144,20 @@ def check_cas_race(port, seed):
     print(f"ok cas-race {final} increments, {sum(conflicts)} conflicts retried")
 
 
-def check_expiry(port, seed):
-    """exptime, touch, gat and a delayed flush_all, seen from the client."""
+def check_expiry(port, seed, wallclock=True):
+    """exptime, touch, gat and a delayed flush_all, seen from the client
+    (absolute Unix exptimes only where the server has a wall clock)."""
     c = client(port)
     c.set("short", b"1", expire=1, noreply=False)
     c.set("long", b"2", expire=100, noreply=False)
     c.set("forever", b"3", noreply=False)
     c.set("touched", b"4", expire=1, noreply=False)
-    c.set("past", b"5", expire=int(time.time()) - 10, noreply=False)  # absolute, past
-    c.set("future", b"6", expire=int(time.time()) + 100, noreply=False)  # absolute
     assert c.get("short") == b"1"
-    assert c.get("past") is None, "an absolute time in the past did not expire"
-    assert c.get("future") == b"6"
+    if wallclock:
+        c.set("past", b"5", expire=int(time.time()) - 10, noreply=False)  # absolute, past
+        c.set("future", b"6", expire=int(time.time()) + 100, noreply=False)  # absolute
+        assert c.get("past") is None, "an absolute time in the past did not expire"
+        assert c.get("future") == b"6"
     assert c.touch("touched", expire=100, noreply=False)
     assert raw(port, b"gat 1 long\r\n") == b"VALUE long 0 1\r\n2\r\nEND\r\n"
     time.sleep(2.2)
@@ -165,7 +167,7 @@ def check_expiry(port, seed):
     assert c.get("forever") == b"3"
     c.flush_all(delay=2, noreply=False)
     assert c.get("forever") == b"3", "delayed flush_all acted at once"
-    time.sleep(2.2)
+    time.sleep(3.5)  # not tight: a guest's clock may run a little slow under TCG
     assert c.get("forever") is None, "delayed flush_all did not act"
     c.set("after", b"7", noreply=False)
     assert c.get("after") == b"7", "item stored after the flush was lost"
@@ -173,7 +175,7 @@ def check_expiry(port, seed):
     c.set("same-second", b"8", noreply=False)
     assert c.get("same-second") == b"8", "flush_all hid an item stored after it"
     st = c.stats()
-    assert st[b"get_expired"] >= 2 and st[b"get_flushed"] >= 1, st
+    assert st[b"get_expired"] >= 1 + wallclock and st[b"get_flushed"] >= 1, st
     print(f"ok expiry get_expired={st[b'get_expired']} get_flushed={st[b'get_flushed']}")
 
 
@@ -246,6 +248,10 @@ CHECKS = {
 }
 
 if __name__ == "__main__":
-    name, port = sys.argv[1], int(sys.argv[2])
-    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
-    CHECKS[name](port, seed)
+    args = [a for a in sys.argv[1:] if a != "--no-wallclock"]
+    name, port = args[0], int(args[1])
+    seed = int(args[2]) if len(args) > 2 else 1
+    if "--no-wallclock" in sys.argv:
+        CHECKS[name](port, seed, wallclock=False)
+    else:
+        CHECKS[name](port, seed)

@@ -485,9 +485,13 @@ struct kvd_item *kvd_item_get(struct kvd_worker *w, const char *key, size_t nkey
 		if (how && how->touch)
 			it->exptime = how->new_exptime;
 		if (!how || how->bump) {
-			it->atime = w->now_s;
-			atomic_fetch_or_explicit(&it->bits, KVD_IT_ACTIVE | KVD_IT_FETCHED,
-						 memory_order_relaxed);
+			unsigned want = KVD_IT_ACTIVE | KVD_IT_FETCHED;
+
+			if (it->atime != w->now_s)
+				it->atime = w->now_s;
+			/* no locked write on the common path: a hot item has both bits */
+			if ((atomic_load_explicit(&it->bits, memory_order_relaxed) & want) != want)
+				atomic_fetch_or_explicit(&it->bits, want, memory_order_relaxed);
 		}
 	}
 	kvd_spin_unlock(stripe);
