@@ -374,3 +374,47 @@ def test_guest_eviction():
         g.wait_for(r"kvd: stats sessions 0 .* curr_connections 1 ")
         st = _guest_stats(g)
         assert int(st["evictions"]) > 0 and int(st["bytes"]) <= 4 << 20, st
+
+
+def test_guest_replies_match_memcached_and_hostile_input():
+    sys.path.insert(0, os.path.join(ROOT, "tests", "kvd"))
+    import corpus
+
+    with Memcached() as mc, _guest("kvd-guest-corpus", "mem=64M kvd -m 16") as g:
+        g.wait_for(r"kvd ready")
+        diffs = []
+        for req in corpus.TEXT:
+            want = corpus.normal_text(corpus.exchange(mc.port, req))
+            got = corpus.normal_text(corpus.exchange(g.port, req))
+            if got != want:
+                diffs.append(f"{req[:80]!r}: memcached {want[:200]!r} kvd {got[:200]!r}")
+        for req in corpus.BINARY:
+            want = corpus.normal_binary(corpus.exchange(mc.port, req, True))
+            got = corpus.normal_binary(corpus.exchange(g.port, req, True))
+            if got != want:
+                diffs.append(f"binary {req[:40].hex()}: memcached {want!r:.300} kvd {got!r:.300}")
+        assert not diffs, f"{len(diffs)} differ:\n" + "\n".join(diffs[:10])
+        # then garbage on many connections while one client checks its data
+        rng = random.Random(5)
+        good = socket.create_connection(("127.0.0.1", g.port), timeout=20)
+        for round_ in range(10):
+            socks = []
+            for _ in range(8):
+                s = socket.create_connection(("127.0.0.1", g.port), timeout=20)
+                try:
+                    s.sendall(b"".join(_junk(rng) for _ in range(rng.randint(1, 8))))
+                except OSError:
+                    pass
+                socks.append(s)
+            good.sendall(b"set mine 0 0 2\r\n%02d\r\nget mine\r\n" % round_)
+            want = b"STORED\r\nVALUE mine 0 2\r\n%02d\r\nEND\r\n" % round_
+            got = b""
+            while len(got) < len(want):
+                d = good.recv(4096)
+                assert d, "the well-behaved connection was closed"
+                got += d
+            assert got == want, f"round {round_}: {got!r}"
+            for s in socks:
+                s.close()
+        good.close()
+        g.wait_for(r"kvd: stats sessions 0 .* curr_connections 1 ", timeout=60)
