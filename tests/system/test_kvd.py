@@ -380,7 +380,8 @@ def test_guest_replies_match_memcached_and_hostile_input():
     sys.path.insert(0, os.path.join(ROOT, "tests", "kvd"))
     import corpus
 
-    with Memcached() as mc, _guest("kvd-guest-corpus", "mem=64M kvd -m 16") as g:
+    guest = _guest("kvd-guest-corpus", "mem=64M kvd -m 16")  # skips before memcached starts
+    with Memcached() as mc, guest as g:
         g.wait_for(r"kvd ready")
         diffs = []
         for req in corpus.TEXT:

@@ -215,6 +215,7 @@ static void oblk_retire(struct kvd_conn *c)
 void kvd_conn_output_done(struct kvd_conn *c, size_t n)
 {
 	struct kvd_oblk *b;
+	size_t sent = n;
 
 	if (n > c->opending)
 		n = c->opending;
@@ -243,6 +244,9 @@ void kvd_conn_output_done(struct kvd_conn *c, size_t n)
 		s->ref = NULL;
 		b->rseg++;
 	}
+	/* a retrieval stopped by backpressure goes on as its replies leave */
+	if (sent && c->get.rest && c->state == KVD_CS_CMD)
+		kvd_text_resume(c);
 }
 
 size_t kvd_conn_output_copy(struct kvd_conn *c, void *buf, size_t cap)
@@ -309,6 +313,7 @@ void kvd_conn_close(struct kvd_conn *c)
 	free(c->ospare);
 	if (c->item)
 		kvd_item_put(c->w, c->item);
+	free(c->get.rest);
 	if (c->rbuf != c->rbuf_small)
 		free(c->rbuf);
 	KVD_ADD(c->w, curr_connections, -1);
@@ -504,6 +509,8 @@ size_t kvd_conn_input(struct kvd_conn *c, const void *buf, size_t len)
 		case KVD_CS_CMD:
 			break;
 		}
+		if (c->get.rest && !kvd_text_resume(c))
+			break; /* a retrieval goes first, as its output drains */
 		if (c->opending > KVD_OUT_HIGH && c->rlen == 0) {
 			KVD_INC(c->w, conn_backpressure);
 			break;

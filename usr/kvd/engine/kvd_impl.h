@@ -69,14 +69,15 @@ static inline void kvd_spin_unlock(kvd_spin *l)
 	X(cmd_get)                                                                                 \
 	X(cmd_set)                                                                                 \
 	X(cmd_flush)                                                                               \
-	X(cmd_touch) X(cmd_meta) X(get_hits) X(get_misses) X(get_expired) X(get_flushed)           \
-	    X(delete_misses) X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses)             \
-		X(decr_hits) X(cas_misses) X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses) \
-		    X(store_too_large) X(store_no_memory) X(bytes_read) X(bytes_written)           \
-			X(total_items) X(total_connections) X(evictions) X(reclaimed)              \
-			    X(expired_unfetched) X(evicted_unfetched) X(evicted_active)            \
-				X(evicted_nonzero) X(outofmemory) X(err_unknown_command)           \
-				    X(err_bad_format) X(err_bad_data_chunk) X(err_line_too_long)   \
+	X(cmd_touch)                                                                               \
+	X(cmd_meta) X(get_hits) X(get_misses) X(get_expired) X(get_flushed) X(delete_misses)       \
+	    X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) X(cas_misses)   \
+		X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses) X(store_too_large)         \
+		    X(store_no_memory) X(bytes_read) X(bytes_written) X(total_items)               \
+			X(total_connections) X(evictions) X(reclaimed) X(expired_unfetched)        \
+			    X(evicted_unfetched) X(evicted_active) X(evicted_nonzero)              \
+				X(outofmemory) X(err_unknown_command) X(err_bad_format)            \
+				    X(err_bad_data_chunk) X(err_line_too_long)                     \
 					X(err_binary_invalid) X(err_binary_magic)                  \
 					    X(conn_backpressure)
 
@@ -402,6 +403,13 @@ struct kvd_conn {
 	struct kvd_pending pend;
 	/* swallowing a refused value */
 	uint64_t swallow;
+	/* a retrieval waiting for its output to drain: the keys still to do */
+	struct {
+		char *rest;
+		size_t len;
+		bool with_cas, touch;
+		uint32_t exptime;
+	} get;
 	/* output */
 	struct kvd_oblk *ohead, *otail, *ospare;
 	size_t ooff; /* bytes of the head segment already sent */
@@ -426,6 +434,8 @@ char *kvd_fmt_i64(char *p, int64_t v);
 
 /* One text line (its "\r\n" removed). */
 void kvd_text_line(struct kvd_conn *c, const char *line, size_t len);
+/* Go on with a retrieval stopped by backpressure; true when none is left. */
+bool kvd_text_resume(struct kvd_conn *c);
 /* A text value arrived; good: it ended in "\r\n". Takes over it. */
 void kvd_text_value_done(struct kvd_conn *c, struct kvd_item *it, bool good);
 /* Header + extras + key bytes of the request at hdr, or 0 after a fatal

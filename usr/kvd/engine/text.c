@@ -180,14 +180,82 @@ static void value_line(struct kvd_conn *c, const struct kvd_item *it, bool with_
 	kvd_out_commit(c, (size_t)(p - start));
 }
 
+/*
+ * The keys of a retrieval in p[0..n), until they are done (then END) or the
+ * replies queued pass KVD_OUT_HIGH: then the rest of the keys is kept and
+ * the command resumes as the output drains (kvd_text_resume), so one line
+ * of a thousand big keys never queues a thousand references at once.
+ */
+static void get_keys(struct kvd_conn *c, const char *p, size_t n)
+{
+	struct kvd_worker *w = c->w;
+	struct kvd_lookup how = {
+	    .bump = true, .touch = c->get.touch, .new_exptime = c->get.exptime};
+	size_t i = 0;
+	bool more;
+
+	for (;;) {
+		struct kvd_tok key;
+		struct kvd_item *it;
+
+		if (c->opending > KVD_OUT_HIGH && tokenize(p + i, n - i, &key, 1, &more)) {
+			char *rest = malloc(n - i);
+
+			if (!rest) {
+				kvd_conn_fatal(c);
+				return;
+			}
+			memcpy(rest, p + i, n - i);
+			c->get.rest = rest;
+			c->get.len = n - i;
+			KVD_INC(w, conn_backpressure);
+			return;
+		}
+		if (!tokenize(p + i, n - i, &key, 1, &more))
+			break;
+		i = (size_t)(key.p + key.n - p);
+		if (key.n > KVD_KEY_MAX) {
+			bad_format(c);
+			return;
+		}
+		KVD_INC(w, cmd_get);
+		if (c->get.touch)
+			KVD_INC(w, cmd_touch);
+		it = kvd_item_get(w, key.p, key.n, &how);
+		if (!it) {
+			if (c->get.touch)
+				KVD_INC(w, touch_misses);
+			KVD_INC(w, get_misses);
+			continue;
+		}
+		if (c->get.touch)
+			KVD_INC(w, touch_hits);
+		KVD_INC(w, get_hits);
+		value_line(c, it, c->get.with_cas);
+		kvd_out_value(c, it, true);
+	}
+	kvd_out_str(c, "END\r\n");
+}
+
+bool kvd_text_resume(struct kvd_conn *c)
+{
+	char *rest = c->get.rest;
+
+	if (!rest)
+		return true;
+	if (c->opending > KVD_OUT_HIGH)
+		return false;
+	c->get.rest = NULL;
+	get_keys(c, rest, c->get.len);
+	free(rest);
+	return !c->get.rest;
+}
+
 /* get/gets <key>*, gat/gats <exptime> <key>*: keys may run past KVD_MAX_TOKENS. */
 static void process_get(struct kvd_conn *c, const char *line, size_t len, bool with_cas, bool touch)
 {
-	struct kvd_worker *w = c->w;
-	struct kvd_lookup how = {.bump = true};
 	struct kvd_tok t[2];
 	size_t i = 0;
-	bool more;
 
 	/* skip the command (and the exptime) */
 	unsigned skip = touch ? 2 : 1;
@@ -199,6 +267,8 @@ static void process_get(struct kvd_conn *c, const char *line, size_t len, bool w
 			i++;
 		t[k].n = (size_t)(line + i - t[k].p);
 	}
+	c->get.with_cas = with_cas;
+	c->get.touch = touch;
 	if (touch) {
 		int64_t exp;
 
@@ -206,40 +276,9 @@ static void process_get(struct kvd_conn *c, const char *line, size_t len, bool w
 			client_error(c, "invalid exptime argument");
 			return;
 		}
-		how.touch = true;
-		how.new_exptime = kvd_exptime(w, exp);
+		c->get.exptime = kvd_exptime(c->w, exp);
 	}
-	for (;;) {
-		struct kvd_tok key;
-		struct kvd_item *it;
-
-		if (!tokenize(line + i, len - i, &key, 1, &more))
-			break;
-		i = (size_t)(key.p + key.n - line);
-		if (key.n > KVD_KEY_MAX) {
-			bad_format(c);
-			return;
-		}
-		if (touch) {
-			KVD_INC(w, cmd_touch);
-			KVD_INC(w, cmd_get);
-		} else {
-			KVD_INC(w, cmd_get);
-		}
-		it = kvd_item_get(w, key.p, key.n, &how);
-		if (!it) {
-			if (touch)
-				KVD_INC(w, touch_misses);
-			KVD_INC(w, get_misses);
-			continue;
-		}
-		if (touch)
-			KVD_INC(w, touch_hits);
-		KVD_INC(w, get_hits);
-		value_line(c, it, with_cas);
-		kvd_out_value(c, it, true);
-	}
-	kvd_out_str(c, "END\r\n");
+	get_keys(c, line + i, len - i);
 }
 
 /* ------------------------------------------------------------ storage */
