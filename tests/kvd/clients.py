@@ -3,7 +3,7 @@
 python3-binary-memcached (clients nobody here wrote). Run under
 /usr/bin/python3; tests/system/test_kvd.py calls one check per process:
 
-    clients.py CHECK PORT [SEED] [--no-wallclock]
+    clients.py CHECK PORT [SEED] [--no-wallclock] [--small]
 
 Each check raises (non-zero exit, with the reason) when the server is wrong
 and prints "ok CHECK ..." with what it did when it is right.
@@ -60,14 +60,15 @@ def rand_size(rng):
 EDGE_SIZES = [0, 1, 2, 65535 - 200, 65536 - 100, 65536, 65537, 131072, 524288, VALUE_MAX]
 
 
-def check_random(port, seed):
+def check_random(port, seed, small=False):
     """Thousands of random keys and values (0 B .. ~1 MiB) through the text
     protocol, read back one by one and in multi-gets, then the same through
     the binary protocol, each read by the other protocol too."""
     rng = random.Random(seed)
     c = client(port)
     data = {}
-    sizes = [rng.choice(EDGE_SIZES) if i < 40 else rand_size(rng) for i in range(3000)]
+    n_text, n_bin = (1000, 500) if small else (3000, 1500)
+    sizes = [rng.choice(EDGE_SIZES) if i < 40 else rand_size(rng) for i in range(n_text)]
     for i, n in enumerate(sizes):
         k = rand_key(rng, i)
         v = rng.randbytes(n)
@@ -91,7 +92,7 @@ def check_random(port, seed):
 
     b = bmemcached.Client(["127.0.0.1:%d" % port])
     bdata = {}
-    for i in range(1500):
+    for i in range(n_bin):
         k = "bin.%d.%s" % (i, rng.randint(0, 1 << 30))
         v = rng.randbytes(rand_size(rng) if i >= 10 else EDGE_SIZES[i])
         bdata[k] = v
@@ -248,10 +249,12 @@ CHECKS = {
 }
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if a != "--no-wallclock"]
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
     name, port = args[0], int(args[1])
     seed = int(args[2]) if len(args) > 2 else 1
+    kw = {}
     if "--no-wallclock" in sys.argv:
-        CHECKS[name](port, seed, wallclock=False)
-    else:
-        CHECKS[name](port, seed)
+        kw["wallclock"] = False
+    if "--small" in sys.argv:  # a third of the data: for a guest under TCG
+        kw["small"] = True
+    CHECKS[name](port, seed, **kw)

@@ -79,10 +79,10 @@ def _need(tool):
         raise Skip(f"{tool} missing (scripts/install-toolchain installs it)")
 
 
-def _clients(check, port, seed=1, timeout=120):
+def _clients(check, port, seed=1, timeout=120, extra=()):
     if not os.access(DEBIAN_PY, os.X_OK):
         raise Skip("no /usr/bin/python3")
-    p = subprocess.run([DEBIAN_PY, CLIENTS, check, str(port), str(seed)],
+    p = subprocess.run([DEBIAN_PY, CLIENTS, check, str(port), str(seed), *extra],
                        capture_output=True, text=True, timeout=timeout)
     if "ModuleNotFoundError" in p.stderr:
         raise Skip(p.stderr.strip().splitlines()[-1])
@@ -326,10 +326,20 @@ def _guest(name, manifest):
     return g
 
 
-def _guest_stats(g):
-    """kvd's latest stats line as a dict (printed every second)."""
-    line = re.findall(r"kvd: stats (.*)", g.log())[-1]
-    return dict(zip(line.split()[::2], line.split()[1::2]))
+def _guest_idle(g, timeout=60):
+    """kvd's stats (printed every second) once a line shows traffic done and
+    every session gone, as a dict."""
+    end = time.monotonic() + timeout
+    st = {}
+    while time.monotonic() < end:
+        lines = re.findall(r"kvd: stats (.*)", g.log())
+        if lines:
+            st = dict(zip(lines[-1].split()[::2], lines[-1].split()[1::2]))
+            if st["sessions"] == "0" and st["curr_connections"] == "1" and \
+                    st["cmd_set"] != "0":
+                return st
+        time.sleep(0.3)
+    raise AssertionError(f"kvd not idle after its clients: {st}")
 
 
 def test_guest_memccapable():
@@ -344,16 +354,22 @@ def test_guest_memccapable():
         assert passed.count("ascii") >= 25 and passed.count("binary") >= 25, out
 
 
-def test_guest_clients_random_cas_expiry_load():
-    _need("memcaslap")
+def test_guest_clients_random_cas_binary():
     with _guest("kvd-guest-clients", "mem=200M kvd -m 160") as g:
         g.wait_for(r"kvd ready")
-        _clients("random", g.port, seed=random.randrange(1 << 30), timeout=300)
+        _clients("random", g.port, seed=random.randrange(1 << 30), timeout=300,
+                 extra=["--small"])
         _clients("cas-race", g.port)
         _clients("binary", g.port)
-        p = subprocess.run([DEBIAN_PY, CLIENTS, "expiry", str(g.port), "1", "--no-wallclock"],
-                           capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stdout + p.stderr[-2000:]
+        st = _guest_idle(g)
+        assert all(v == "0" for k, v in st.items() if k.startswith("kvd_err_")), st
+
+
+def test_guest_expiry_and_verified_load():
+    _need("memcaslap")
+    with _guest("kvd-guest-load", "mem=64M kvd -m 32") as g:
+        g.wait_for(r"kvd ready")
+        _clients("expiry", g.port, extra=["--no-wallclock"])
         # No eviction here: memcaslap counts a binary miss as a failed verification.
         args = ["memcaslap", "-s", f"127.0.0.1:{g.port}", "-T", "2", "-c", "64",
                 "-x", "8000", "-v", "1", "-d", "4"]
@@ -362,8 +378,7 @@ def test_guest_clients_random_cas_expiry_load():
             got = dict(re.findall(r"^(\w+): (\d+)$", p.stdout + p.stderr, re.M))
             assert p.returncode == 0 and got.get("verify_failed") == "0", \
                 f"memcaslap {proto}: {got} {p.stderr[-500:]}"
-        g.wait_for(r"kvd: stats sessions 0 .* curr_connections 1 ")
-        st = _guest_stats(g)
+        st = _guest_idle(g)
         assert all(v == "0" for k, v in st.items() if k.startswith("kvd_err_")), st
 
 
@@ -371,8 +386,7 @@ def test_guest_eviction():
     with _guest("kvd-guest-evict", "mem=32M kvd -m 4") as g:
         g.wait_for(r"kvd ready")
         _clients("eviction", g.port, seed=3, timeout=300)
-        g.wait_for(r"kvd: stats sessions 0 .* curr_connections 1 ")
-        st = _guest_stats(g)
+        st = _guest_idle(g)
         assert int(st["evictions"]) > 0 and int(st["bytes"]) <= 4 << 20, st
 
 
@@ -418,4 +432,5 @@ def test_guest_replies_match_memcached_and_hostile_input():
             for s in socks:
                 s.close()
         good.close()
-        g.wait_for(r"kvd: stats sessions 0 .* curr_connections 1 ", timeout=60)
+        st = _guest_idle(g)
+        assert int(st["kvd_err_unknown_command"]) > 0, st

@@ -105,7 +105,11 @@ size_t kvd_conn_input(struct kvd_conn *c, const void *buf, size_t len);
 
 /* Up to max iovecs of pending output, oldest first; returns how many. */
 unsigned kvd_conn_output(struct kvd_conn *c, struct kvd_iov *iov, unsigned max);
-/* n bytes of that output went out: release them. */
+/*
+ * n bytes of that output went out: release them. A multi-get held back by
+ * backpressure goes on here, so more output may be pending afterwards: send
+ * until kvd_conn_pending says 0.
+ */
 void kvd_conn_output_done(struct kvd_conn *c, size_t n);
 /* Copy up to cap bytes of output into buf and release them; returns bytes. */
 size_t kvd_conn_output_copy(struct kvd_conn *c, void *buf, size_t cap);
