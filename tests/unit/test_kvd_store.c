@@ -31,11 +31,15 @@ static void test_arena_random(void **state)
 		len[i] = (unsigned)rand_r(&seed) % 4 == 0
 			     ? (size_t)rand_r(&seed) % KVD_ARENA_MAX_ALLOC
 			     : (size_t)rand_r(&seed) % 2000;
-		blk[i] = kvd_arena_alloc(&a, len[i]);
+		size_t got;
+
+		blk[i] = kvd_arena_alloc(&a, len[i], &got);
 		if (!blk[i])
 			continue; /* full: fine, the store would evict */
 		assert_true(((uintptr_t)blk[i] & 7) == 0);
-		assert_true(kvd_arena_block_size(blk[i]) >= len[i]);
+		/* header, rounding to 8, a minimum block, an unsplit remainder under 24 */
+		assert_true(got >= len[i] + 8);
+		assert_true(got <= (len[i] + 15 > 24 ? len[i] + 15 : 24) + 16);
 		for (size_t k = 0; k < len[i]; k++)
 			blk[i][k] = (uint8_t)(i + k);
 	}
@@ -47,9 +51,9 @@ static void test_arena_random(void **state)
 	/* everything merged back: each region holds a maximal block again */
 	size_t regions = a.regions;
 	for (size_t r = 0; r < regions; r++)
-		assert_non_null(kvd_arena_alloc(&a, KVD_ARENA_MAX_ALLOC));
+		assert_non_null(kvd_arena_alloc(&a, KVD_ARENA_MAX_ALLOC, NULL));
 	assert_int_equal(a.regions, regions);
-	assert_null(kvd_arena_alloc(&a, KVD_ARENA_MAX_ALLOC + 1));
+	assert_null(kvd_arena_alloc(&a, KVD_ARENA_MAX_ALLOC + 1, NULL));
 	kvd_arena_fini(&a);
 }
 
@@ -60,7 +64,7 @@ static void test_arena_budget(void **state)
 
 	(void)state;
 	assert_int_equal(kvd_arena_init(&a, 3 * MB, NULL), 0);
-	while (kvd_arena_alloc(&a, 100000))
+	while (kvd_arena_alloc(&a, 100000, NULL))
 		n++;
 	assert_int_equal(a.regions, 3);
 	assert_true(n >= 27 && n <= 30);
@@ -123,6 +127,54 @@ static void test_eviction_and_second_chance(void **state)
 	assert_true(has(t.w, "k19999"));
 	assert_false(has(t.w, "k0"));
 	assert_int_equal(kt_stat(&t, "total_items"), stored + 1);
+	kt_close(&t);
+}
+
+/* Every item read since it was stored (all ACTIVE): a set still finds room. */
+static void test_eviction_when_everything_is_hot(void **state)
+{
+	struct kt t;
+	char key[32], val[3000];
+
+	(void)state;
+	kt_open(&t, 2 * MB, 1);
+	memset(val, 'h', sizeof(val));
+	for (int round = 0; round < 5; round++) {
+		for (int i = 0; i < 2000; i++) {
+			snprintf(key, sizeof(key), "h%d", i);
+			if (!has(t.w, key))
+				assert_int_equal(put(t.w, key, val, sizeof(val), 0), KVD_STORED);
+			struct kvd_item *it =
+			    kvd_item_get(t.w, key, strlen(key), &(struct kvd_lookup){.bump = true});
+			assert_non_null(it);
+			kvd_item_put(t.w, it);
+		}
+	}
+	assert_int_equal(kt_stat(&t, "kvd_outofmemory"), 0);
+	assert_true(kt_stat(&t, "evictions") > 0);
+	kt_close(&t);
+}
+
+/* Evicting for chunk-sized blocks reuses the holes they leave: the cache stays mostly full. */
+static void test_eviction_keeps_memory_used(void **state)
+{
+	struct kt t;
+	static const size_t sizes[] = {100, 1000, 10000, 60000, 200000, 700000};
+	char key[32], *val = malloc(700000);
+	unsigned seed = 9;
+
+	(void)state;
+	kt_open(&t, 8 * MB, 1);
+	memset(val, 'u', 700000);
+	for (int i = 0; i < 600; i++) {
+		size_t n = sizes[(unsigned)rand_r(&seed) % 6];
+
+		snprintf(key, sizeof(key), "u%d", i);
+		assert_int_equal(put(t.w, key, val, n, 0), KVD_STORED);
+	}
+	/* what is stored is at least 60% of the budget */
+	assert_true(kt_stat(&t, "bytes") > 8 * MB * 6 / 10);
+	free(val);
 	kt_close(&t);
 }
 
@@ -199,6 +251,16 @@ static void test_flush_all(void **state)
 	assert_false(has(t.w, "b") || has(t.w, "c"));
 	put(t.w, "d", "1", 1, 0);
 	assert_true(has(t.w, "d"));
+	/* over 30 days: a Unix time, here 100 s after the test's clock */
+	kvd_flush_all(t.w, (int64_t)t.w->unix_now + 100);
+	kt_advance(&t, 99);
+	assert_true(has(t.w, "d"));
+	kt_advance(&t, 2);
+	assert_false(has(t.w, "d"));
+	kvd_flush_all(t.w, INT64_MAX); /* far future: no overflow, nothing flushed now */
+	put(t.w, "e", "1", 1, 0);
+	kt_advance(&t, 1000);
+	assert_true(has(t.w, "e"));
 	kt_close(&t);
 }
 
@@ -326,6 +388,8 @@ int main(void)
 	    cmocka_unit_test(test_arena_random),
 	    cmocka_unit_test(test_arena_budget),
 	    cmocka_unit_test(test_eviction_and_second_chance),
+	    cmocka_unit_test(test_eviction_when_everything_is_hot),
+	    cmocka_unit_test(test_eviction_keeps_memory_used),
 	    cmocka_unit_test(test_eviction_mixed_sizes),
 	    cmocka_unit_test(test_expiry),
 	    cmocka_unit_test(test_flush_all),

@@ -102,11 +102,28 @@ static void list_remove(struct kvd_arena *a, struct ablk *b)
 	}
 }
 
+/* How many blocks of size's own list are tried before a bigger list. */
+#define EXACT_SCAN 8
+
+/*
+ * A free block of at least size bytes. First a few blocks of size's own
+ * list (first fit): the store asks for the same sizes again and again (a
+ * value chunk, say), and a freed block of exactly that size sits in the
+ * list that the rounded-up search below would skip. Then the first
+ * non-empty list whose every block fits (good fit, O(1) with the bitmaps).
+ */
 static struct ablk *find_free(struct kvd_arena *a, uint32_t size)
 {
-	unsigned fl, sl;
+	unsigned fl, sl, n = 0;
 	uint32_t sl_bits, fl_bits;
+	struct ablk *b;
 
+	mapping(size, &fl, &sl);
+	if (fl >= KVD_ARENA_FL)
+		return NULL;
+	for (b = a->free[fl][sl]; b && n < EXACT_SCAN; b = b->next_free, n++)
+		if (bsize(b) >= size)
+			return b;
 	mapping_search(size, &fl, &sl);
 	if (fl >= KVD_ARENA_FL)
 		return NULL;
@@ -167,7 +184,7 @@ void kvd_arena_fini(struct kvd_arena *a)
 	a->region_list = NULL;
 }
 
-void *kvd_arena_alloc(struct kvd_arena *a, size_t n)
+void *kvd_arena_alloc(struct kvd_arena *a, size_t n, size_t *got)
 {
 	struct ablk *b, *rest;
 	uint32_t size, have;
@@ -199,6 +216,8 @@ void *kvd_arena_alloc(struct kvd_arena *a, size_t n)
 		b->size &= ~F_FREE;
 	}
 	a->used += bsize(b);
+	if (got)
+		*got = bsize(b);
 	kvd_spin_unlock(&a->lock);
 	return (char *)b + HDR;
 }
@@ -228,9 +247,4 @@ void kvd_arena_free(struct kvd_arena *a, void *p)
 	next->size |= F_PREV_FREE;
 	list_insert(a, b);
 	kvd_spin_unlock(&a->lock);
-}
-
-size_t kvd_arena_block_size(const void *p)
-{
-	return bsize((const struct ablk *)((const char *)p - HDR));
 }

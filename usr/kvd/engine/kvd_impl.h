@@ -70,16 +70,16 @@ static inline void kvd_spin_unlock(kvd_spin *l)
 	X(cmd_set)                                                                                 \
 	X(cmd_flush)                                                                               \
 	X(cmd_touch)                                                                               \
-	X(cmd_meta) X(get_hits) X(get_misses) X(get_expired) X(get_flushed) X(delete_misses)       \
-	    X(delete_hits) X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) X(cas_misses)   \
-		X(cas_hits) X(cas_badval) X(touch_hits) X(touch_misses) X(store_too_large)         \
-		    X(store_no_memory) X(bytes_read) X(bytes_written) X(total_items)               \
-			X(total_connections) X(evictions) X(reclaimed) X(expired_unfetched)        \
-			    X(evicted_unfetched) X(evicted_active) X(evicted_nonzero)              \
-				X(outofmemory) X(err_unknown_command) X(err_bad_format)            \
-				    X(err_bad_data_chunk) X(err_line_too_long)                     \
-					X(err_binary_invalid) X(err_binary_magic)                  \
-					    X(conn_backpressure)
+	X(cmd_meta)                                                                                \
+	X(get_hits) X(get_misses) X(get_expired) X(get_flushed) X(delete_misses) X(delete_hits)    \
+	    X(incr_misses) X(incr_hits) X(decr_misses) X(decr_hits) X(cas_misses) X(cas_hits)      \
+		X(cas_badval) X(touch_hits) X(touch_misses) X(store_too_large) X(store_no_memory)  \
+		    X(bytes_read) X(bytes_written) X(total_items) X(total_connections)             \
+			X(evictions) X(reclaimed) X(expired_unfetched) X(evicted_unfetched)        \
+			    X(evicted_active) X(evicted_nonzero) X(outofmemory)                    \
+				X(err_unknown_command) X(err_bad_format) X(err_bad_data_chunk)     \
+				    X(err_line_too_long) X(err_binary_invalid) X(err_binary_magic) \
+					X(conn_backpressure)
 
 #define KVD_GAUGES(X) X(curr_items) X(bytes) X(curr_connections)
 
@@ -120,6 +120,7 @@ struct kvd_item {
 	uint32_t nbytes;  /* value bytes + 2 */
 	uint32_t hash;
 	uint32_t nchunks; /* 0: value follows the key */
+	uint32_t mem;	  /* arena bytes it takes, chunks included (the bytes statistic) */
 	atomic_uint refs; /* one for the hash table while linked, one per user */
 	atomic_uint bits; /* KVD_IT_* */
 	uint8_t nkey;
@@ -189,11 +190,14 @@ struct kvd_arena {
 
 int kvd_arena_init(struct kvd_arena *a, size_t maxbytes, void *(*region_alloc)(size_t));
 void kvd_arena_fini(struct kvd_arena *a);
-/* At least n bytes, 8-byte aligned, or NULL (no hole and no region left). */
-void *kvd_arena_alloc(struct kvd_arena *a, size_t n);
+/*
+ * At least n bytes, 8-byte aligned, or NULL (no hole and no region left);
+ * *got (if not NULL) receives what the block really takes. Block headers
+ * change when neighbours are freed, so nobody reads them but the arena,
+ * under its lock.
+ */
+void *kvd_arena_alloc(struct kvd_arena *a, size_t n, size_t *got);
 void kvd_arena_free(struct kvd_arena *a, void *p);
-/* Bytes the block at p really occupies (for the bytes statistic). */
-size_t kvd_arena_block_size(const void *p);
 #define KVD_ARENA_MAX_ALLOC (KVD_REGION_SIZE / 2)
 
 /* ------------------------------------------------------------ store */

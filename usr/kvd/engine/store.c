@@ -10,8 +10,9 @@
  * chance instead).
  */
 
-#define LRU_SECOND_CHANCES 64 /* active tail items moved to the head per eviction, at most */
-#define EVICT_TRIES	   64 /* items looked at per eviction, at most */
+#define LRU_SECOND_CHANCES  64 /* active tail items moved to the head per eviction, at most */
+#define EVICT_TRIES	    64 /* items looked at per eviction, at most */
+#define EVICT_GENTLE_PASSES 4  /* rounds of second chances before the tail goes anyway */
 
 /* ------------------------------------------------------------ hashing */
 
@@ -182,12 +183,7 @@ void kvd_item_put(struct kvd_worker *w, struct kvd_item *it)
 /* Bytes the item really takes in the arena (the bytes statistic). */
 static size_t item_mem(const struct kvd_item *it)
 {
-	size_t n = kvd_arena_block_size(it);
-	uint8_t **chunks = kvd_item_chunks(it);
-
-	for (uint32_t i = 0; i < it->nchunks; i++)
-		n += kvd_arena_block_size(chunks[i]);
-	return n;
+	return it->mem;
 }
 
 /*
@@ -272,9 +268,10 @@ static struct kvd_item **find_live_locked(struct kvd_worker *w, const char *key,
 
 /*
  * Evict (or reclaim, if dead) one item from segment i's tail. Active items
- * get a second chance at the head. Returns false if nothing could go.
+ * get a second chance at the head unless force. Returns false if nothing
+ * went (all it looked at were active, or locked by their stripes).
  */
-static bool evict_from(struct kvd_worker *w, unsigned i)
+static bool evict_from(struct kvd_worker *w, unsigned i, bool force)
 {
 	struct kvd_store *s = w->s;
 	struct kvd_lru *l = &s->lru[i];
@@ -288,7 +285,7 @@ static bool evict_from(struct kvd_worker *w, unsigned i)
 		struct kvd_item *prev = it->prev;
 		unsigned bits = atomic_load_explicit(&it->bits, memory_order_relaxed);
 
-		if ((bits & KVD_IT_ACTIVE) && chances < LRU_SECOND_CHANCES) {
+		if ((bits & KVD_IT_ACTIVE) && !force && chances < LRU_SECOND_CHANCES) {
 			atomic_fetch_and_explicit(&it->bits, ~KVD_IT_ACTIVE, memory_order_relaxed);
 			lru_unlink_locked(l, it);
 			lru_push_locked(l, it);
@@ -335,22 +332,28 @@ static bool evict_from(struct kvd_worker *w, unsigned i)
 	return true;
 }
 
-/* Make room: this worker's segment first, then the others in turn. */
+/*
+ * Make room: this worker's segment first, then the others in turn. A tail
+ * of recently read items costs them their second chance; if a few rounds
+ * of that free nothing (everything is hot), the tail goes regardless, so a
+ * full cache always finds room while anything is stored.
+ */
 static bool evict_one(struct kvd_worker *w)
 {
 	struct kvd_store *s = w->s;
 
-	for (unsigned k = 0; k < s->nworkers; k++)
-		if (evict_from(w, (w->id + k) % s->nworkers))
-			return true;
+	for (unsigned pass = 0; pass <= EVICT_GENTLE_PASSES; pass++)
+		for (unsigned k = 0; k < s->nworkers; k++)
+			if (evict_from(w, (w->id + k) % s->nworkers, pass == EVICT_GENTLE_PASSES))
+				return true;
 	return false;
 }
 
-static void *alloc_evicting(struct kvd_worker *w, size_t n)
+static void *alloc_evicting(struct kvd_worker *w, size_t n, size_t *got)
 {
 	void *p;
 
-	while (!(p = kvd_arena_alloc(&w->s->arena, n)))
+	while (!(p = kvd_arena_alloc(&w->s->arena, n, got)))
 		if (!evict_one(w))
 			return NULL;
 	return p;
@@ -369,7 +372,9 @@ struct kvd_item *kvd_item_alloc(struct kvd_worker *w, const char *key, size_t nk
 		*why = KVD_TOO_LARGE;
 		return NULL;
 	}
-	it = alloc_evicting(w, head);
+	size_t mem, got;
+
+	it = alloc_evicting(w, head, &mem);
 	if (!it)
 		goto nomem;
 	memset(it, 0, sizeof(*it));
@@ -386,12 +391,14 @@ struct kvd_item *kvd_item_alloc(struct kvd_worker *w, const char *key, size_t nk
 	for (uint32_t i = 0; i < nchunks; i++)
 		chunks[i] = NULL;
 	for (uint32_t i = 0; i < nchunks; i++) {
-		chunks[i] = alloc_evicting(w, kvd_chunk_len(it, i));
+		chunks[i] = alloc_evicting(w, kvd_chunk_len(it, i), &got);
 		if (!chunks[i]) {
 			item_free(s, it);
 			goto nomem;
 		}
+		mem += got;
 	}
+	it->mem = (uint32_t)mem;
 	return it;
 nomem:
 	KVD_INC(w, outofmemory);
@@ -852,10 +859,16 @@ void kvd_flush_all(struct kvd_worker *w, int64_t delay)
 	uint64_t when;
 
 	KVD_INC(w, cmd_flush);
-	if (delay > 0)
-		when = w->now_us + (uint64_t)delay * 1000000 - 1;
-	else
+	if (delay <= 0) {
 		when = next_stamp(w);
+	} else if (delay <= (int64_t)KVD_REALTIME_MAXDELTA) {
+		when = w->now_us + (uint64_t)delay * 1000000 - 1;
+	} else {
+		/* a Unix time, like an exptime (memcached reads it so too) */
+		uint32_t at = kvd_exptime(w, delay);
+
+		when = at <= w->now_s ? next_stamp(w) : (uint64_t)(at - KVD_TIME_BASE) * 1000000;
+	}
 	atomic_store_explicit(&w->s->oldest_live, when, memory_order_relaxed);
 }
 
