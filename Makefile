@@ -82,7 +82,7 @@ unit-sources = $(shell sed -n 's|^/\* unit-sources: \(.*\) \*/$$|\1|p' $(1))
 unit-cflags = $(shell sed -n 's|^/\* unit-cflags: \(.*\) \*/$$|\1|p' $(1))
 
 .SECONDEXPANSION:
-$(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h)
+$(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h usr/kvd/*.h usr/kvd/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  HOSTCC  $@"
 	$(Q)$(HOST_CC) $(UNIT_CFLAGS) $(call unit-cflags,$<) -o $@ $< $(call unit-sources,$<) -lcmocka
@@ -114,12 +114,21 @@ fuzz-targets: $(FUZZ_BINS)
 fuzz: fuzz-targets
 	$(Q)python3 tests/fuzz/run.py --seconds $(FUZZ_S) $(if $(TARGETS),--only "$(TARGETS)")
 
+# TEST-ONLY: the kvd engine served over Linux sockets (tests/kvd/kvd_host.c),
+# with the sanitizers, for the memcached clients in tests/system/test_kvd.py.
+KVD_HOST_SRCS := tests/kvd/kvd_host.c $(wildcard usr/kvd/engine/*.c)
+$(BUILD)/kvd-host: $(KVD_HOST_SRCS) $(wildcard usr/kvd/*.h usr/kvd/engine/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) -std=gnu11 -g -O1 -Wall -Wextra -Werror -fsanitize=address,undefined \
+		-fno-sanitize-recover=all -fno-omit-frame-pointer -o $@ $(KVD_HOST_SRCS) -lpthread
+
 # User programs the system tests boot.
-PROGRAM_DIRS := usr/hello usr/tests usr/echod
+PROGRAM_DIRS := usr/hello usr/tests usr/echod usr/kvd
 programs:
 	$(Q)for d in $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 
-check: all programs unit-tests fuzz-targets
+check: all programs unit-tests fuzz-targets $(BUILD)/kvd-host
 	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
 
 # The echo benchmark against Linux and Linux+DPDK guests (bench/README.md);

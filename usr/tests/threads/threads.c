@@ -214,7 +214,12 @@ static int tlb(void)
 	uint64_t owned = mc_cpus_owned();
 	unsigned me = mc_cpu_now();
 	unsigned other = first_cpu(owned & ~(1ULL << me), 0);
+	/* The page sits between two others, so once it is freed its hole (with
+	 * the guard gaps) is too small for the 2-page regions taken below: they
+	 * may reuse its frame, never its address. */
+	vmspace_alloc(PAGE, PROT_READ | PROT_WRITE);
 	s.page = vmspace_alloc(PAGE, PROT_READ | PROT_WRITE);
+	vmspace_alloc(PAGE, PROT_READ | PROT_WRITE);
 	s.page[0] = 0x1111;
 	mc_thread_start(other, tlb_reader, &s, 0);
 	wait_wake(NULL);
@@ -224,9 +229,15 @@ static int tlb(void)
 	vmspace_free((void *)s.page, PAGE);
 	/* Take pages until one of them is likely the freed frame, and mark them. */
 	for (int i = 0; i < 64; i++) {
-		volatile uint64_t *q = vmspace_alloc(PAGE, PROT_READ | PROT_WRITE);
-		if (q)
+		volatile uint64_t *q = vmspace_alloc(2 * PAGE, PROT_READ | PROT_WRITE);
+		if (q == s.page) {
+			printf("threads: tlb: the freed address came back FAIL\n");
+			return 1;
+		}
+		if (q) {
 			q[0] = 0x2222;
+			q[PAGE / 8] = 0x2222;
+		}
 	}
 	for (volatile uint64_t i = 0; i < 50000000; i++)
 		;
