@@ -108,9 +108,12 @@ static void print_stats(void)
 		echoed += w->echoed;
 		echo_cycles += w->echo_cycles;
 		if (nworkers > 1)
-			printf("echod: stats queue %u cpu %u rx %lu tx %lu echoed %lu\n", w->qp,
-			       w->cpu, w->nif.vn.stats.rx_packets, w->nif.vn.stats.tx_packets,
-			       w->echoed);
+			printf("echod: stats queue %u cpu %u rx %lu tx %lu echoed %lu "
+			       "cycles_per_datagram %lu\n",
+			       w->qp, w->cpu, w->nif.vn.stats.rx_packets, w->nif.vn.stats.tx_packets,
+			       w->echoed,
+			       w->echoed ? (w->nif.stats.busy_cycles + w->echo_cycles) / w->echoed
+					 : 0);
 	}
 
 	printf("echod: stats net rx %lu (%lu B) tx %lu (%lu B) udp %lu arp_answered %lu "
