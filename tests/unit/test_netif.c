@@ -1,6 +1,6 @@
 /* Unit tests of netif (UDP endpoints over the driver and the stack) against a simulated NIC. */
 /* clang-format off */
-/* unit-sources: usr/lib/netif.c usr/lib/vnet.c lib/virtq.c usr/lib/net/net.c usr/lib/net/csum.c usr/lib/net/arp.c usr/lib/net/udp.c */
+/* unit-sources: usr/lib/netif.c usr/lib/vnet.c lib/virtq.c usr/lib/net/[a-z]*.c */
 /* unit-cflags: -Iusr/lib -Iusr/lib/include */
 /* clang-format on */
 #include <stdarg.h>

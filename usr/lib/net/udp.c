@@ -1,5 +1,6 @@
 /* UDP (RFC 768): zero-copy delivery, in-place replies and new datagrams. */
-#include "net_priv.h"
+#include "ipv4.h"
+#include "rx.h"
 
 /*
  * The datagram's IPv4 header (hlen bytes, total tot_len) has been validated.
@@ -166,17 +167,6 @@ unsigned int net_rx_partial(uint8_t *frame, size_t len, size_t csum_start, size_
 	return 0;
 }
 
-void net_csum_complete(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset)
-{
-	uint16_t c;
-
-	if (csum_start > len || csum_offset + 2 > len - csum_start)
-		return;
-	/* The field holds the pseudo-header sum: it is part of the sum. */
-	c = net_csum_fold(net_csum_partial(frame + csum_start, len - csum_start, 0));
-	__builtin_memcpy(frame + csum_start + csum_offset, &c, sizeof(c));
-}
-
 void udp_csum_complete(uint8_t *frame, size_t len)
 {
 	struct udp_hdr *udp = (struct udp_hdr *)(frame + NET_UDP_CSUM_START);
@@ -191,4 +181,22 @@ void udp_csum_complete(uint8_t *frame, size_t len)
 			  NET_UDP_CSUM_OFFSET);
 	if (udp->csum == 0)
 		udp->csum = 0xffff; /* RFC 768: 0 means none */
+}
+
+int udp_bind(struct net_stack *s, uint16_t port)
+{
+	if (port == 0)
+		return -EINVAL;
+	s->udp_ports[port / 64] |= 1ull << (port % 64);
+	return 0;
+}
+
+void udp_unbind(struct net_stack *s, uint16_t port)
+{
+	s->udp_ports[port / 64] &= ~(1ull << (port % 64));
+}
+
+bool udp_is_bound(const struct net_stack *s, uint16_t port)
+{
+	return s->udp_ports[port / 64] >> (port % 64) & 1;
 }
