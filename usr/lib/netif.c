@@ -71,6 +71,10 @@ uint64_t netif_now_ns(const struct netif *nif)
 	return nif->clock.ns0 + (uint64_t)(((unsigned __int128)ticks * nif->clock.mult) >> 32);
 }
 
+static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap);
+static int io_xmit(void *ctx, uint32_t buf, size_t len);
+static void io_release(void *ctx, uint32_t buf);
+
 int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct net_config *cfg)
 {
 	struct net_config c = *cfg;
@@ -84,6 +88,11 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 	if (c.udp_csum == NET_UDP_CSUM_OFFLOAD && !nif->vn.tx_csum)
 		c.udp_csum = NET_UDP_CSUM_FULL;
 	net_init(&nif->stack, &c);
+	nif->io.ctx = nif;
+	nif->io.alloc = io_alloc;
+	nif->io.xmit = io_xmit;
+	nif->io.release = io_release;
+	net_set_io(&nif->stack, &nif->io);
 	nif->qp = qp;
 	nif->poll_ns = NETIF_POLL_NS;
 	for (i = 0; i < NETIF_EPS; i++)
@@ -95,6 +104,7 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 
 void netif_close(struct netif *nif)
 {
+	net_fini(&nif->stack);
 	vnet_close(&nif->vn);
 }
 
@@ -173,6 +183,31 @@ static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool p
 	return 0;
 }
 
+/* The stack's net_io: frames it sends on its own (fragments) join the TX queue. */
+static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap)
+{
+	struct netif *nif = ctx;
+	struct vnet_pkt pkt;
+
+	if (!tx_room(nif) || vnet_alloc_tx_buf(&nif->vn, &pkt))
+		return NULL;
+	*buf = pkt.buf;
+	*cap = pkt.len;
+	return pkt.data;
+}
+
+static int io_xmit(void *ctx, uint32_t buf, size_t len)
+{
+	return tx_queue(ctx, buf, (uint32_t)len, false);
+}
+
+static void io_release(void *ctx, uint32_t buf)
+{
+	struct netif *nif = ctx;
+
+	vnet_buf_free(&nif->vn, buf);
+}
+
 /* ---------------------------------------------------------------- endpoints */
 
 int netif_udp_open(struct netif *nif, uint16_t port, struct netif_ep **ep)
@@ -241,7 +276,7 @@ static bool ep_deliver(struct netif *nif, uint32_t buf, const struct net_udp *u)
 	d->dst_port = u->dport;
 	d->csum = u->csum;
 	d->csum_partial = u->csum_partial;
-	d->buf = buf;
+	d->buf = u->reasm ? NETIF_BUF_REASM | (u->reasm - 1u) : buf;
 	d->ep = ep;
 	ep->stats.rx++;
 	nif->queued++;
@@ -267,18 +302,50 @@ int netif_recv(struct netif_ep *ep, struct netif_dgram *d)
 	return (int)netif_recv_batch(ep, d, 1);
 }
 
+/* Give back the buffer buf of a datagram: a vnet buffer or a reassembly slot. */
+static int dgram_free(struct netif *nif, uint32_t buf)
+{
+	if (buf & NETIF_BUF_REASM) {
+		net_reasm_release(&nif->stack, buf & ~NETIF_BUF_REASM);
+		return 0;
+	}
+	return vnet_buf_free(&nif->vn, buf);
+}
+
 int netif_release(struct netif_dgram *d)
 {
 	int err;
 
 	if (!d->ep)
 		return -EINVAL;
-	err = vnet_buf_free(&d->ep->nif->vn, d->buf);
+	err = dgram_free(d->ep->nif, d->buf);
 	d->ep = NULL;
 	return err;
 }
 
 /* ---------------------------------------------------------------- replies */
+
+/* The reply to a reassembled datagram goes out in fragments; then the slot is free. */
+static int dgram_answer_reasm(struct netif_ep *ep, struct netif_dgram *d, struct net_udp *u,
+			      size_t len, bool same)
+{
+	struct netif *nif = ep->nif;
+	int err;
+
+	u->reasm = (uint8_t)((d->buf & ~NETIF_BUF_REASM) + 1);
+	err = udp_reply_reasm(&nif->stack, u, len, same);
+	net_reasm_release(&nif->stack, d->buf & ~NETIF_BUF_REASM);
+	if (err == -ENOSPC) {
+		nif->stats.tx_dropped++;
+		return err;
+	}
+	if (err) {
+		nif->stats.reply_errors++;
+		return err;
+	}
+	ep->stats.tx++;
+	return 0;
+}
 
 /* Turn d's buffer into its reply of len payload bytes and queue it; d is consumed. */
 static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_t len, bool same)
@@ -292,7 +359,6 @@ static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_
 	if (d->ep != ep)
 		return -EINVAL;
 	d->ep = NULL;
-	frame = vnet_frame(&nif->vn, d->buf);
 	u.payload = d->payload;
 	u.len = d->len;
 	u.sport = d->src_port;
@@ -301,6 +367,10 @@ static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_
 	u.csum_partial = d->csum_partial;
 	u.src_ip = d->src_ip;
 	u.dst_ip = d->dst_ip;
+	u.reasm = 0;
+	if (d->buf & NETIF_BUF_REASM)
+		return dgram_answer_reasm(ep, d, &u, len, same);
+	frame = vnet_frame(&nif->vn, d->buf);
 	if (same)
 		n = udp_echo_inplace(&nif->stack, frame, cap, &u);
 	else
@@ -375,6 +445,28 @@ static int arp_ask(struct netif *nif, struct vnet_pkt *pkt, uint32_t dst_ip, uin
 	return -EAGAIN;
 }
 
+/* A datagram over the MTU: the stack fragments it into buffers from the TX queue. */
+static int send_frags(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
+		      size_t len)
+{
+	struct netif *nif = ep->nif;
+	uint64_t now = netif_now_ns(nif);
+	struct vnet_pkt pkt;
+	int err;
+
+	err = udp_send(&nif->stack, dst_ip, ep->port, dst_port, data, len, now);
+	if (err == -EAGAIN) {
+		if (!tx_room(nif) || vnet_alloc_tx_buf(&nif->vn, &pkt))
+			return -ENOSPC;
+		return arp_ask(nif, &pkt, dst_ip, now);
+	}
+	if (err == -ENOSPC)
+		nif->stats.tx_dropped++;
+	if (!err)
+		ep->stats.tx++;
+	return err;
+}
+
 int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
 	       size_t len)
 {
@@ -383,8 +475,10 @@ int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const vo
 	uint64_t now;
 	int n;
 
-	if (len > NETIF_DGRAM_MAX)
+	if (len > NETIF_SEND_MAX)
 		return -EMSGSIZE;
+	if (len > NETIF_DGRAM_MAX)
+		return send_frags(ep, dst_ip, dst_port, data, len);
 	if (!tx_room(nif) || vnet_alloc_tx_buf(&nif->vn, &pkt))
 		return -ENOSPC;
 	now = netif_now_ns(nif);
@@ -430,6 +524,12 @@ static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
 		(*nreply)++;
 		return;
 	case NET_RX_UDP:
+		if (res.udp.reasm) {
+			/* Reassembled: the data is in the stack, the frame is done. */
+			if (!ep_deliver(nif, p->buf, &res.udp))
+				net_reasm_release(&nif->stack, res.udp.reasm - 1u);
+			break;
+		}
 		if (ep_deliver(nif, p->buf, &res.udp))
 			return;
 		break;
@@ -437,6 +537,21 @@ static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
 		break;
 	}
 	vnet_buf_free(&nif->vn, p->buf);
+}
+
+/* The stack's timers, when one is due: a load and a compare otherwise. */
+static inline void run_timers(struct netif *nif)
+{
+	uint64_t due = net_next_timer(&nif->stack), now;
+
+	if (!due)
+		return;
+	now = netif_now_ns(nif);
+	if (now >= due) {
+		net_timers(&nif->stack, now);
+		if (nif->ntx)
+			netif_flush(nif);
+	}
 }
 
 unsigned int netif_poll(struct netif *nif)
@@ -466,6 +581,7 @@ unsigned int netif_poll(struct netif *nif)
 		if (nreply)
 			netif_flush(nif);
 	}
+	run_timers(nif);
 	vnet_rx_refill(&nif->vn);
 	if (n || nif->vn.stats.tx_packets != tx0) /* time with work, not idle polls */
 		nif->stats.busy_cycles += __builtin_ia32_rdtsc() - t0;
@@ -491,7 +607,7 @@ static void drain_events(struct netif *nif)
 
 int netif_wait(struct netif *nif, uint64_t timeout_ns)
 {
-	uint64_t start, now, left = WAIT_FOREVER;
+	uint64_t start, now, due, left = WAIT_FOREVER;
 	unsigned int n;
 	long rc;
 
@@ -526,6 +642,10 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 		return 0;
 	if (timeout_ns != WAIT_FOREVER)
 		left = timeout_ns - (now - start);
+	/* Wake for the stack's next timer too; netif_poll runs it. */
+	due = net_next_timer(&nif->stack);
+	if (due && (due <= now || due - now < left))
+		left = due <= now ? 0 : due - now;
 	/*
 	 * Arm. Work that arrived since the last poll raised no interrupt:
 	 * vnet_irq_enable reports it, and sleeping on it would wait for the

@@ -25,7 +25,10 @@
  *
  * Every received datagram holds its receive buffer (zero copy) until exactly
  * one of netif_reply, netif_echo (or their batch forms) or netif_release
- * gives it back. Replies and sends are queued and go out together, with one
+ * gives it back. A datagram that arrived in IPv4 fragments holds its
+ * reassembly buffer in the stack instead (buf has NETIF_BUF_REASM; the
+ * stack bounds them: NET_REASM_* in net/net.h), and its reply goes out in
+ * fragments. Replies and sends are queued and go out together, with one
  * publish and at most one doorbell, at netif_flush, which netif_poll and
  * netif_wait call.
  */
@@ -35,8 +38,10 @@
 #define NETIF_BURST	   32	      /* frames taken from the RX ring per poll */
 #define NETIF_TX_QUEUE	   64	      /* frames waiting for netif_flush */
 #define NETIF_POLL_NS	   1000000ull /* default poll window before sleeping: 1 ms */
-#define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest reply or send payload */
-#define NETIF_ARP_RETRY_NS (100 * 1000000ull)  /* netif_send asks a next hop at most this often */
+#define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest payload in one frame: 1472 */
+#define NETIF_SEND_MAX	   NET_UDP_MAX_DGRAM   /* largest sent, fragmented past 1472: 65507 */
+#define NETIF_BUF_REASM	   0x80000000u /* netif_dgram.buf: reassembly slot, not a vnet buffer */
+#define NETIF_ARP_RETRY_NS (100 * 1000000ull) /* netif_send asks a next hop at most this often */
 
 _Static_assert((NETIF_EP_QUEUE & (NETIF_EP_QUEUE - 1)) == 0, "a power of two");
 _Static_assert(NETIF_TX_QUEUE >= NETIF_BURST, "a burst of ARP/ICMP replies must fit");
@@ -58,7 +63,7 @@ struct netif_dgram {
 	uint16_t csum;	     /* UDP checksum as received (wire order), 0: none; see netif_echo */
 	bool csum_partial;   /* csum is the pseudo-header sum only (the sender left the
 			      * checksum to the NIC): payload changes need no csum patch */
-	uint32_t buf;	     /* the vnet buffer it holds */
+	uint32_t buf;	     /* the vnet buffer it holds, or NETIF_BUF_REASM | reassembly slot */
 	struct netif_ep *ep; /* NULL once answered or released */
 };
 
@@ -108,6 +113,7 @@ typedef void (*netif_event_fn)(struct netif *nif, const struct mc_event *ev, voi
 struct netif {
 	struct vnet vn;
 	struct net_stack stack;
+	struct net_io io; /* how the stack sends frames of its own (fragments) */
 	unsigned int qp;
 	uint64_t poll_ns;	 /* netif_wait polls this long after the last activity */
 	uint64_t last_active_ns; /* a frame received, or a TX backlog drained */
@@ -208,7 +214,8 @@ unsigned int netif_recv_batch(struct netif_ep *ep, struct netif_dgram *d, unsign
 
 /*
  * Answer d with the first len bytes at d->payload (rewritten in place as the
- * application likes; len <= NETIF_DGRAM_MAX), from its own buffer, to its
+ * application likes; len <= NETIF_DGRAM_MAX, or for a reassembled datagram
+ * up to what its buffer holds, d->len at least), from its own buffer, to its
  * sender. The checksum is computed over the new payload. d is consumed
  * whatever the result: 0, or -EMSGSIZE / -EINVAL when the stack refuses
  * (counted in reply_errors) or -ENOSPC when the TX ring and queue are full
@@ -238,7 +245,8 @@ int netif_release(struct netif_dgram *d);
  * request goes out, at most one per hop every NETIF_ARP_RETRY_NS: poll and
  * retry); -ENOSPC if no buffer is free or the TX ring and queue are full
  * (flush or poll and retry); -EINVAL (no route, bad address, port 0);
- * -EMSGSIZE (len > NETIF_DGRAM_MAX).
+ * -EMSGSIZE (len > NETIF_SEND_MAX). Past NETIF_DGRAM_MAX the datagram goes
+ * out in IPv4 fragments (all of them or, on -ENOSPC, none usable).
  */
 int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
 	       size_t len);

@@ -30,16 +30,15 @@ static inline bool ip_is_bad_src(const struct net_stack *s, uint32_t a)
 }
 
 /*
- * Fill a 20-byte IPv4 header from us to dst_be (network order) and its
+ * Fill a 20-byte IPv4 header from us to dst_be (network order) with
+ * identification id_be and flags/offset frag_be (wire order), and its
  * checksum, summed from the values rather than re-read from memory.
  */
-static inline void ip_fill(struct net_stack *s, struct ip_hdr *ip, uint32_t dst_be, uint8_t proto,
-			   uint16_t tot_len)
+static inline void ip_fill_frag(struct net_stack *s, struct ip_hdr *ip, uint32_t dst_be,
+				uint8_t proto, uint16_t tot_len, uint16_t id_be, uint16_t frag_be)
 {
 	uint32_t src_be = net_htonl(s->cfg.ip);
 	uint16_t len_be = net_htons(tot_len);
-	uint16_t id_be = net_htons(s->ip_id++);
-	uint16_t frag_be = net_htons(IP_FLAG_DF);
 	/* Byte pairs as loaded little-endian: (ver_ihl, tos) and (ttl, proto). */
 	uint16_t w0 = (IP_VERSION << 4) | (IP_HLEN / 4);
 	uint16_t w4 = IP_TTL_DEFAULT | (uint16_t)proto << 8;
@@ -55,6 +54,13 @@ static inline void ip_fill(struct net_stack *s, struct ip_hdr *ip, uint32_t dst_
 	ip->csum = net_csum_fold(sum);
 	ip->src = src_be;
 	ip->dst = dst_be;
+}
+
+/* A whole datagram (Don't Fragment: RFC 1191 path MTU discovery) with the next identification. */
+static inline void ip_fill(struct net_stack *s, struct ip_hdr *ip, uint32_t dst_be, uint8_t proto,
+			   uint16_t tot_len)
+{
+	ip_fill_frag(s, ip, dst_be, proto, tot_len, net_htons(s->ip_id++), net_htons(IP_FLAG_DF));
 }
 
 /* The pseudo-header sum from wire-order addresses. */
@@ -73,7 +79,7 @@ static inline int ip_drop(struct net_stack *s, uint64_t *reason)
 /*
  * RFC 791 3.1 and RFC 1122 3.2.1: validate the header of the datagram after
  * the Ethernet header of a frame of len bytes. Options are accepted (and
- * counted); fragments are dropped (no reassembly). Returns 0 with the
+ * counted); fragments pass (see ipv4_reasm). Returns 0 with the
  * header length in *hlen and the datagram's in *tot_len (anything past it
  * is Ethernet padding), or -1 when it is dropped (counted under its reason).
  */
@@ -103,9 +109,37 @@ static inline int ipv4_rx_check(struct net_stack *s, const uint8_t *frame, size_
 		return ip_drop(s, &s->stats.rx_not_for_us);
 	if (ip_is_bad_src(s, net_ntohl(ip->src)))
 		return ip_drop(s, &s->stats.rx_bad_src);
-	if (ip->frag & net_htons(IP_FLAG_MF | IP_OFFSET_MASK))
-		return ip_drop(s, &s->stats.rx_ip_fragment);
 	if (*hlen > IP_HLEN)
 		s->stats.rx_ip_options++;
 	return 0;
 }
+
+/* A fragment: More Fragments set or a non-zero offset. */
+static inline bool ip_is_fragment(const struct ip_hdr *ip)
+{
+	return ip->frag & net_htons(IP_FLAG_MF | IP_OFFSET_MASK);
+}
+
+/*
+ * Take a fragment (its header validated by ipv4_rx_check) into its
+ * datagram's reassembly. Returns the slot when the fragment completes it
+ * (slot->data holds slot->total bytes of IP payload; the caller makes it
+ * NET_REASM_HELD or gives it back with ipv4_reasm_free), else NULL with
+ * *verdict NET_RX_CONSUMED (held) or NET_RX_DROP (counted).
+ */
+struct net_reasm *ipv4_reasm(struct net_stack *s, const uint8_t *frame, size_t hlen, size_t tot_len,
+			     uint64_t now_ns, int *verdict);
+
+/* Free a slot's buffer and the slot. */
+void ipv4_reasm_free(struct net_stack *s, struct net_reasm *r);
+
+/*
+ * Send an IPv4 datagram to dst_be (wire order) via the Ethernet address mac
+ * whose payload is hdr[0..hlen) then data[0..len), through s->io, fragmented
+ * to the MTU when it does not fit one frame (RFC 791 §3.2, "An Example
+ * Fragmentation Procedure"); hdr may be NULL with hlen 0. 0, -EMSGSIZE
+ * (over NET_IP_MAX_PAYLOAD), -ENOSYS (no net_io) or -ENOSPC (a buffer or
+ * transmit room ran out: the datagram is lost, counted in tx_frag_errors).
+ */
+int ipv4_send(struct net_stack *s, const uint8_t *mac, uint32_t dst_be, uint8_t proto,
+	      const void *hdr, size_t hlen, const void *data, size_t len);

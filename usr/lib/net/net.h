@@ -1,4 +1,5 @@
-/* Allocation-free Ethernet/ARP/IPv4/ICMP/UDP protocol core of the user-space network stack. */
+/* The protocol core of the user-space network stack: Ethernet, ARP, IPv4 (fragments too), ICMP,
+ * UDP. */
 #pragma once
 
 #include <stdbool.h>
@@ -13,9 +14,12 @@
  *   net_udp, function arguments) is in HOST byte order.  Wire structs in
  *   proto.h are in network order.
  * - Frames are Ethernet frames without FCS and without the virtio-net header.
- *   Nothing here allocates, copies a payload (except udp_build's one copy of
- *   the caller's data, skipped when it is already in place) or keeps a pointer
- *   to a frame after returning.
+ *   The receive path and the single-frame builders allocate nothing, copy no
+ *   payload (except udp_build's one copy of the caller's data, skipped when it
+ *   is already in place) and keep no pointer to a frame after returning.
+ *   Reassembly copies fragments into heap buffers (bounded by NET_REASM_MEM);
+ *   frames the stack sends on its own (fragments) come from the owner's
+ *   struct net_io.
  * - One struct net_stack per queue pair / core: no locking, no atomics.
  * - Builders return the frame length to transmit (> 0) or a negative errno.
  */
@@ -45,13 +49,27 @@ static inline uint32_t net_ntohl(uint32_t x)
 #define NET_MTU		    1500
 #define NET_FRAME_MAX	    (ETH_HLEN + NET_MTU)	    /* 1514 */
 #define NET_UDP_PAYLOAD_OFF (ETH_HLEN + IP_HLEN + UDP_HLEN) /* 42: where built payloads go */
-#define NET_UDP_MAX_PAYLOAD (NET_MTU - IP_HLEN - UDP_HLEN)  /* 1472: we never fragment */
+#define NET_UDP_MAX_PAYLOAD (NET_MTU - IP_HLEN - UDP_HLEN)  /* 1472: in one frame */
+#define NET_IP_MAX_PAYLOAD  (65535 - IP_HLEN)		    /* 65515: any datagram, fragmented */
+#define NET_UDP_MAX_DGRAM   (NET_IP_MAX_PAYLOAD - UDP_HLEN) /* 65507 */
+#define NET_FRAG_PAYLOAD    ((NET_MTU - IP_HLEN) & ~7u)	    /* 1480: data per fragment sent */
 /* Where a device completes the UDP checksum of a datagram we send (no IP options). */
 #define NET_UDP_CSUM_START  (ETH_HLEN + IP_HLEN) /* 34 */
 #define NET_UDP_CSUM_OFFSET 6			 /* offsetof(struct udp_hdr, csum) */
 
 #define NET_ARP_SLOTS  16
 #define NET_ARP_TTL_NS (60ull * 1000000000ull)
+
+/*
+ * IPv4 reassembly (RFC 791 §3.2, RFC 815), UDP only. Bounds: datagrams under
+ * reassembly or held by the application at once, fragments per datagram,
+ * bytes of reassembly buffers in all, and the time a datagram may take to
+ * complete (RFC 1122 §3.3.2 asks for a fixed value; Linux uses 30 s).
+ */
+#define NET_REASM_SLOTS	     8
+#define NET_REASM_FRAGS	     64
+#define NET_REASM_MEM	     (256 * 1024)
+#define NET_REASM_TIMEOUT_NS (30ull * 1000000000ull)
 
 /* How transmitted UDP checksums are produced (struct net_config.udp_csum). */
 enum net_udp_csum {
@@ -84,6 +102,14 @@ struct net_stats {
 	uint64_t arp_requests_answered;
 	uint64_t arp_replies_learned;
 	uint64_t icmp_echo_answered;
+	uint64_t rx_frags;	 /* fragments taken into a reassembly (consumed) */
+	uint64_t reasm_ok;	 /* datagrams reassembled (then checked as UDP) */
+	uint64_t reasm_timeout;	 /* datagrams given up incomplete after NET_REASM_TIMEOUT_NS */
+	uint64_t reasm_evicted;	 /* ... to make room for a newer one */
+	uint64_t reasm_killed;	 /* ... for a bad fragment (overlap, length, count, memory) */
+	uint64_t reasm_bytes;	 /* gauge: bytes of reassembly buffers now (0 when idle) */
+	uint64_t tx_frags;	 /* fragments built for transmission */
+	uint64_t tx_frag_errors; /* datagrams whose fragments could not all be queued */
 
 	uint64_t rx_dropped; /* sum of the reasons below */
 	uint64_t rx_short;   /* shorter than its headers */
@@ -94,7 +120,14 @@ struct net_stats {
 	uint64_t rx_ip_bad_hlen; /* IHL < 5 */
 	uint64_t rx_ip_bad_len;	 /* total length > frame, or < IHL * 4 */
 	uint64_t rx_ip_bad_csum;
-	uint64_t rx_ip_fragment; /* MF or offset != 0: no reassembly */
+	uint64_t rx_ip_fragment;    /* a fragment of a protocol other than UDP: no reassembly */
+	uint64_t rx_frag_bad;	    /* offset + length past 65535, a non-final one not a multiple
+				     * of 8 bytes or empty, past the end or a second, other end */
+	uint64_t rx_frag_overlap;   /* overlaps another fragment (RFC 5722): datagram abandoned */
+	uint64_t rx_frag_dup;	    /* an exact copy of a fragment already held */
+	uint64_t rx_frag_too_many;  /* more than NET_REASM_FRAGS: datagram abandoned */
+	uint64_t rx_frag_no_mem;    /* no slot or over NET_REASM_MEM: datagram abandoned */
+	uint64_t rx_frag_abandoned; /* a later fragment of a datagram abandoned for one of these */
 	uint64_t rx_ip_bad_proto;
 	uint64_t rx_udp_bad_len; /* UDP length < 8 or > IP payload */
 	uint64_t rx_udp_bad_csum;
@@ -110,12 +143,59 @@ struct net_arp_entry {
 	uint8_t mac[ETH_ALEN];
 };
 
+/*
+ * What the stack asks of its owner (netif) for the frames it sends on its
+ * own, beyond the replies it builds in a received buffer: IPv4 fragments.
+ * Buffers are the owner's ids.
+ */
+struct net_io {
+	void *ctx;
+	/* A free buffer for a frame: the frame (*cap bytes of room), or NULL if none. */
+	uint8_t *(*alloc)(void *ctx, uint32_t *buf, size_t *cap);
+	/*
+	 * Transmit the first len bytes of buf's frame; the owner takes the
+	 * buffer back whatever happens. 0, or -ENOSPC (no room: dropped).
+	 */
+	int (*xmit)(void *ctx, uint32_t buf, size_t len);
+	/* Give back a buffer from alloc that is not transmitted after all. */
+	void (*release)(void *ctx, uint32_t buf);
+};
+
+enum net_reasm_state {
+	NET_REASM_FREE = 0,
+	NET_REASM_BUILDING, /* fragments arriving */
+	NET_REASM_DEAD,	    /* abandoned: later fragments are dropped until it expires */
+	NET_REASM_HELD,	    /* complete and delivered: the application holds it */
+};
+
+/* One datagram under reassembly; fragment data goes to data at its offset. */
+struct net_reasm {
+	uint8_t state;	       /* enum net_reasm_state */
+	uint8_t proto;	       /* the key: (src, dst, proto, id), RFC 791 §3.2 */
+	uint16_t id;	       /* wire order */
+	uint32_t src_be;       /* wire order */
+	uint32_t dst_be;       /* wire order */
+	uint8_t mac[ETH_ALEN]; /* the sender's Ethernet address: replies go there */
+	uint16_t nfrags;
+	uint32_t total; /* bytes of IP payload, once the last fragment came; else 0 */
+	uint32_t have;	/* bytes held */
+	uint32_t cap;	/* bytes allocated at data */
+	uint64_t expires_ns;
+	uint8_t *data;
+	struct {
+		uint16_t start, end; /* payload bytes [start, end) */
+	} frags[NET_REASM_FRAGS];
+};
+
 struct net_stack {
 	struct net_config cfg;
 	struct net_stats stats;
 	uint16_t ip_id; /* identification of the next datagram sent */
 	struct net_arp_entry arp[NET_ARP_SLOTS];
 	uint64_t udp_ports[65536 / 64]; /* bitmap of bound UDP ports */
+	const struct net_io *io;	/* NULL: nothing but in-place replies and built frames */
+	uint64_t reasm_next_ns;		/* earliest expiry of a reassembly; 0: none */
+	struct net_reasm reasm[NET_REASM_SLOTS];
 };
 
 /* Verdicts of net_rx. */
@@ -131,7 +211,11 @@ enum net_rx_verdict {
 /* The UDP checksum is partial, the data known good: from net_rx_partial only. */
 #define NET_RX_F_CSUM_PARTIAL 0x2u
 
-/* A received datagram; the payload stays in the frame. */
+/*
+ * A received datagram; the payload stays in the frame, or for a datagram
+ * reassembled from fragments (reasm != 0) in reassembly slot reasm - 1,
+ * until net_reasm_release.
+ */
 struct net_udp {
 	uint8_t *payload; /* inside the frame */
 	uint16_t len;	  /* payload bytes (UDP length - 8; Ethernet padding excluded) */
@@ -139,6 +223,7 @@ struct net_udp {
 	uint16_t dport;
 	uint16_t csum;	   /* checksum field as received (wire order), 0 if none */
 	bool csum_partial; /* csum is the pseudo-header sum only (NET_RX_F_CSUM_PARTIAL) */
+	uint8_t reasm;	   /* 0: in the frame; else reassembly slot + 1 */
 	uint32_t src_ip;   /* host byte order */
 	uint32_t dst_ip;
 };
@@ -171,6 +256,36 @@ void udp_csum_complete(uint8_t *frame, size_t len);
 
 /* Reset s (stats, ARP cache, bound ports) and take the configuration. */
 void net_init(struct net_stack *s, const struct net_config *cfg);
+
+/* Free what the stack holds (reassembly buffers, held datagrams included). */
+void net_fini(struct net_stack *s);
+
+/* Let the stack send frames of its own (fragments) through io (kept by pointer). */
+static inline void net_set_io(struct net_stack *s, const struct net_io *io)
+{
+	s->io = io;
+}
+
+/*
+ * Run the stack's timers (reassembly expiry) due at now_ns. Cheap when none
+ * is: callers may run it on every poll.
+ */
+void net_timers(struct net_stack *s, uint64_t now_ns);
+
+/* When net_timers next has work to do; 0: never (nothing pending). */
+static inline uint64_t net_next_timer(const struct net_stack *s)
+{
+	return s->reasm_next_ns;
+}
+
+/* Give back a reassembled datagram (struct net_udp.reasm - 1) the application held. */
+void net_reasm_release(struct net_stack *s, unsigned int slot);
+
+/* The sender's Ethernet address of held reassembly slot (for replies). */
+static inline const uint8_t *net_reasm_mac(const struct net_stack *s, unsigned int slot)
+{
+	return s->reasm[slot].mac;
+}
 
 /*
  * Classify one received frame of len bytes (the buffer is writable: replies
@@ -215,6 +330,26 @@ int udp_reply_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const str
  * no pass over the payload is needed.
  */
 int udp_echo_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const struct net_udp *u);
+
+/*
+ * Answer u, which the stack holds reassembled (u->reasm != 0), with
+ * payload_len bytes at u->payload (same: unchanged, so its checksum is
+ * reused), sent through the stack's net_io in fragments as needed; the
+ * datagram stays held (release it after). 0, -EMSGSIZE (over
+ * NET_UDP_MAX_DGRAM or past the buffer), -EINVAL (source port 0, not a
+ * held datagram), -ENOSPC (buffers or transmit room ran out; counted in
+ * tx_frag_errors) or -ENOSYS (no net_io).
+ */
+int udp_reply_reasm(struct net_stack *s, const struct net_udp *u, size_t payload_len, bool same);
+
+/*
+ * Send len bytes of data (up to NET_UDP_MAX_DGRAM) from sport to
+ * dst_ip:dport through the stack's net_io, in fragments when it does not fit
+ * one frame. Errors as udp_build's, plus -ENOSPC and -ENOSYS as
+ * udp_reply_reasm's.
+ */
+int udp_send(struct net_stack *s, uint32_t dst_ip, uint16_t sport, uint16_t dport, const void *data,
+	     size_t len, uint64_t now_ns);
 
 /*
  * udp_echo_inplace of u leaves the reply's checksum partial (u came partial:

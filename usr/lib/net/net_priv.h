@@ -2,9 +2,11 @@
 #pragma once
 
 #ifdef HOST_TEST
+#include <stdlib.h>
 #include <string.h>
 #else
 #include <lib/string.h>
+#include <mc/stdlib.h>
 #endif
 #include <uapi/errno.h>
 
