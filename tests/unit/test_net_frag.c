@@ -96,7 +96,8 @@ static size_t mk_frag(uint8_t *f, uint16_t id, size_t off, size_t len, bool mf, 
 	put32(ip + 16, OUR_IP);
 	put16(ip + 10, (uint16_t)~ref_sum(ip, 20, 0));
 	if (off < sizeof(dgram))
-		memcpy(ip + 20, dgram + off, off + len <= sizeof(dgram) ? len : sizeof(dgram) - off);
+		memcpy(ip + 20, dgram + off,
+		       off + len <= sizeof(dgram) ? len : sizeof(dgram) - off);
 	return 14 + 20 + len;
 }
 
@@ -324,10 +325,10 @@ static void test_bad_fragments(void **state)
 	setup_stack();
 	make_dgram(4000, 6, PEER_IP, OUR_IP);
 	/* Alone: nothing is held for them. */
-	assert_int_equal(feed(20, 0, 0, true, &out), NET_RX_DROP);  /* empty */
-	assert_int_equal(feed(21, 0, 100, true, &out), NET_RX_DROP); /* MF, not 8n */
+	assert_int_equal(feed(20, 0, 0, true, &out), NET_RX_DROP);	     /* empty */
+	assert_int_equal(feed(21, 0, 100, true, &out), NET_RX_DROP);	     /* MF, not 8n */
 	assert_int_equal(feed(22, 0x1fff * 8, 8, false, &out), NET_RX_DROP); /* past 65515 */
-	assert_int_equal(feed(23, 65512, 8, false, &out), NET_RX_DROP);      /* ends at 65520 */
+	assert_int_equal(feed(23, 65512, 8, false, &out), NET_RX_DROP);	     /* ends at 65520 */
 	assert_int_equal(feed(24, 64000, 1516, false, &out), NET_RX_DROP);   /* ends at 65516 */
 	bad += 5;
 	assert_int_equal(stack.stats.rx_frag_bad, bad);
@@ -689,16 +690,11 @@ static void test_fuzz(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_reassemble_orders),
-	    cmocka_unit_test(test_duplicates),
-	    cmocka_unit_test(test_overlaps),
-	    cmocka_unit_test(test_too_many),
-	    cmocka_unit_test(test_bad_fragments),
-	    cmocka_unit_test(test_timeout),
-	    cmocka_unit_test(test_memory_bound),
-	    cmocka_unit_test(test_reassembled_udp_checks),
-	    cmocka_unit_test(test_fragment_output),
-	    cmocka_unit_test(test_fuzz),
+	    cmocka_unit_test(test_reassemble_orders), cmocka_unit_test(test_duplicates),
+	    cmocka_unit_test(test_overlaps),	      cmocka_unit_test(test_too_many),
+	    cmocka_unit_test(test_bad_fragments),     cmocka_unit_test(test_timeout),
+	    cmocka_unit_test(test_memory_bound),      cmocka_unit_test(test_reassembled_udp_checks),
+	    cmocka_unit_test(test_fragment_output),   cmocka_unit_test(test_fuzz),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

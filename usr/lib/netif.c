@@ -12,6 +12,8 @@
 
 #include "netif.h"
 
+#define NETIF_RETRY_NS 1000000ull /* sleep at most this long with TCP output blocked */
+
 #ifdef HOST_TEST
 /* Host unit tests stand in for the kernel and the TSC. */
 long sys_wait(uint64_t timeout_ns);
@@ -74,6 +76,7 @@ uint64_t netif_now_ns(const struct netif *nif)
 static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap);
 static int io_xmit(void *ctx, uint32_t buf, size_t len);
 static void io_release(void *ctx, uint32_t buf);
+static uint64_t io_now(void *ctx);
 
 int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct net_config *cfg)
 {
@@ -92,6 +95,10 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 	nif->io.alloc = io_alloc;
 	nif->io.xmit = io_xmit;
 	nif->io.release = io_release;
+	nif->io.now = io_now;
+	nif->io.frame_cap = vnet_frame_cap(&nif->vn);
+	/* TCP may keep half the pool in receive queues; the rest stays for the rings. */
+	nif->io.hold_max = nif->vn.nbufs / 2;
 	net_set_io(&nif->stack, &nif->io);
 	nif->qp = qp;
 	nif->poll_ns = NETIF_POLL_NS;
@@ -114,6 +121,12 @@ unsigned int netif_flush(struct netif *nif)
 {
 	unsigned int done = 0, sent = 0, k;
 
+	/* TCP builds what its connections queued (not again from inside: tx_room flushes). */
+	if (!nif->tcp_flushing && tcp_flush_pending(&nif->stack)) {
+		nif->tcp_flushing = true;
+		tcp_flush(&nif->stack, netif_now_ns(nif));
+		nif->tcp_flushing = false;
+	}
 	while (done < nif->ntx) {
 		k = vnet_tx_burst(&nif->vn, nif->tx + done, nif->ntx - done);
 		done += k;
@@ -206,6 +219,11 @@ static void io_release(void *ctx, uint32_t buf)
 	struct netif *nif = ctx;
 
 	vnet_buf_free(&nif->vn, buf);
+}
+
+static uint64_t io_now(void *ctx)
+{
+	return netif_now_ns(ctx);
 }
 
 /* ---------------------------------------------------------------- endpoints */
@@ -517,7 +535,9 @@ static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
 
 	if (p->flags & VNET_PKT_F_CSUM_PARTIAL)
 		flags |= net_rx_partial(p->data, p->len, p->csum_start, p->csum_offset);
-	switch (net_rx_flags(&nif->stack, p->data, p->len, flags, &res, now)) {
+	switch (net_rx_buf(&nif->stack, p->data, p->len, p->buf, flags, &res, now)) {
+	case NET_RX_KEPT: /* TCP data on its connection's queue, until read */
+		return;
 	case NET_RX_REPLY:
 		/* Room is certain: RX runs only with the TX queue empty. */
 		tx_queue(nif, p->buf, (uint32_t)res.len, false);
@@ -615,6 +635,10 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 		netif_flush(nif);
 		return (int)nif->queued;
 	}
+	if (tcp_has_events(&nif->stack)) {
+		netif_flush(nif);
+		return 1;
+	}
 	n = netif_poll(nif);
 	if (n)
 		return (int)n;
@@ -646,6 +670,9 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 	due = net_next_timer(&nif->stack);
 	if (due && (due <= now || due - now < left))
 		left = due <= now ? 0 : due - now;
+	/* TCP output waiting for buffers: look again soon. */
+	if (tcp_flush_pending(&nif->stack) && left > NETIF_RETRY_NS)
+		left = NETIF_RETRY_NS;
 	/*
 	 * Arm. Work that arrived since the last poll raised no interrupt:
 	 * vnet_irq_enable reports it, and sleeping on it would wait for the
@@ -680,4 +707,62 @@ int netif_drain(struct netif *nif, uint64_t timeout_ns)
 		sys_wait(DRAIN_STEP_NS);
 		drain_events(nif);
 	}
+}
+
+/* ---------------------------------------------------------------- TCP */
+
+/*
+ * The key of TCP's ISNs, cookies and hashes: the kernel's AT_RANDOM bytes
+ * (RDRAND where the CPU has it), with the TSC and the queue pair mixed in
+ * so two interfaces of a process differ.
+ */
+static void netif_secret(const struct netif *nif, uint8_t out[16])
+{
+	const uint8_t *rnd = (const uint8_t *)(uintptr_t)mc_getauxval(AT_RANDOM);
+	uint64_t mix[2] = {tsc_read() * 0x9e3779b97f4a7c15ull,
+			   (uint64_t)nif->qp << 32 ^ (uintptr_t)nif};
+
+	for (int i = 0; i < 16; i++)
+		out[i] = (uint8_t)((rnd ? rnd[i] : 0) ^ (uint8_t)(mix[i / 8] >> (i % 8 * 8)));
+}
+
+int netif_tcp_init(struct netif *nif, const struct tcp_config *cfg)
+{
+	struct tcp_config c;
+
+	if (cfg)
+		c = *cfg;
+	else
+		memset(&c, 0, sizeof(c));
+	if (!cfg || !memcmp(c.secret, (uint8_t[16]){0}, 16))
+		netif_secret(nif, c.secret);
+	return tcp_init(&nif->stack, &c);
+}
+
+/* TCP with the defaults, the first time it is used. */
+static int tcp_ready(struct netif *nif)
+{
+	if (nif->stack.tcp)
+		return 0;
+	return netif_tcp_init(nif, NULL);
+}
+
+int netif_tcp_listen(struct netif *nif, uint16_t port, unsigned int backlog,
+		     struct tcp_listener **l)
+{
+	int err = tcp_ready(nif);
+
+	return err ? err : tcp_listen(&nif->stack, port, backlog, l);
+}
+
+int netif_tcp_connect(struct netif *nif, uint32_t ip, uint16_t port, struct tcp_conn **c)
+{
+	int err = tcp_ready(nif);
+
+	return err ? err : tcp_connect(&nif->stack, ip, port, netif_now_ns(nif), c);
+}
+
+int netif_tcp_next(struct netif *nif, struct tcp_event *ev)
+{
+	return tcp_next_event(&nif->stack, ev);
 }

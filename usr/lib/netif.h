@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include <net/net.h>
+#include <net/tcp.h>
 #include <uapi/event.h>
 #include <vnet.h>
 
@@ -120,9 +121,10 @@ struct netif {
 	unsigned int last_burst; /* frames the last productive poll received */
 	netif_event_fn on_event; /* NULL: other events are counted and dropped */
 	void *event_arg;
-	uint32_t queued;  /* datagrams waiting on endpoints */
-	unsigned int ntx; /* frames in tx */
-	bool tx_blocked;  /* the last flush left frames behind: the ring was full */
+	uint32_t queued;   /* datagrams waiting on endpoints */
+	unsigned int ntx;  /* frames in tx */
+	bool tx_blocked;   /* the last flush left frames behind: the ring was full */
+	bool tcp_flushing; /* inside tcp_flush (whose buffers may flush the queue) */
 	struct vnet_pkt tx[NETIF_TX_QUEUE];
 	struct {
 		uint64_t tsc0, ns0;
@@ -256,3 +258,60 @@ int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const vo
  * how many were queued, or the first one's error if none was.
  */
 int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned int n);
+
+/*
+ * TCP over the same queue pair (RFC 9293; net/tcp.h has every call and its
+ * semantics). Event-driven and non-blocking like the UDP side: nothing
+ * here blocks or makes a system call; segments go out at netif_flush
+ * (which netif_poll and netif_wait call), timers run inside netif_poll and
+ * netif_wait wakes for them. A sketch of a server:
+ *
+ *	struct tcp_listener *l;
+ *	struct tcp_event ev;
+ *	struct tcp_conn *c;
+ *
+ *	netif_tcp_listen(&nif, 11211, 128, &l);
+ *	for (;;) {
+ *		while (netif_tcp_next(&nif, &ev)) {
+ *			if (ev.events & TCP_EV_ACCEPT)
+ *				while (tcp_accept(ev.lis, &c))
+ *					tcp_set_user(c, new_session(c));
+ *			if (ev.conn && (ev.events & TCP_EV_READ))
+ *				serve(ev.conn);	// tcp_peek, tcp_consume, tcp_send
+ *			if (ev.conn && (ev.events & TCP_EV_CLOSED))
+ *				tcp_close(ev.conn);
+ *		}
+ *		netif_wait(&nif, WAIT_FOREVER);
+ *	}
+ *
+ * Buffers: received data stays in the receive buffers it arrived in (zero
+ * copy); tcp_peek gives the bytes at the head of the stream that sit in one
+ * buffer, valid until tcp_consume/tcp_recv; consuming gives the buffers
+ * back. TCP keeps at most half the pool this way (io.hold_max); past that,
+ * in-window data is dropped and the peer resends it. tcp_send copies into
+ * the connection's send buffer (struct tcp_config.sndbuf), which holds the
+ * bytes until acknowledged. A connection handle is the application's from
+ * tcp_accept or netif_tcp_connect until tcp_close or tcp_abort; after a
+ * TCP_EV_CLOSED (reset, timeout) it stays valid, in CLOSED, until then. The
+ * stack finishes a close on its own (FIN, TIME-WAIT) and frees the
+ * connection: every counter in tcp_stats(&nif->stack) that is a gauge
+ * returns to zero when all connections are gone.
+ */
+
+/*
+ * Give the interface TCP with cfg (NULL: the defaults of
+ * tcp_config_defaults; a zero secret is replaced by random bytes). Optional:
+ * the first listen or connect does it with the defaults. 0, -EEXIST,
+ * -ENOMEM.
+ */
+int netif_tcp_init(struct netif *nif, const struct tcp_config *cfg);
+
+/* tcp_listen on nif's stack (TCP started if need be). */
+int netif_tcp_listen(struct netif *nif, uint16_t port, unsigned int backlog,
+		     struct tcp_listener **l);
+
+/* tcp_connect from nif's address: ip and port in host order. */
+int netif_tcp_connect(struct netif *nif, uint32_t ip, uint16_t port, struct tcp_conn **c);
+
+/* The next TCP event (struct tcp_event): 1, or 0 if none waits. */
+int netif_tcp_next(struct netif *nif, struct tcp_event *ev);

@@ -47,7 +47,7 @@ static bool reasm_expires(const struct net_reasm *r)
 	return r->state == NET_REASM_BUILDING || r->state == NET_REASM_DEAD;
 }
 
-void net_timers(struct net_stack *s, uint64_t now_ns)
+void ipv4_reasm_timers(struct net_stack *s, uint64_t now_ns)
 {
 	uint64_t next = 0;
 
@@ -69,7 +69,7 @@ void net_timers(struct net_stack *s, uint64_t now_ns)
 	s->reasm_next_ns = next;
 }
 
-void net_fini(struct net_stack *s)
+void ipv4_reasm_fini(struct net_stack *s)
 {
 	for (int i = 0; i < NET_REASM_SLOTS; i++) {
 		if (s->reasm[i].state != NET_REASM_FREE)
@@ -182,7 +182,7 @@ struct net_reasm *ipv4_reasm(struct net_stack *s, const uint8_t *frame, size_t h
 		*verdict = net_drop(s, &s->stats.rx_ip_fragment);
 		return NULL;
 	}
-	net_timers(s, now_ns);
+	ipv4_reasm_timers(s, now_ns);
 	for (i = 0; i < NET_REASM_SLOTS && !r; i++) {
 		if (reasm_match(&s->reasm[i], ip))
 			r = &s->reasm[i];

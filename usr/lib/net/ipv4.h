@@ -133,6 +133,12 @@ struct net_reasm *ipv4_reasm(struct net_stack *s, const uint8_t *frame, size_t h
 /* Free a slot's buffer and the slot. */
 void ipv4_reasm_free(struct net_stack *s, struct net_reasm *r);
 
+/* Give up the reassemblies whose time is up (net_timers). */
+void ipv4_reasm_timers(struct net_stack *s, uint64_t now_ns);
+
+/* Free every reassembly slot (net_fini). */
+void ipv4_reasm_fini(struct net_stack *s);
+
 /*
  * Send an IPv4 datagram to dst_be (wire order) via the Ethernet address mac
  * whose payload is hdr[0..hlen) then data[0..len), through s->io, fragmented

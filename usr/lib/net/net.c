@@ -1,11 +1,38 @@
-/* The receive dispatcher: each frame to its protocol (ARP; IPv4's ICMP and UDP). */
+/* The dispatcher: each frame to its protocol (ARP; IPv4's ICMP, UDP, TCP), and the stack's timers.
+ */
 #include "ipv4.h"
 #include "rx.h"
+#include "tcp.h"
 
 void net_init(struct net_stack *s, const struct net_config *cfg)
 {
 	memset(s, 0, sizeof(*s));
 	s->cfg = *cfg;
+}
+
+void net_fini(struct net_stack *s)
+{
+	ipv4_reasm_fini(s);
+	tcp_fini(s);
+}
+
+void net_timers(struct net_stack *s, uint64_t now_ns)
+{
+	if (s->reasm_next_ns && now_ns >= s->reasm_next_ns)
+		ipv4_reasm_timers(s, now_ns);
+	if (s->tcp)
+		tcp_run_timers(s, now_ns);
+}
+
+uint64_t net_next_timer(const struct net_stack *s)
+{
+	uint64_t a = s->reasm_next_ns, b = tcp_next_timer(s);
+
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
 }
 
 /*
@@ -35,7 +62,7 @@ static __attribute__((noinline)) int ip_rx_frag(struct net_stack *s, uint8_t *fr
 }
 
 /* After the Ethernet header: the IPv4 header checked, the datagram to its protocol. */
-static int ip_rx(struct net_stack *s, uint8_t *frame, size_t len, unsigned int flags,
+static int ip_rx(struct net_stack *s, uint8_t *frame, size_t len, uint32_t buf, unsigned int flags,
 		 struct net_rx_result *out, uint64_t now_ns)
 {
 	const struct ip_hdr *ip = (const struct ip_hdr *)(frame + ETH_HLEN);
@@ -48,6 +75,8 @@ static int ip_rx(struct net_stack *s, uint8_t *frame, size_t len, unsigned int f
 	switch (ip->proto) {
 	case IP_PROTO_UDP:
 		return udp_rx(s, ip, frame + ETH_HLEN + hlen, tot_len - hlen, flags, out);
+	case IP_PROTO_TCP:
+		return tcp_rx(s, frame, len, buf, hlen, tot_len, flags, out, now_ns);
 	case IP_PROTO_ICMP:
 		return icmp_rx(s, frame, len, hlen, tot_len, out);
 	default:
@@ -55,8 +84,8 @@ static int ip_rx(struct net_stack *s, uint8_t *frame, size_t len, unsigned int f
 	}
 }
 
-int net_rx_flags(struct net_stack *s, uint8_t *frame, size_t len, unsigned int flags,
-		 struct net_rx_result *out, uint64_t now_ns)
+int net_rx_buf(struct net_stack *s, uint8_t *frame, size_t len, uint32_t buf, unsigned int flags,
+	       struct net_rx_result *out, uint64_t now_ns)
 {
 	const struct eth_hdr *eth = (const struct eth_hdr *)frame;
 
@@ -71,7 +100,7 @@ int net_rx_flags(struct net_stack *s, uint8_t *frame, size_t len, unsigned int f
 		return net_drop(s, &s->stats.rx_bad_src);
 
 	if (eth->type == net_htons(ETH_TYPE_IPV4))
-		return ip_rx(s, frame, len, flags, out, now_ns);
+		return ip_rx(s, frame, len, buf, flags, out, now_ns);
 	if (eth->type == net_htons(ETH_TYPE_ARP))
 		return arp_rx(s, frame, len, out, now_ns);
 	return net_drop(s, &s->stats.rx_bad_ethertype);

@@ -18,8 +18,9 @@
  *   payload (except udp_build's one copy of the caller's data, skipped when it
  *   is already in place) and keep no pointer to a frame after returning.
  *   Reassembly copies fragments into heap buffers (bounded by NET_REASM_MEM);
- *   frames the stack sends on its own (fragments) come from the owner's
- *   struct net_io.
+ *   frames the stack sends on its own (fragments, TCP) come from the owner's
+ *   struct net_io, and TCP keeps received buffers (NET_RX_KEPT) until the
+ *   application has read them (tcp.h).
  * - One struct net_stack per queue pair / core: no locking, no atomics.
  * - Builders return the frame length to transmit (> 0) or a negative errno.
  */
@@ -128,6 +129,23 @@ struct net_stats {
 	uint64_t rx_frag_too_many;  /* more than NET_REASM_FRAGS: datagram abandoned */
 	uint64_t rx_frag_no_mem;    /* no slot or over NET_REASM_MEM: datagram abandoned */
 	uint64_t rx_frag_abandoned; /* a later fragment of a datagram abandoned for one of these */
+	/* TCP segments (tcp.h); a RST answering one for a closed port is not a drop. */
+	uint64_t rx_tcp_bad_len; /* data offset < 5 or past the segment */
+	uint64_t rx_tcp_bad_csum;
+	uint64_t rx_tcp_bad_opt;	/* an option of length < 2 or running past the header */
+	uint64_t rx_tcp_bad_flags;	/* SYN with FIN or RST; no ACK where one is due */
+	uint64_t rx_tcp_no_port;	/* a RST (never answered) or garbage for no connection */
+	uint64_t rx_tcp_out_of_window;	/* RFC 9293 §3.10.7.4 acceptability test failed (ACKed) */
+	uint64_t rx_tcp_paws;		/* RFC 7323 §5: an old timestamp (ACKed) */
+	uint64_t rx_tcp_bad_ack;	/* acknowledges what was never sent, or long ago */
+	uint64_t rx_tcp_rst_ignored;	/* a RST outside the window (RFC 5961 §3.2) */
+	uint64_t rx_tcp_rst_challenged; /* a RST in the window, not exactly next: challenged */
+	uint64_t rx_tcp_syn_challenged; /* a SYN on a synchronized connection: challenged */
+	uint64_t rx_tcp_dup_data;	/* data all received before (re-ACKed) */
+	uint64_t rx_tcp_no_mem;		/* no buffer to hold the data, or no connection */
+	uint64_t rx_tcp_ooo_full;	/* out of order, and the queue for that is full */
+	uint64_t rx_tcp_listen_full;	/* the listener's accept queue is full */
+	uint64_t rx_tcp_closing;	/* data after the peer's FIN or a closed handle */
 	uint64_t rx_ip_bad_proto;
 	uint64_t rx_udp_bad_len; /* UDP length < 8 or > IP payload */
 	uint64_t rx_udp_bad_csum;
@@ -157,9 +175,15 @@ struct net_io {
 	 * buffer back whatever happens. 0, or -ENOSPC (no room: dropped).
 	 */
 	int (*xmit)(void *ctx, uint32_t buf, size_t len);
-	/* Give back a buffer from alloc that is not transmitted after all. */
+	/* Give back a buffer: from alloc and not transmitted, or a kept receive buffer. */
 	void (*release)(void *ctx, uint32_t buf);
+	/* The monotonic clock, for API calls that start timers (tcp_close ...). */
+	uint64_t (*now)(void *ctx);
+	uint32_t frame_cap; /* bytes every buffer holds from the frame's start */
+	uint32_t hold_max;  /* receive buffers TCP may keep at once */
 };
+
+#define NET_BUF_NONE 0xffffffffu /* net_rx_buf: the frame is in no buffer TCP could keep */
 
 enum net_reasm_state {
 	NET_REASM_FREE = 0,
@@ -194,6 +218,7 @@ struct net_stack {
 	struct net_arp_entry arp[NET_ARP_SLOTS];
 	uint64_t udp_ports[65536 / 64]; /* bitmap of bound UDP ports */
 	const struct net_io *io;	/* NULL: nothing but in-place replies and built frames */
+	struct tcp_stack *tcp;		/* NULL until tcp_init */
 	uint64_t reasm_next_ns;		/* earliest expiry of a reassembly; 0: none */
 	struct net_reasm reasm[NET_REASM_SLOTS];
 };
@@ -204,6 +229,7 @@ enum net_rx_verdict {
 	NET_RX_CONSUMED, /* handled (e.g. ARP learned); recycle the buffer */
 	NET_RX_REPLY,	 /* frame rewritten in place: transmit out->len bytes of it */
 	NET_RX_UDP,	 /* a datagram for a bound port: see out->udp */
+	NET_RX_KEPT,	 /* the stack keeps the buffer (TCP data) and gives it back via net_io */
 };
 
 /* net_rx_flags flags. */
@@ -257,7 +283,7 @@ void udp_csum_complete(uint8_t *frame, size_t len);
 /* Reset s (stats, ARP cache, bound ports) and take the configuration. */
 void net_init(struct net_stack *s, const struct net_config *cfg);
 
-/* Free what the stack holds (reassembly buffers, held datagrams included). */
+/* Free what the stack holds (reassembly buffers, held datagrams, TCP included). */
 void net_fini(struct net_stack *s);
 
 /* Let the stack send frames of its own (fragments) through io (kept by pointer). */
@@ -267,16 +293,13 @@ static inline void net_set_io(struct net_stack *s, const struct net_io *io)
 }
 
 /*
- * Run the stack's timers (reassembly expiry) due at now_ns. Cheap when none
- * is: callers may run it on every poll.
+ * Run the stack's timers (reassembly expiry, TCP) due at now_ns. Cheap when
+ * none is: callers may run it on every poll.
  */
 void net_timers(struct net_stack *s, uint64_t now_ns);
 
 /* When net_timers next has work to do; 0: never (nothing pending). */
-static inline uint64_t net_next_timer(const struct net_stack *s)
-{
-	return s->reasm_next_ns;
-}
+uint64_t net_next_timer(const struct net_stack *s);
 
 /* Give back a reassembled datagram (struct net_udp.reasm - 1) the application held. */
 void net_reasm_release(struct net_stack *s, unsigned int slot);
@@ -288,12 +311,19 @@ static inline const uint8_t *net_reasm_mac(const struct net_stack *s, unsigned i
 }
 
 /*
- * Classify one received frame of len bytes (the buffer is writable: replies
- * are built in place).  Returns an enum net_rx_verdict.  flags is a set of
- * NET_RX_F_*; now_ns is a monotonic clock for the ARP cache.
+ * Classify one received frame of len bytes in the owner's buffer buf (the
+ * buffer is writable: replies are built in place; NET_BUF_NONE: TCP cannot
+ * keep it). Returns an enum net_rx_verdict. flags is a set of NET_RX_F_*;
+ * now_ns is a monotonic clock (ARP cache, TCP).
  */
-int net_rx_flags(struct net_stack *s, uint8_t *frame, size_t len, unsigned int flags,
-		 struct net_rx_result *out, uint64_t now_ns);
+int net_rx_buf(struct net_stack *s, uint8_t *frame, size_t len, uint32_t buf, unsigned int flags,
+	       struct net_rx_result *out, uint64_t now_ns);
+
+static inline int net_rx_flags(struct net_stack *s, uint8_t *frame, size_t len, unsigned int flags,
+			       struct net_rx_result *out, uint64_t now_ns)
+{
+	return net_rx_buf(s, frame, len, NET_BUF_NONE, flags, out, now_ns);
+}
 
 static inline int net_rx(struct net_stack *s, uint8_t *frame, size_t len, struct net_rx_result *out,
 			 uint64_t now_ns)
