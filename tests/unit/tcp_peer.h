@@ -21,16 +21,16 @@
 #include <net/tcp.h>
 #include <uapi/errno.h>
 
-#define OUR_IP	  0x0a00020fu /* 10.0.2.15 */
-#define PEER_IP	  0x0a000264u /* 10.0.2.100 */
-#define GW_IP	  0x0a000202u
-#define NETMASK	  0xffffff00u
-#define T0	  1000000000000ull /* the fake clock starts at 1000 s */
-#define MS	  1000000ull
-#define SEC	  1000000000ull
-#define POOL_N	  1024
-#define BUF_SZ	  2048
-#define WIRE_MAX  4096
+#define OUR_IP	 0x0a00020fu /* 10.0.2.15 */
+#define PEER_IP	 0x0a000264u /* 10.0.2.100 */
+#define GW_IP	 0x0a000202u
+#define NETMASK	 0xffffff00u
+#define T0	 1000000000000ull /* the fake clock starts at 1000 s */
+#define MS	 1000000ull
+#define SEC	 1000000000ull
+#define POOL_N	 1024
+#define BUF_SZ	 2048
+#define WIRE_MAX 4096
 
 static const uint8_t our_mac[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static const uint8_t peer_mac[6] = {0x52, 0x55, 0x0a, 0x00, 0x02, 0x64};
@@ -247,8 +247,8 @@ struct seg {
 
 /* Build the peer's segment into f; opts (optlen bytes, padded by the caller) are raw. */
 static inline size_t build_seg(uint8_t *f, const struct peer *p, uint8_t flags, uint32_t seq,
-			uint32_t ack, const void *data, size_t len, const uint8_t *opts,
-			size_t optlen)
+			       uint32_t ack, const void *data, size_t len, const uint8_t *opts,
+			       size_t optlen)
 {
 	uint8_t *ip = f + 14, *th = ip + 20;
 	size_t hl = 20 + optlen, tot = 20 + hl + len;
@@ -277,7 +277,8 @@ static inline size_t build_seg(uint8_t *f, const struct peer *p, uint8_t flags, 
 	put16(th + 14, p->win);
 	put16(th + 16, 0);
 	put16(th + 18, 0);
-	memcpy(th + 20, opts, optlen);
+	if (optlen)
+		memcpy(th + 20, opts, optlen);
 	if (len)
 		memcpy(th + hl, data, len);
 	c = (uint16_t)~ref_sum(th, hl + len, ref_pseudo(p->ip, OUR_IP, 6, hl + len));
@@ -342,7 +343,7 @@ static inline int deliver_raw(const uint8_t *f, size_t len)
 
 /* The peer sends flags with seq/ack as given; data and its usual options. */
 static inline int peer_send_at(struct peer *p, uint8_t flags, uint32_t seq, uint32_t ack,
-			const void *data, size_t len)
+			       const void *data, size_t len)
 {
 	uint8_t f[BUF_SZ], o[40];
 	size_t ol;
@@ -431,6 +432,7 @@ static inline bool wire_get(struct seg *s)
 /* The next segment must be there: parse it, and let the peer note what it acknowledges. */
 static inline void expect_seg(struct peer *p, struct seg *s, uint8_t flags)
 {
+	pump(); /* what netif_flush would send by now */
 	assert_true(wire_get(s));
 	assert_int_equal(s->flags, flags);
 	assert_int_equal(s->dport, p->port);
@@ -444,6 +446,7 @@ static inline void expect_none(void)
 {
 	struct seg s;
 
+	pump();
 	if (wire_get(&s))
 		fail_msg("unexpected segment flags 0x%x seq %u ack %u len %zu", s.flags, s.seq,
 			 s.ack, s.len);
@@ -464,8 +467,10 @@ static inline struct tcp_conn *open_passive(struct peer *p, struct tcp_listener 
 	assert_int_equal(peer_send(p, F_ACK, NULL, 0), NET_RX_CONSUMED);
 	pump();
 	expect_none();
-	assert_int_equal(tcp_next_event(&stack, &ev), 1);
-	assert_ptr_equal(ev.lis, l);
+	/* Other connections' events may come first. */
+	do
+		assert_int_equal(tcp_next_event(&stack, &ev), 1);
+	while (ev.lis != l);
 	assert_true(ev.events & TCP_EV_ACCEPT);
 	assert_int_equal(tcp_accept(l, &c), 1);
 	assert_int_equal(tcp_state(c), TCP_ESTABLISHED);

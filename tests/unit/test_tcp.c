@@ -1,4 +1,5 @@
-/* Unit tests of TCP (RFC 9293 and friends) against a scripted peer: every state, close path, recovery and defence. */
+/* Unit tests of TCP (RFC 9293 and friends) against a scripted peer: every state, close path,
+ * recovery and defence. */
 /* unit-sources: usr/lib/net/[a-z]*.c */
 /* unit-cflags: -Iusr/lib */
 #include "tcp_peer.h"
@@ -577,6 +578,720 @@ static void test_closed_port(void **state)
 	stack_free();
 }
 
+/* ---------------------------------------------------------------- recovery */
+
+/* Send n full segments of pattern data on c; returns the seq of the first. */
+static uint32_t send_segments(struct tcp_conn *c, struct peer *p, int n, uint8_t *pat)
+{
+	struct seg s;
+	uint32_t first = 0;
+
+	for (int i = 0; i < n * 1448; i++)
+		pat[i] = (uint8_t)(i * 13 + 1);
+	assert_int_equal(tcp_send(c, pat, (size_t)n * 1448), n * 1448);
+	pump();
+	for (int i = 0; i < n; i++) {
+		expect_seg(p, &s, F_ACK | (i == n - 1 ? F_PSH : 0));
+		if (!i)
+			first = s.seq;
+		assert_int_equal(s.seq, first + (uint32_t)i * 1448);
+	}
+	expect_none();
+	return first;
+}
+
+/*
+ * RFC 6298: unanswered data is resent after RTO, which doubles each time
+ * (§5.5), and a resent segment gives no RTT sample (Karn); then, after
+ * user_timeout_ns without progress, the connection is given up (RST).
+ */
+static void test_rto_backoff(void **state)
+{
+	struct tcp_config cfg = {.user_timeout_ns = 10 * SEC};
+	static uint8_t pat[1448 * 4];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint64_t last, gap = 0;
+	uint32_t first;
+	int resent = 0;
+
+	(void)state;
+	stack_new(&cfg);
+	c = setup_conn(&p, &l);
+	first = send_segments(c, &p, 1, pat);
+	last = now_ns;
+	/* The handshake gave an RTT under 1 ms: RTO is the 200 ms floor. */
+	while (now_ns < T0 + 20 * SEC && tcp_state(c) == TCP_ESTABLISHED) {
+		advance(MS);
+		while (wire_get(&s)) {
+			if (s.flags & F_RST)
+				break;
+			assert_int_equal(s.seq, first);
+			assert_int_equal(s.len, 1448);
+			if (resent == 0)
+				assert_true(now_ns - last >= 200 * MS && now_ns - last <= 202 * MS);
+			else
+				assert_true(now_ns - last >= 2 * gap - 2 * MS &&
+					    now_ns - last <= 2 * gap + 2 * MS);
+			gap = now_ns - last;
+			last = now_ns;
+			resent++;
+		}
+	}
+	assert_true(resent >= 5);
+	assert_int_equal(tcp_state(c), TCP_CLOSED);
+	assert_int_equal(tcp_error(c), -ETIMEDOUT);
+	assert_int_equal(tstats()->timeouts, 1);
+	assert_int_equal(tstats()->rto_expiries, resent);
+	expect_event(c, TCP_EV_CLOSED);
+	tcp_close(c);
+	check_all_free();
+	stack_free();
+}
+
+/*
+ * RFC 5681 §3.2 and RFC 6582: two segments of ten lost; three duplicate
+ * ACKs resend the first, a partial ACK the second, the full ACK ends
+ * recovery with cwnd = ssthresh.
+ */
+static void test_fast_retransmit_newreno(void **state)
+{
+	static uint8_t pat[1448 * 10];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint32_t first;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	first = send_segments(c, &p, 10, pat);
+	/* Segments 2 and 5 (0-based) are lost: the peer acks 2 and repeats that. */
+	p.ack = first + 2 * 1448;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.seq, first + 2 * 1448);
+	assert_int_equal(s.len, 1448);
+	assert_memory_equal(s.data, pat + 2 * 1448, 1448);
+	assert_int_equal(tstats()->fast_retransmits, 1);
+	/* More dupacks inflate the window; nothing new to send here. */
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	pump();
+	expect_none();
+	/* The resent segment fills the first hole: a partial ACK up to the second. */
+	p.ack = first + 5 * 1448;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.seq, first + 5 * 1448);
+	assert_int_equal(tstats()->partial_acks, 1);
+	/* All of it: recovery ends. */
+	p.ack = first + 10 * 1448;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	pump();
+	expect_none();
+	assert_int_equal(tstats()->snd_bytes, 0);
+	assert_int_equal(tstats()->dupacks_rx, 4);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* RFC 9293 §3.8.6.1: a zero window is probed with back-off until it opens. */
+static void test_zero_window(void **state)
+{
+	static uint8_t pat[1448 * 4];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint64_t t0;
+	int probes = 0;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	/* The peer's window closes after the first segment. */
+	p.win = 0;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	assert_int_equal(tcp_send(c, pat, 3000), 3000);
+	pump();
+	expect_none();
+	t0 = now_ns;
+	while (now_ns < t0 + 3 * SEC) {
+		advance(MS);
+		while (wire_get(&s)) {
+			/* A probe: one below snd_una, no data (as Linux), answered by an ACK. */
+			assert_int_equal(s.flags, F_ACK);
+			assert_int_equal(s.len, 0);
+			assert_int_equal(s.seq, p.ack - 1);
+			probes++;
+			assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+		}
+	}
+	/* At 200, 600 and 1400 ms (the interval doubles; the next is at 3 s). */
+	assert_int_equal(probes, 3);
+	assert_int_equal(tstats()->window_probes, 3);
+	assert_int_equal(tcp_state(c), TCP_ESTABLISHED);
+	/* It opens: the data flows. */
+	p.win = 1000;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_true(s.len > 0);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* ---------------------------------------------------------------- receiving */
+
+/*
+ * Out of order (RFC 5681 §4.2): each such segment is kept and answered at
+ * once by a duplicate ACK; overlaps keep the first copy; filling the hole
+ * delivers everything in order with one ACK.
+ */
+static void test_out_of_order(void **state)
+{
+	static uint8_t pat[6000], got[6000];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint32_t base;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 5 + 3);
+	base = p.seq;
+	/* [1000, 2000) then [3000, 4000), then [1800, 3200) overlapping both. */
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 1000, p.ack, pat + 1000, 1000),
+			 NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, base);
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 3000, p.ack, pat + 3000, 1000),
+			 NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 1800, p.ack, pat + 1800, 1400),
+			 NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, base);
+	/* A copy of what is held: nothing new. */
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 1200, p.ack, pat + 1200, 300), NET_RX_DROP);
+	assert_int_equal(stack.stats.rx_tcp_dup_data, 1);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(tcp_readable(c), 0);
+	assert_int_equal(tstats()->ooo_segs, 3);
+	/* The hole at the front is filled: 4000 bytes in order, one ACK. */
+	assert_int_equal(peer_send_at(&p, F_ACK, base, p.ack, pat, 1000), NET_RX_KEPT);
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, base + 4000);
+	expect_none();
+	assert_int_equal(read_all(c, got, sizeof(got)), 4000);
+	assert_memory_equal(got, pat, 4000);
+	/* Old data (all before rcv_nxt) is acknowledged again, not kept. */
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 100, p.ack, pat + 100, 100), NET_RX_DROP);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, base + 4000);
+	/* Data past the window is cut at its edge. */
+	p.seq = base + 4000;
+	assert_int_equal(tstats()->rx_held, 0);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* Small segments are copied into the previous buffer's room: few buffers, same bytes. */
+static void test_coalesce(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	uint8_t got[400], want[400];
+	const uint8_t *ptr;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	for (int i = 0; i < 40; i++) {
+		uint8_t b[10];
+
+		memset(b, 'a' + i % 26, sizeof(b));
+		memcpy(want + i * 10, b, 10);
+		assert_int_equal(peer_send(&p, F_ACK | F_PSH, b, 10),
+				 i ? NET_RX_CONSUMED : NET_RX_KEPT);
+	}
+	assert_int_equal(tstats()->rx_held, 1);
+	assert_int_equal(tstats()->coalesced, 39);
+	assert_int_equal(tcp_peek(c, &ptr), 400); /* all in one buffer */
+	assert_int_equal(read_all(c, got, sizeof(got)), 400);
+	assert_memory_equal(got, want, 400);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* The receive window: scaled by our shift, never shrunk, reopened by reading (RFC 7323, 9293). */
+static void test_receive_window(void **state)
+{
+	struct tcp_config cfg = {.rcvbuf = 8192};
+	static uint8_t pat[8192];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+
+	(void)state;
+	stack_new(&cfg);
+	c = setup_conn(&p, &l);
+	/* 8192 bytes fit unscaled: our SYN-ACK offered no shift, so the field is bytes. */
+	for (int i = 0; i < 5; i++) {
+		assert_int_equal(peer_send(&p, F_ACK, pat, 1448), NET_RX_KEPT);
+		if (i % 2)
+			expect_seg(&p, &s, F_ACK);
+	}
+	assert_int_equal(s.win, 8192 - 4 * 1448);
+	/* 8192 - 5 * 1448 = 952 left: 1448 more are cut to 952. */
+	assert_int_equal(peer_send(&p, F_ACK, pat, 1448), NET_RX_KEPT);
+	p.seq -= 1448 - 952;
+	assert_int_equal(tcp_readable(c), 8192);
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.win, 0);
+	assert_int_equal(s.ack, p.seq);
+	/* Full: a byte more is out of the window. */
+	assert_int_equal(peer_send(&p, F_ACK, pat, 1), NET_RX_DROP);
+	assert_int_equal(stack.stats.rx_tcp_out_of_window, 1);
+	p.seq--;
+	expect_seg(&p, &s, F_ACK);
+	/* Reading a little does not reopen it (silly window avoidance); reading half does. */
+	tcp_consume(c, 100);
+	pump();
+	expect_none();
+	tcp_consume(c, 4000);
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.win, 4100);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* ---------------------------------------------------------------- sending */
+
+/* Nagle (RFC 9293 §3.7.4) holds small sends while data is unacknowledged; nodelay does not. */
+static void test_nagle(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	assert_int_equal(tcp_send(c, "a", 1), 1);
+	pump();
+	expect_seg(&p, &s, F_ACK | F_PSH);
+	assert_int_equal(tcp_send(c, "b", 1), 1);
+	pump();
+	assert_int_equal(tcp_send(c, "c", 1), 1);
+	pump();
+	expect_none();
+	p.ack = s.seq + 1;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	pump();
+	expect_seg(&p, &s, F_ACK | F_PSH);
+	assert_int_equal(s.len, 2);
+	assert_memory_equal(s.data, "bc", 2);
+	tcp_set_nodelay(c, true);
+	assert_int_equal(tcp_send(c, "d", 1), 1);
+	pump();
+	expect_seg(&p, &s, F_ACK | F_PSH);
+	assert_int_equal(s.len, 1);
+	/* Several sends before one flush still make one segment. */
+	assert_int_equal(tcp_send(c, "e", 1), 1);
+	assert_int_equal(tcp_send(c, "f", 1), 1);
+	pump();
+	expect_seg(&p, &s, F_ACK | F_PSH);
+	assert_int_equal(s.len, 2);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* The send buffer fills: short sends, then TCP_EV_WRITE once acknowledged data frees room. */
+static void test_send_buffer_full(void **state)
+{
+	struct tcp_config cfg = {.sndbuf = 10000};
+	static uint8_t pat[20000];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint32_t acked = 0;
+
+	(void)state;
+	stack_new(&cfg);
+	c = setup_conn(&p, &l);
+	assert_int_equal(tcp_send(c, pat, sizeof(pat)), 10000);
+	assert_int_equal(tcp_send(c, pat, 1), 0);
+	assert_int_equal(tcp_sendable(c), 0);
+	pump();
+	while (wire_get(&s))
+		acked += (uint32_t)s.len;
+	assert_int_equal(acked, 6 * 1448); /* Nagle keeps the last 1312 bytes */
+	p.ack += acked;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_event(c, TCP_EV_WRITE);
+	expect_seg(&p, &s, F_ACK | F_PSH);
+	assert_int_equal(s.len, 10000 - acked);
+	p.ack += (uint32_t)s.len;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	assert_int_equal(tcp_sendable(c), 10000);
+	tcp_abort(c);
+	check_all_free();
+	stack_free();
+}
+
+/* The peer's MSS bounds our segments (less our timestamp option); its window scale applies. */
+static void test_mss_and_scale(void **state)
+{
+	static uint8_t pat[4000];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	p.mss = 536;
+	p.ws = 2;
+	c = open_passive(&p, l);
+	drain_events();
+	/* A window field of 300 scaled by 4: 1200 bytes. */
+	p.win = 300;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	assert_int_equal(tcp_send(c, pat, sizeof(pat)), sizeof(pat));
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.len, 536 - 12);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.len, 524);
+	/* 1200 - 1048 = 152 left, under half the largest window seen: wait (SWS). */
+	expect_none();
+	tcp_abort(c);
+	stack_free();
+
+	/* No options at all: MSS 536, no scaling, no timestamps. */
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	p.mss = 0;
+	p.ws = 0xff;
+	p.ts = false;
+	assert_int_equal(peer_send(&p, F_SYN, NULL, 0), NET_RX_CONSUMED);
+	pump();
+	expect_seg(&p, &s, F_SYN | F_ACK);
+	assert_false(s.ws_ok);
+	assert_false(s.ts_ok);
+	assert_true(s.mss_ok);
+	p.ack = s.seq + 1;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	assert_int_equal(tcp_accept(l, &c), 1);
+	assert_int_equal(tcp_send(c, pat, 600), 600);
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.len, 536);
+	assert_false(s.ts_ok);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* RFC 7323 §5: a segment with an older timestamp is dropped (and ACKed). */
+static void test_paws(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	assert_int_equal(peer_send(&p, F_ACK, "new", 3), NET_RX_KEPT);
+	p.tsval -= 100;
+	assert_int_equal(peer_send(&p, F_ACK, "old", 3), NET_RX_DROP);
+	assert_int_equal(stack.stats.rx_tcp_paws, 1);
+	assert_int_equal(tcp_readable(c), 3);
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, p.seq - 3);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* ---------------------------------------------------------------- defences */
+
+/*
+ * RFC 4987: past the backlog, SYNs get cookies and no state; a valid
+ * cookie ACK makes the connection, a forged one a RST; the connection made
+ * from a cookie keeps the peer's MSS, window scale and timestamps.
+ */
+static void test_syn_cookies(void **state)
+{
+	static uint8_t pat[3000];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p[4];
+	struct seg s;
+	uint32_t cookie;
+
+	(void)state;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 2, &l), 0);
+	for (int i = 0; i < 3; i++) {
+		peer_init(&p[i], (uint16_t)(PPORT + i), PORT);
+		assert_int_equal(peer_send(&p[i], F_SYN, NULL, 0),
+				 i < 2 ? NET_RX_CONSUMED : NET_RX_REPLY);
+		pump();
+		expect_seg(&p[i], &s, F_SYN | F_ACK);
+		p[i].ack = s.seq + 1;
+	}
+	assert_int_equal(tstats()->conns, 2);
+	assert_int_equal(tstats()->syncookies_tx, 1);
+	cookie = p[2].ack - 1;
+	assert_true(s.ws_ok && s.ts_ok && s.mss_ok);
+	/* A forged ACK for the listener: RST. */
+	peer_init(&p[3], PPORT + 3, PORT);
+	assert_int_equal(peer_send_at(&p[3], F_ACK, 1234, cookie + 1, NULL, 0), NET_RX_REPLY);
+	expect_seg(&p[3], &s, F_RST);
+	assert_int_equal(tstats()->syncookies_bad, 1);
+	/* The real one: a connection, with data in the same ACK. */
+	assert_int_equal(peer_send(&p[2], F_ACK | F_PSH, "via cookie", 10), NET_RX_KEPT);
+	assert_int_equal(tstats()->syncookies_ok, 1);
+	assert_int_equal(tstats()->conns, 3);
+	assert_int_equal(tcp_accept(l, &c), 1);
+	assert_int_equal(tcp_readable(c), 10);
+	assert_int_equal(tcp_send(c, pat, sizeof(pat)), sizeof(pat));
+	pump();
+	expect_seg(&p[2], &s, F_ACK); /* the delayed ACK rides on data */
+	assert_int_equal(s.len, 1448);
+	assert_true(s.ts_ok);
+	wire_head = wire_tail;
+	tcp_abort(c);
+	expect_seg(&p[2], &s, F_RST | F_ACK);
+	/* The same cookie, too old now (past two 64 s periods): refused. */
+	advance(200 * SEC);
+	wire_head = wire_tail;
+	assert_int_equal(peer_send_at(&p[2], F_ACK, p[2].seq - 10, cookie + 1, NULL, 0),
+			 NET_RX_REPLY);
+	expect_seg(&p[2], &s, F_RST);
+	assert_int_equal(tstats()->syncookies_ok, 1);
+	stack_free();
+}
+
+/* A SYN-RECEIVED connection whose SYN-ACKs go unanswered is dropped, its memory freed. */
+static void test_synack_retries(void **state)
+{
+	struct tcp_config cfg = {.synack_retries = 2};
+	struct tcp_listener *l;
+	struct peer p;
+	struct seg s;
+	int n = 0;
+
+	(void)state;
+	stack_new(&cfg);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	assert_int_equal(peer_send(&p, F_SYN, NULL, 0), NET_RX_CONSUMED);
+	pump();
+	/* A retransmitted SYN gets the SYN-ACK again. */
+	assert_int_equal(peer_send_at(&p, F_SYN, p.seq - 1, 0, NULL, 0), NET_RX_CONSUMED);
+	for (int i = 0; i < 100; i++) {
+		while (wire_get(&s)) {
+			assert_int_equal(s.flags, F_SYN | F_ACK);
+			n++;
+		}
+		advance(100 * MS);
+	}
+	assert_int_equal(n, 4); /* first, the answer to the copy, two retries */
+	assert_int_equal(tstats()->syn_backlog_drops, 1);
+	check_all_free();
+	stack_free();
+}
+
+/* RFC 5961 §7: challenge ACKs are limited per second. */
+static void test_challenge_limit(void **state)
+{
+	struct tcp_config cfg = {.challenge_acks = 5};
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+
+	(void)state;
+	stack_new(&cfg);
+	c = setup_conn(&p, &l);
+	for (int i = 0; i < 20; i++)
+		assert_int_equal(peer_send_at(&p, F_RST, p.seq + 1 + (uint32_t)i, 0, NULL, 0),
+				 NET_RX_DROP);
+	assert_int_equal(wire_count(), 5);
+	assert_int_equal(tstats()->challenge_limited, 15);
+	advance(SEC);
+	wire_head = wire_tail;
+	assert_int_equal(peer_send_at(&p, F_RST, p.seq + 1, 0, NULL, 0), NET_RX_DROP);
+	assert_int_equal(wire_count(), 1);
+	assert_int_equal(tcp_state(c), TCP_ESTABLISHED);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* Bad checksums, lengths and options are dropped and counted; a huge window scale is clamped. */
+static void test_malformed(void **state)
+{
+	static const struct {
+		uint8_t opt[8];
+		size_t len;
+		bool ok;
+	} opts[] = {
+	    {{2, 0, 0, 0}, 4, false},  /* zero length */
+	    {{2, 1, 0, 0}, 4, false},  /* length one */
+	    {{1, 1, 2, 4}, 4, false},  /* MSS running past the header */
+	    {{8, 10, 0, 0}, 4, false}, /* TS past the header */
+	    {{2, 3, 1, 0}, 4, false},  /* MSS of the wrong length */
+	    {{3, 3, 200, 0}, 4, true}, /* window scale 200: used as 14 */
+	    {{99, 4, 1, 2}, 4, true},  /* unknown: skipped */
+	    {{0, 2, 0, 0}, 4, true},   /* EOL, then anything */
+	    {{1, 1, 1, 1, 1, 1, 1, 1}, 8, true},
+	};
+	struct tcp_listener *l;
+	struct peer p;
+	uint8_t f[BUF_SZ], o[8];
+	size_t n;
+
+	(void)state;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
+		memset(o, 0, sizeof(o));
+		memcpy(o, opts[i].opt, opts[i].len);
+		n = build_seg(f, &p, F_SYN, p.seq, 0, NULL, 0, o, (opts[i].len + 3) & ~3u);
+		if (deliver_raw(f, n) != (opts[i].ok ? NET_RX_CONSUMED : NET_RX_DROP))
+			fail_msg("options case %zu", i);
+		p.port++;
+	}
+	assert_int_equal(stack.stats.rx_tcp_bad_opt, 5);
+	assert_int_equal(tstats()->wscale_clamped, 1);
+	/* A bad checksum: every bit of the checksum field flipped in turn. */
+	for (int bit = 0; bit < 16; bit++) {
+		n = build_seg(f, &p, F_SYN, p.seq, 0, NULL, 0, NULL, 0);
+		f[14 + 20 + 16 + bit / 8] ^= (uint8_t)(1 << (bit % 8));
+		assert_int_equal(deliver_raw(f, n), NET_RX_DROP);
+	}
+	assert_int_equal(stack.stats.rx_tcp_bad_csum, 16);
+	/* Data offset below 5 or past the segment. */
+	n = build_seg(f, &p, F_SYN, p.seq, 0, NULL, 0, NULL, 0);
+	f[14 + 20 + 12] = 0x40;
+	assert_int_equal(deliver_raw(f, n), NET_RX_DROP);
+	f[14 + 20 + 12] = 0xf0;
+	assert_int_equal(deliver_raw(f, n), NET_RX_DROP);
+	assert_int_equal(stack.stats.rx_tcp_bad_len, 2);
+	/* SYN with FIN, SYN with RST. */
+	n = build_seg(f, &p, F_SYN | F_FIN, p.seq, 0, NULL, 0, NULL, 0);
+	assert_int_equal(deliver_raw(f, n), NET_RX_DROP);
+	n = build_seg(f, &p, F_SYN | F_RST, p.seq, 0, NULL, 0, NULL, 0);
+	assert_int_equal(deliver_raw(f, n), NET_RX_DROP);
+	assert_int_equal(stack.stats.rx_tcp_bad_flags, 2);
+	stack_free();
+}
+
+/* A new SYN ends TIME-WAIT (RFC 9293 §3.10.7.4) when its timestamp is newer. */
+static void test_time_wait_reuse(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	tcp_close(c);
+	pump();
+	expect_seg(&p, &s, F_ACK | F_FIN);
+	p.ack = s.seq + 1;
+	assert_int_equal(peer_send(&p, F_ACK | F_FIN, NULL, 0), NET_RX_CONSUMED);
+	pump();
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(tstats()->time_wait, 1);
+	/* The same ports again. */
+	p.seq += 100000;
+	c = open_passive(&p, l);
+	assert_int_equal(tstats()->tw_reused, 1);
+	assert_int_equal(tstats()->time_wait, 0);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* Receive buffers TCP may keep are bounded (io.hold_max): past it, in-window data is dropped. */
+static void test_hold_bound(void **state)
+{
+	static uint8_t pat[1448];
+	struct tcp_listener *l;
+	struct tcp_conn *c[40];
+	struct peer p[40];
+	uint32_t saved = io.hold_max;
+
+	(void)state;
+	io.hold_max = 20;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 64, &l), 0);
+	for (int i = 0; i < 40; i++) {
+		peer_init(&p[i], (uint16_t)(PPORT + i), PORT);
+		c[i] = open_passive(&p[i], l);
+		assert_int_equal(peer_send(&p[i], F_ACK, pat, sizeof(pat)),
+				 i < 20 ? NET_RX_KEPT : NET_RX_DROP);
+		pump();
+		wire_head = wire_tail; /* ACKs (delayed, or telling the peer to resend) */
+	}
+	assert_int_equal(tstats()->rx_held, 20);
+	assert_int_equal(stack.stats.rx_tcp_no_mem, 20);
+	for (int i = 0; i < 40; i++)
+		tcp_abort(c[i]);
+	io.hold_max = saved;
+	check_all_free();
+	stack_free();
+}
+
+/* Connections are bounded (max_conns): a SYN past it gets a cookie instead of memory. */
+static void test_conn_bound(void **state)
+{
+	struct tcp_config cfg = {.max_conns = 3};
+	struct tcp_listener *l;
+	struct peer p[5];
+	struct seg s;
+
+	(void)state;
+	stack_new(&cfg);
+	assert_int_equal(tcp_listen(&stack, PORT, 64, &l), 0);
+	for (int i = 0; i < 5; i++) {
+		peer_init(&p[i], (uint16_t)(PPORT + i), PORT);
+		assert_int_equal(peer_send(&p[i], F_SYN, NULL, 0),
+				 i < 3 ? NET_RX_CONSUMED : NET_RX_REPLY);
+		pump();
+		expect_seg(&p[i], &s, F_SYN | F_ACK);
+	}
+	assert_int_equal(tstats()->conns, 3);
+	assert_int_equal(tstats()->no_conn_mem, 2);
+	tcp_unlisten(l);
+	check_all_free();
+	stack_free();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -595,6 +1310,23 @@ int main(void)
 	    cmocka_unit_test(test_rst_checks),
 	    cmocka_unit_test(test_syn_challenge),
 	    cmocka_unit_test(test_closed_port),
+	    cmocka_unit_test(test_rto_backoff),
+	    cmocka_unit_test(test_fast_retransmit_newreno),
+	    cmocka_unit_test(test_zero_window),
+	    cmocka_unit_test(test_out_of_order),
+	    cmocka_unit_test(test_coalesce),
+	    cmocka_unit_test(test_receive_window),
+	    cmocka_unit_test(test_nagle),
+	    cmocka_unit_test(test_send_buffer_full),
+	    cmocka_unit_test(test_mss_and_scale),
+	    cmocka_unit_test(test_paws),
+	    cmocka_unit_test(test_syn_cookies),
+	    cmocka_unit_test(test_synack_retries),
+	    cmocka_unit_test(test_challenge_limit),
+	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_time_wait_reuse),
+	    cmocka_unit_test(test_hold_bound),
+	    cmocka_unit_test(test_conn_bound),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

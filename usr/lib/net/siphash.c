@@ -1,4 +1,5 @@
-/* SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012): keyed hashes for TCP. */
+/* SipHash-2-4 (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012): keyed hashes for
+ * TCP. */
 #include "tcp_priv.h"
 
 static inline uint64_t rotl(uint64_t x, int b)
@@ -51,7 +52,8 @@ uint64_t net_siphash(const uint64_t key[2], const void *data, size_t len)
 	size_t i;
 
 	for (; len >= 8; p += 8, len -= 8) {
-		__builtin_memcpy(&m, p, 8); /* little-endian words (the build asserts the host is) */
+		__builtin_memcpy(&m, p,
+				 8); /* little-endian words (the build asserts the host is) */
 		sip_word(&s, m);
 	}
 	for (i = 0; i < len; i++)

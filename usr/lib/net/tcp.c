@@ -198,10 +198,10 @@ static uint64_t tuple_hash(const struct tcp_stack *ts, uint32_t raddr, uint16_t 
  * RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport,
  * secretkey), M a 4-microsecond timer, F a keyed hash (here SipHash).
  */
-uint32_t tcp_isn(struct tcp_stack *ts, uint32_t raddr, uint16_t rport, uint16_t lport,
-		 uint64_t now)
+uint32_t tcp_isn(struct tcp_stack *ts, uint32_t raddr, uint16_t rport, uint16_t lport, uint64_t now)
 {
-	return (uint32_t)(now / 4000) + (uint32_t)tuple_hash(ts, raddr, rport, lport, HASH_ISN, 0, 0);
+	return (uint32_t)(now / 4000) +
+	       (uint32_t)tuple_hash(ts, raddr, rport, lport, HASH_ISN, 0, 0);
 }
 
 /* The timestamp offset of a connection: a function of its 4-tuple, so SYN cookies know it. */
@@ -218,14 +218,13 @@ uint32_t tcp_ts_offset(struct tcp_stack *ts, uint32_t raddr, uint16_t rport, uin
 static uint32_t cookie_of(struct tcp_stack *ts, const struct tcp_seg *sg, uint32_t t,
 			  unsigned int mss_idx, uint32_t peer_isn)
 {
-	uint32_t h = (uint32_t)tuple_hash(ts, sg->raddr, sg->rport, sg->lport, HASH_COOKIE, t,
-					  peer_isn);
+	uint32_t h =
+	    (uint32_t)tuple_hash(ts, sg->raddr, sg->rport, sg->lport, HASH_COOKIE, t, peer_isn);
 
 	return (t & 31) << 27 | (uint32_t)mss_idx << 24 | (h & 0xffffff);
 }
 
-uint32_t tcp_cookie_make(struct tcp_stack *ts, const struct tcp_seg *sg, uint16_t mss,
-			 uint64_t now)
+uint32_t tcp_cookie_make(struct tcp_stack *ts, const struct tcp_seg *sg, uint16_t mss, uint64_t now)
 {
 	uint32_t t = (uint32_t)(now / TCP_COOKIE_SLOT_NS);
 	unsigned int i = 0;
@@ -501,8 +500,8 @@ uint64_t tcp_next_timer(const struct net_stack *s)
 
 /* ---------------------------------------------------------------- connections */
 
-struct tcp_conn *tcp_conn_new(struct tcp_stack *ts, uint32_t raddr, uint16_t rport,
-			      uint16_t lport, uint64_t now)
+struct tcp_conn *tcp_conn_new(struct tcp_stack *ts, uint32_t raddr, uint16_t rport, uint16_t lport,
+			      uint64_t now)
 {
 	struct tcp_conn *c;
 
@@ -738,8 +737,7 @@ void tcp_set_clock(struct net_stack *s, uint64_t now_ns)
 
 /* ---------------------------------------------------------------- listeners */
 
-int tcp_listen(struct net_stack *s, uint16_t port, unsigned int backlog,
-	       struct tcp_listener **out)
+int tcp_listen(struct net_stack *s, uint16_t port, unsigned int backlog, struct tcp_listener **out)
 {
 	struct tcp_stack *ts = s->tcp;
 	struct tcp_listener *l;
@@ -842,8 +840,7 @@ int tcp_connect(struct net_stack *s, uint32_t ip, uint16_t port, uint64_t now_ns
 
 	if (!ts)
 		return -ENODEV;
-	if (port == 0 || ip_is_bad_src(s, ip) || ip_is_bcast(s, ip) ||
-	    !net_next_hop(s, ip, &hop))
+	if (port == 0 || ip_is_bad_src(s, ip) || ip_is_bcast(s, ip) || !net_next_hop(s, ip, &hop))
 		return -EINVAL;
 	ts->now = now_ns;
 	err = pick_port(ts, ip, port, &lport);
@@ -907,9 +904,9 @@ void tcp_consume(struct tcp_conn *c, size_t n)
 		uint32_t space = c->ts->cfg.rcvbuf - c->rq_len;
 		uint32_t right = c->rcv_nxt + space;
 
-		if (seq_gt(right, c->rcv_adv) &&
-		    (right - c->rcv_adv >= min_u32(c->ts->cfg.rcvbuf / 2, 2u * c->mss) ||
-		     before == 0)) {
+		uint32_t step = min_u32(c->ts->cfg.rcvbuf / 2, (before ? 2u : 1u) * c->mss);
+
+		if (seq_gt(right, c->rcv_adv) && right - c->rcv_adv >= step) {
 			c->flags |= TCPF_ACK_NOW;
 			tcp_want_output(c);
 		}

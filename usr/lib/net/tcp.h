@@ -67,33 +67,33 @@ struct tcp_config {
 
 /* Counters of the TCP layer; the per-segment drop reasons are in net_stats (rx_tcp_*). */
 struct tcp_stats {
-	uint64_t conns;		/* gauge: connections allocated, any state */
-	uint64_t established;	/* gauge: in ESTABLISHED or CLOSE-WAIT */
-	uint64_t time_wait;	/* gauge: in TIME-WAIT */
-	uint64_t rx_held;	/* gauge: receive buffers held (queued data) */
-	uint64_t snd_bytes;	/* gauge: bytes in send buffers */
-	uint64_t snd_chunks;	/* gauge: send buffer chunks allocated */
-	uint64_t active_opens;	/* tcp_connect */
-	uint64_t passive_opens; /* SYNs taken by a listener (TCB or cookie) */
-	uint64_t accepted;	/* connections handed out by tcp_accept */
-	uint64_t resets_rx;	/* connections reset by the peer */
-	uint64_t resets_tx;	/* RSTs sent (closed ports, aborts, bad ACKs) */
-	uint64_t timeouts;	/* connections given up: retransmissions unanswered */
-	uint64_t refused;	/* active opens answered by RST */
-	uint64_t segs_rx;	/* segments accepted by a connection or listener */
-	uint64_t segs_tx;	/* segments sent */
-	uint64_t bytes_rx;	/* payload bytes queued in order */
-	uint64_t bytes_tx;	/* payload bytes sent (retransmissions included) */
-	uint64_t retransmits;	/* segments sent again */
-	uint64_t rto_expiries;	/* retransmission timeouts */
+	uint64_t conns;		   /* gauge: connections allocated, any state */
+	uint64_t established;	   /* gauge: in ESTABLISHED or CLOSE-WAIT */
+	uint64_t time_wait;	   /* gauge: in TIME-WAIT */
+	uint64_t rx_held;	   /* gauge: receive buffers held (queued data) */
+	uint64_t snd_bytes;	   /* gauge: bytes in send buffers */
+	uint64_t snd_chunks;	   /* gauge: send buffer chunks allocated */
+	uint64_t active_opens;	   /* tcp_connect */
+	uint64_t passive_opens;	   /* SYNs taken by a listener (TCB or cookie) */
+	uint64_t accepted;	   /* connections handed out by tcp_accept */
+	uint64_t resets_rx;	   /* connections reset by the peer */
+	uint64_t resets_tx;	   /* RSTs sent (closed ports, aborts, bad ACKs) */
+	uint64_t timeouts;	   /* connections given up: retransmissions unanswered */
+	uint64_t refused;	   /* active opens answered by RST */
+	uint64_t segs_rx;	   /* segments accepted by a connection or listener */
+	uint64_t segs_tx;	   /* segments sent */
+	uint64_t bytes_rx;	   /* payload bytes queued in order */
+	uint64_t bytes_tx;	   /* payload bytes sent (retransmissions included) */
+	uint64_t retransmits;	   /* segments sent again */
+	uint64_t rto_expiries;	   /* retransmission timeouts */
 	uint64_t fast_retransmits; /* RFC 5681 §3.2 */
 	uint64_t partial_acks;	   /* RFC 6582: NewReno partial acknowledgements */
 	uint64_t dupacks_rx;
-	uint64_t ooo_segs;	   /* out-of-order segments queued */
-	uint64_t coalesced;	   /* small segments copied into the previous buffer */
-	uint64_t delayed_acks;	   /* ACKs sent by the delayed-ACK timer */
-	uint64_t window_probes;	   /* zero-window probes sent */
-	uint64_t challenge_acks;   /* RFC 5961 challenge ACKs sent */
+	uint64_t ooo_segs;	    /* out-of-order segments queued */
+	uint64_t coalesced;	    /* small segments copied into the previous buffer */
+	uint64_t delayed_acks;	    /* ACKs sent by the delayed-ACK timer */
+	uint64_t window_probes;	    /* zero-window probes sent */
+	uint64_t challenge_acks;    /* RFC 5961 challenge ACKs sent */
 	uint64_t challenge_limited; /* ... not sent: over config.challenge_acks a second */
 	uint64_t syncookies_tx;	    /* SYN-ACKs carrying a cookie (the backlog was full) */
 	uint64_t syncookies_ok;	    /* connections made from a valid cookie */
@@ -135,8 +135,7 @@ const struct tcp_stats *tcp_stats(const struct net_stack *s);
  * refused until it drains). 0, -EINVAL (port 0, backlog 0), -EADDRINUSE,
  * -ENOMEM, -ENODEV (no tcp_init).
  */
-int tcp_listen(struct net_stack *s, uint16_t port, unsigned int backlog,
-	       struct tcp_listener **out);
+int tcp_listen(struct net_stack *s, uint16_t port, unsigned int backlog, struct tcp_listener **out);
 
 /* Stop listening: connections not yet accepted are reset. */
 void tcp_unlisten(struct tcp_listener *l);

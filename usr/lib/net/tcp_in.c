@@ -1,4 +1,5 @@
-/* TCP input: segment checks and options, "SEGMENT ARRIVES" (RFC 9293 §3.10.7), RFC 5961 defences. */
+/* TCP input: segment checks and options, "SEGMENT ARRIVES" (RFC 9293 §3.10.7), RFC 5961 defences.
+ */
 #include "rx.h"
 #include "tcp_priv.h"
 
@@ -81,8 +82,8 @@ static inline struct tcp_rxb *rxb_at(uint8_t *frame)
 }
 
 /* Keep sg's buffer for len bytes at data (sequence seq): the record, or NULL (no room). */
-static struct tcp_rxb *rxb_keep(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data,
-				uint32_t len, uint32_t seq)
+static struct tcp_rxb *rxb_keep(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32_t len,
+				uint32_t seq)
 {
 	struct tcp_stack *ts = c->ts;
 	const struct net_io *io = ts->s->io;
@@ -320,7 +321,8 @@ static int listen_ack(struct tcp_stack *ts, struct tcp_listener *l, struct tcp_s
 			c->rcv_wscale = ts->rcv_wscale;
 		}
 	}
-	c->mss = (uint16_t)(min_u32(mss, TCP_MSS_OURS) - ((c->flags & TCPF_TS) ? TCP_TS_OPTLEN : 0));
+	c->mss =
+	    (uint16_t)(min_u32(mss, TCP_MSS_OURS) - ((c->flags & TCPF_TS) ? TCP_TS_OPTLEN : 0));
 	c->irs = sg->seq - 1;
 	c->rcv_nxt = sg->seq;
 	c->rcv_adv = c->rcv_nxt + min_u32(ts->cfg.rcvbuf, 65535);
@@ -582,8 +584,8 @@ static int take_data(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint
 static int syn_sent_input(struct tcp_conn *c, struct tcp_seg *sg)
 {
 	struct net_stack *s = c->ts->s;
-	bool ack_ok = (sg->flags & TCP_ACK) && seq_gt(sg->ack, c->iss) &&
-		      seq_leq(sg->ack, c->snd_max);
+	bool ack_ok =
+	    (sg->flags & TCP_ACK) && seq_gt(sg->ack, c->iss) && seq_leq(sg->ack, c->snd_max);
 
 	if ((sg->flags & TCP_ACK) && !ack_ok) {
 		if (!(sg->flags & TCP_RST))
@@ -840,8 +842,8 @@ int tcp_rx(struct net_stack *s, uint8_t *frame, size_t len, uint32_t buf, size_t
 	}
 	memset(&sg, 0, sizeof(sg));
 	sg.flags = th->flags;
-	if (!parse_options(ts, (const uint8_t *)th + TCP_HLEN, doff - TCP_HLEN,
-			   sg.flags & TCP_SYN, &sg.opt))
+	if (!parse_options(ts, (const uint8_t *)th + TCP_HLEN, doff - TCP_HLEN, sg.flags & TCP_SYN,
+			   &sg.opt))
 		return net_drop(s, &s->stats.rx_tcp_bad_opt);
 	/* SYN with FIN or RST is no segment any TCP sends. */
 	if ((sg.flags & TCP_SYN) && (sg.flags & (TCP_FIN | TCP_RST)))
@@ -868,7 +870,7 @@ int tcp_rx(struct net_stack *s, uint8_t *frame, size_t len, uint32_t buf, size_t
 	if (c && c->state == TCP_TIME_WAIT && (sg.flags & TCP_SYN) && !(sg.flags & TCP_ACK) &&
 	    tcp_find_listener(ts, sg.lport) &&
 	    ((sg.opt.ts_ok && (c->flags & TCPF_TS)) ? seq_gt(sg.opt.tsval, c->ts_recent)
-						     : seq_gt(sg.seq, c->rcv_nxt))) {
+						    : seq_gt(sg.seq, c->rcv_nxt))) {
 		/* RFC 9293 §3.10.7.4 (and RFC 6191): a new incarnation ends TIME-WAIT. */
 		ts->stats.tw_reused++;
 		if (c->flags & TCPF_APP)

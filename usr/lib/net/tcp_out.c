@@ -48,8 +48,8 @@ static size_t tcp_build(struct net_stack *s, uint8_t *frame, size_t cap, const s
 }
 
 /* Options of a SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323 §2.2 and §3.2), 4-byte aligned. */
-static size_t syn_options(uint8_t *o, uint16_t mss, bool ws, uint8_t shift, bool ts,
-			  uint32_t tsval, uint32_t tsecr)
+static size_t syn_options(uint8_t *o, uint16_t mss, bool ws, uint8_t shift, bool ts, uint32_t tsval,
+			  uint32_t tsecr)
 {
 	size_t n = 0;
 
@@ -114,8 +114,8 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
 
 	if (seq_lt(right, c->rcv_adv)) {
 		right = c->rcv_adv;
-	} else if (seq_gt(right, c->rcv_adv) && seq_gt(c->rcv_adv, c->rcv_nxt) &&
-		   right - c->rcv_adv < min_u32(buf / 2, c->mss) && space != buf) {
+	} else if (seq_gt(right, c->rcv_adv) && right - c->rcv_adv < min_u32(buf / 2, c->mss) &&
+		   space != buf) {
 		right = c->rcv_adv;
 	}
 	win = right - c->rcv_nxt;
@@ -310,9 +310,9 @@ static void send_syn(struct tcp_conn *c, uint64_t now)
 	if (emit(c, c->iss, flags, 0, 0, now)) {
 		/* No buffer or no ARP answer yet: try again soon, not a back-off later. */
 		if (!c->t_rexmt)
-			c->t_rexmt = now + (c->ts->cfg.rto_min_ns < 100000000ull
-						? c->ts->cfg.rto_min_ns
-						: 100000000ull);
+			c->t_rexmt =
+			    now + (c->ts->cfg.rto_min_ns < 100000000ull ? c->ts->cfg.rto_min_ns
+									: 100000000ull);
 		return;
 	}
 	if (c->snd_max == c->iss && !(c->flags & TCPF_RTT)) {
@@ -370,8 +370,8 @@ static void output(struct tcp_conn *c, uint64_t now, bool force)
 			}
 		}
 		err = emit(c, c->snd_nxt,
-			   TCP_ACK | (len && len == unsent ? TCP_PSH : 0) | (fin ? TCP_FIN : 0), off,
-			   len, now);
+			   TCP_ACK | (len && len == unsent ? TCP_PSH : 0) | (fin ? TCP_FIN : 0),
+			   off, len, now);
 		if (err) {
 			/* No buffer or transmit room now: again at the next flush. */
 			if (err == -ENOSPC)
@@ -381,7 +381,8 @@ static void output(struct tcp_conn *c, uint64_t now, bool force)
 		if (seq_lt(c->snd_nxt, c->snd_max))
 			c->ts->stats.retransmits++;
 		else if (len && !(c->flags & (TCPF_TS | TCPF_RTT))) {
-			/* Time one segment at a time (no timestamps; Karn's rule on retransmission). */
+			/* Time one segment at a time (no timestamps; Karn's rule on
+			 * retransmission). */
 			c->flags |= TCPF_RTT;
 			c->rtt_seq = c->snd_nxt;
 			c->rtt_start = now;
@@ -631,7 +632,8 @@ bool tcp_rto_expired(struct tcp_conn *c, uint64_t now)
 	uint32_t limit = 0;
 
 	if (c->flags & TCPF_PERSIST) {
-		/* A window probe: an old sequence number, no data, answered by an ACK (as Linux). */
+		/* A window probe: an old sequence number, no data, answered by an ACK (as Linux).
+		 */
 		c->flags &= ~TCPF_PERSIST;
 		if (now - c->last_progress > cfg->user_timeout_ns)
 			return give_up(c, now);
@@ -652,7 +654,8 @@ bool tcp_rto_expired(struct tcp_conn *c, uint64_t now)
 	else if (c->state == TCP_SYN_RECEIVED)
 		limit = cfg->synack_retries;
 	if (!c->mac_ok && c->state == TCP_SYN_SENT) {
-		/* Still asking for the next hop's address: no back-off, the user timeout bounds it. */
+		/* Still asking for the next hop's address: no back-off, the user timeout bounds it.
+		 */
 		if (now - c->last_progress > cfg->user_timeout_ns)
 			return give_up(c, now);
 		tcp_output(c, now);

@@ -4,23 +4,23 @@
 #include "ipv4.h"
 #include "tcp.h"
 
-#define TCP_MSS_DEFAULT	 536			       /* RFC 9293 §3.7.1: no MSS option */
-#define TCP_MSS_OURS	 (NET_MTU - IP_HLEN - TCP_HLEN) /* 1460 */
-#define TCP_MSS_MIN	 64			       /* smaller advertised MSSs are raised */
-#define TCP_WSCALE_MAX	 14			       /* RFC 7323 §2.3 */
-#define TCP_OOO_MAX	 64			       /* out-of-order segments per connection */
-#define TCP_CHUNK	 4048			       /* send buffer chunk: a 4 KiB heap block */
-#define TCP_WHEEL_SLOTS	 256
-#define TCP_WHEEL_SHIFT	 20 /* a tick is 2^20 ns, about 1 ms: the timer granularity */
-#define TCP_DUPTHRESH	 3  /* RFC 5681 §3.2 */
-#define TCP_IW_SEGS	 10 /* RFC 6928 */
-#define TCP_TS_NS	 1000000ull		/* timestamp clock: 1 ms (RFC 7323 §5.4) */
-#define TCP_PAWS_IDLE_NS (24ull * 86400 * 1000000000ull) /* RFC 7323 §5.5 */
-#define TCP_COOKIE_SLOT_NS (64ull * 1000000000ull)	 /* RFC 4987: t counts 64 s */
-#define TCP_OPT_MAX	 40
-#define TCP_SYN_OPTLEN	 20 /* MSS, NOP WS, NOP NOP TS */
-#define TCP_TS_OPTLEN	 12 /* NOP NOP TS */
-#define NS_PER_SEC	 1000000000ull
+#define TCP_MSS_DEFAULT	   536				  /* RFC 9293 §3.7.1: no MSS option */
+#define TCP_MSS_OURS	   (NET_MTU - IP_HLEN - TCP_HLEN) /* 1460 */
+#define TCP_MSS_MIN	   64				  /* smaller advertised MSSs are raised */
+#define TCP_WSCALE_MAX	   14				  /* RFC 7323 §2.3 */
+#define TCP_OOO_MAX	   64				  /* out-of-order segments per connection */
+#define TCP_CHUNK	   4048 /* send buffer chunk: a 4 KiB heap block */
+#define TCP_WHEEL_SLOTS	   256
+#define TCP_WHEEL_SHIFT	   20	      /* a tick is 2^20 ns, about 1 ms: the timer granularity */
+#define TCP_DUPTHRESH	   3	      /* RFC 5681 §3.2 */
+#define TCP_IW_SEGS	   10	      /* RFC 6928 */
+#define TCP_TS_NS	   1000000ull /* timestamp clock: 1 ms (RFC 7323 §5.4) */
+#define TCP_PAWS_IDLE_NS   (24ull * 86400 * 1000000000ull) /* RFC 7323 §5.5 */
+#define TCP_COOKIE_SLOT_NS (64ull * 1000000000ull)	   /* RFC 4987: t counts 64 s */
+#define TCP_OPT_MAX	   40
+#define TCP_SYN_OPTLEN	   20 /* MSS, NOP WS, NOP NOP TS */
+#define TCP_TS_OPTLEN	   12 /* NOP NOP TS */
+#define NS_PER_SEC	   1000000000ull
 
 /* struct tcp_conn.flags */
 #define TCPF_APP	0x00001 /* the application holds the handle */
@@ -46,9 +46,9 @@
 /* A node of the event list: connections and listeners both embed one. */
 struct tcp_evnode {
 	struct tcp_evnode *next;
-	uint8_t ev;	/* TCP_EV_* waiting */
-	bool queued;	/* on the list */
-	bool listener;	/* the container is a struct tcp_listener */
+	uint8_t ev;    /* TCP_EV_* waiting */
+	bool queued;   /* on the list */
+	bool listener; /* the container is a struct tcp_listener */
 };
 
 /*
@@ -88,22 +88,22 @@ struct tcp_listener {
 struct tcp_conn {
 	struct tcp_evnode evn;
 	struct tcp_stack *ts;
-	struct tcp_conn *hnext;	 /* lookup chain */
-	struct tcp_conn *anext;	 /* every connection of the stack */
+	struct tcp_conn *hnext; /* lookup chain */
+	struct tcp_conn *anext; /* every connection of the stack */
 	struct tcp_conn **aprev;
-	struct tcp_conn *onext;	 /* tcp_flush list */
-	struct tcp_conn *qnext;	 /* accept queue */
-	struct tcp_conn *tnext;	 /* timer wheel slot list */
-	struct tcp_conn **tprev; /* ... the pointer to this one */
+	struct tcp_conn *onext;	  /* tcp_flush list */
+	struct tcp_conn *qnext;	  /* accept queue */
+	struct tcp_conn *tnext;	  /* timer wheel slot list */
+	struct tcp_conn **tprev;  /* ... the pointer to this one */
 	struct tcp_listener *lis; /* passive, until accepted */
 	void *user;
 	uint32_t raddr; /* host order */
 	uint16_t rport, lport;
-	uint8_t state;	/* enum tcp_state */
+	uint8_t state; /* enum tcp_state */
 	uint8_t dupacks;
 	uint8_t snd_wscale, rcv_wscale;
-	uint32_t flags; /* TCPF_* */
-	int err;	/* 0 or -ECONNRESET, -ECONNREFUSED, -ETIMEDOUT */
+	uint32_t flags;	       /* TCPF_* */
+	int err;	       /* 0 or -ECONNRESET, -ECONNREFUSED, -ETIMEDOUT */
 	uint8_t mac[ETH_ALEN]; /* the next hop's, once known */
 	bool mac_ok;
 	uint8_t retries; /* retransmissions of the same data (back-off exponent) */
@@ -120,7 +120,7 @@ struct tcp_conn {
 	uint32_t sq_off;	       /* where snd_una's byte is in sq_head */
 	struct tcp_chunk *sq_head, *sq_tail;
 	uint32_t cwnd, ssthresh, recover, acked_ca; /* RFC 5681, 6582 */
-	uint64_t srtt, rttvar, rto;		  /* RFC 6298, ns */
+	uint64_t srtt, rttvar, rto;		    /* RFC 6298, ns */
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
 	uint64_t last_progress; /* when snd_una last advanced (or the open began) */
@@ -263,8 +263,8 @@ uint64_t net_siphash(const uint64_t key[2], const void *data, size_t len);
 /* tcp.c: connections, listeners, events, timers. */
 struct tcp_conn *tcp_lookup(struct tcp_stack *ts, uint32_t raddr, uint16_t rport, uint16_t lport);
 struct tcp_listener *tcp_find_listener(struct tcp_stack *ts, uint16_t port);
-struct tcp_conn *tcp_conn_new(struct tcp_stack *ts, uint32_t raddr, uint16_t rport,
-			      uint16_t lport, uint64_t now);
+struct tcp_conn *tcp_conn_new(struct tcp_stack *ts, uint32_t raddr, uint16_t rport, uint16_t lport,
+			      uint64_t now);
 void tcp_conn_destroy(struct tcp_conn *c);
 void tcp_set_state(struct tcp_conn *c, enum tcp_state st);
 void tcp_ev(struct tcp_conn *c, uint8_t ev);
