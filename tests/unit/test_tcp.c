@@ -578,6 +578,38 @@ static void test_closed_port(void **state)
 	stack_free();
 }
 
+/*
+ * A segment all to the left of the window (a FIN repeated, as BSD stacks
+ * do on every segment until theirs is acknowledged) loses its text and FIN
+ * but its ACK still counts (4.4BSD, and Linux, do the same).
+ */
+static void test_old_segment_ack(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	assert_int_equal(peer_send(&p, F_ACK | F_FIN, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(tcp_send(c, hello, sizeof(hello)), sizeof(hello));
+	expect_seg(&p, &s, F_ACK | F_PSH);
+	assert_int_equal(tstats()->snd_bytes, sizeof(hello));
+	/* Its FIN again, now acknowledging our data. */
+	p.ack += sizeof(hello);
+	assert_int_equal(peer_send_at(&p, F_ACK | F_FIN, p.seq - 1, p.ack, NULL, 0),
+			 NET_RX_CONSUMED);
+	assert_int_equal(tstats()->snd_bytes, 0);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, p.seq);
+	assert_int_equal(stack.stats.rx_dropped, 0);
+	tcp_abort(c);
+	stack_free();
+}
+
 /* ---------------------------------------------------------------- recovery */
 
 /* Send n full segments of pattern data on c; returns the seq of the first. */
@@ -1310,6 +1342,7 @@ int main(void)
 	    cmocka_unit_test(test_rst_checks),
 	    cmocka_unit_test(test_syn_challenge),
 	    cmocka_unit_test(test_closed_port),
+	    cmocka_unit_test(test_old_segment_ack),
 	    cmocka_unit_test(test_rto_backoff),
 	    cmocka_unit_test(test_fast_retransmit_newreno),
 	    cmocka_unit_test(test_zero_window),

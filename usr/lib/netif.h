@@ -1,4 +1,5 @@
-/* netif: UDP endpoints over one kernel-bypass queue pair, for event-driven servers. */
+/* netif: UDP endpoints and TCP connections over one kernel-bypass queue pair, for event-driven
+ * servers. */
 #pragma once
 
 #include <stdbool.h>

@@ -678,7 +678,7 @@ static int conn_input(struct tcp_conn *c, struct tcp_seg *sg)
 	uint8_t *data = sg->data;
 	uint32_t len = sg->len, seq = sg->seq;
 	uint32_t seglen = len + !!(sg->flags & TCP_SYN) + !!(sg->flags & TCP_FIN);
-	bool fin = sg->flags & TCP_FIN;
+	bool fin = sg->flags & TCP_FIN, old = false;
 	int v = NET_RX_CONSUMED;
 
 	/* A retransmitted SYN while our SYN-ACK is out: answer it again. */
@@ -703,10 +703,28 @@ static int conn_input(struct tcp_conn *c, struct tcp_seg *sg)
 			tcp_timer_update(c);
 			return NET_RX_CONSUMED;
 		}
-		tcp_send_challenge_ack(c, now);
-		if (len && seq_leq(seq + len, c->rcv_nxt))
-			return net_drop(s, &s->stats.rx_tcp_dup_data);
-		return net_drop(s, &s->stats.rx_tcp_out_of_window);
+		/*
+		 * All of it is old (a retransmission, a FIN again: BSD stacks
+		 * repeat an unacknowledged FIN on every segment): its text goes,
+		 * an ACK resynchronizes, but its ACK field still counts, as in
+		 * 4.4BSD; what lies right of the window is dropped whole.
+		 */
+		if (!(sg->flags & TCP_SYN) && (sg->flags & TCP_ACK) &&
+		    seq_leq(seq + seglen, c->rcv_nxt) && c->state != TCP_TIME_WAIT) {
+			c->flags |= TCPF_ACK_NOW;
+			tcp_want_output(c);
+			if (len)
+				v = net_drop(s, &s->stats.rx_tcp_dup_data);
+			seq = c->rcv_nxt;
+			len = 0;
+			fin = false;
+			old = true;
+		} else {
+			tcp_send_challenge_ack(c, now);
+			if (len && seq_leq(seq + len, c->rcv_nxt))
+				return net_drop(s, &s->stats.rx_tcp_dup_data);
+			return net_drop(s, &s->stats.rx_tcp_out_of_window);
+		}
 	}
 	if (sg->flags & TCP_RST) {
 		/* RFC 1337: no TIME-WAIT assassination. */
@@ -756,14 +774,14 @@ static int conn_input(struct tcp_conn *c, struct tcp_seg *sg)
 	if (seq_gt(sg->ack, c->snd_una)) {
 		update_window(c, sg);
 		if (!new_ack(c, sg))
-			return NET_RX_CONSUMED;
+			return v;
 	} else {
 		if (sg->ack == c->snd_una)
 			dup_ack(c, sg);
 		update_window(c, sg);
 	}
 	if (c->state == TCP_CLOSED)
-		return NET_RX_CONSUMED;
+		return v;
 
 	/* Trim to the window: the front already had, the end past it (and its FIN). */
 	if (seq_lt(seq, c->rcv_nxt)) {
@@ -800,7 +818,7 @@ static int conn_input(struct tcp_conn *c, struct tcp_seg *sg)
 			v = net_drop(s, &s->stats.rx_tcp_closing);
 			break;
 		}
-	} else if (sg->len && !fin) {
+	} else if (sg->len && !fin && !old) {
 		/* All of it was had before: ACK it so the peer learns (RFC 9293). */
 		c->flags |= TCPF_ACK_NOW;
 		tcp_want_output(c);
