@@ -37,7 +37,7 @@ KERNEL_SRCS := $(wildcard arch/x86_64/*.c arch/x86_64/*.S kernel/*.c mm/*.c \
 	drivers/*/*.c lib/*.c)
 KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
 
-.PHONY: all run check bench unit-tests programs format clean toolchain
+.PHONY: all run check bench unit-tests host-progs programs format clean toolchain
 all: kernel.elf kernel.iso
 
 $(BUILD)/kernel/%.c.o: %.c
@@ -88,12 +88,28 @@ $(BUILD)/tests/%: tests/unit/%.c $$(call unit-sources,tests/unit/%.c) $$(wildcar
 
 unit-tests: $(UNIT_BINS)
 
+# The user-space stack and tcpecho built for the host, over a tap device
+# (tests/tap/tapdev.c stands in for the kernel and the NIC), with ASan and
+# UBSan: the TCP tests against Linux run it in a network namespace.
+HOST_STACK_SRCS := tests/tap/tapdev.c usr/tests/tcpecho/tcpecho.c usr/lib/netif.c usr/lib/vnet.c \
+	lib/virtq.c $(wildcard usr/lib/net/*.c)
+HOST_CFLAGS := -std=gnu11 -g -O2 -Wall -Wextra -Werror -fsanitize=address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer -DHOST_TEST $(INCLUDES) \
+	-Iusr/lib -Iusr/lib/include
+
+$(BUILD)/host/tcpecho: $(HOST_STACK_SRCS) $(wildcard include/*/*.h usr/lib/*.h usr/lib/*/*.h)
+	@mkdir -p $(dir $@)
+	@echo "  HOSTCC  $@"
+	$(Q)$(HOST_CC) $(HOST_CFLAGS) -o $@ $(HOST_STACK_SRCS)
+
+host-progs: $(BUILD)/host/tcpecho
+
 # User programs the system tests boot.
 PROGRAM_DIRS := usr/hello usr/tests usr/echod
 programs:
 	$(Q)for d in $(PROGRAM_DIRS); do $(MAKE) --no-print-directory -C $$d || exit 1; done
 
-check: all programs unit-tests
+check: all programs unit-tests host-progs
 	$(Q)python3 tests/run.py $(if $(TESTS),--only "$(TESTS)")
 
 # The echo benchmark against Linux and Linux+DPDK guests (bench/README.md);

@@ -107,6 +107,7 @@ struct NET_WIRE udp_hdr {
 #define TCPOPT_MSS	 2
 #define TCPOPT_WSCALE	 3
 #define TCPOPT_SACK_PERM 4
+#define TCPOPT_SACK	 5
 #define TCPOPT_TS	 8
 #define TCPOLEN_MSS	 4
 #define TCPOLEN_WSCALE	 3

@@ -215,6 +215,7 @@ static int ooo_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 	b->next = *p;
 	*p = b;
 	c->ooo_n++;
+	c->sack_last = seq;
 	c->ts->stats.ooo_segs++;
 	return NET_RX_KEPT;
 }
@@ -233,6 +234,8 @@ static void take_syn_options(struct tcp_conn *c, const struct tcp_opts *o, bool 
 		c->snd_wscale = 0;
 		c->rcv_wscale = 0;
 	}
+	if (o->sack_ok && we_offered)
+		c->flags |= TCPF_SACK;
 	if (o->ts_ok && we_offered) {
 		c->flags |= TCPF_TS;
 		c->ts_recent = o->tsval;
@@ -315,6 +318,8 @@ static int listen_ack(struct tcp_stack *ts, struct tcp_listener *l, struct tcp_s
 		c->flags |= TCPF_TS;
 		c->ts_recent = sg->opt.tsval;
 		c->ts_recent_at = sg->now;
+		if (sg->opt.tsecr & 0x10)
+			c->flags |= TCPF_SACK;
 		if (v) {
 			c->flags |= TCPF_WS;
 			c->snd_wscale = (uint8_t)(v - 1);
@@ -424,10 +429,12 @@ static bool new_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 		c->flags &= ~TCPF_RTT;
 		tcp_rtt_sample(c, now - c->rtt_start);
 	}
+	c->prev_una = c->snd_una;
 	c->snd_una = sg->ack;
 	if (seq_lt(c->snd_nxt, c->snd_una))
 		c->snd_nxt = c->snd_una;
 	c->retries = 0;
+	c->lt_segs = 0;
 	c->last_progress = now;
 
 	if (c->flags & TCPF_RECOVERY) {
@@ -483,18 +490,39 @@ static bool new_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 /* RFC 5681 §2 "duplicate acknowledgment" and §3.2 fast retransmit, RFC 6582 §3.2 step 2. */
 static void dup_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 {
+	/*
+	 * With SACK on, a receiver's window moves while it holds data out of
+	 * order (Linux grows it as it goes): the window test then loses the
+	 * duplicates, so it is left out, as FreeBSD does.
+	 */
 	if (sg->len || (sg->flags & (TCP_SYN | TCP_FIN)) || c->snd_max == c->snd_una ||
-	    (sg->wnd << c->snd_wscale) != c->snd_wnd)
+	    ((sg->wnd << c->snd_wscale) != c->snd_wnd && !(c->flags & TCPF_SACK)))
 		return;
 	c->ts->stats.dupacks_rx++;
+	/*
+	 * RFC 3042 limited transmit: the first two duplicate ACKs may each
+	 * send a new segment past cwnd, so a small window still makes three.
+	 */
+	if (c->dupacks < 2 && !(c->flags & TCPF_RECOVERY)) {
+		c->lt_segs = (uint8_t)(c->dupacks + 1);
+		tcp_want_output(c);
+	}
+	/*
+	 * RFC 6582 §3.2 step 2: not again for losses of the window already
+	 * recovered (the ACK does not pass recover) — unless §4.1's ACK
+	 * heuristic says these duplicates are for a new loss: cwnd over one
+	 * segment, and the last ACK before them advanced by at most four.
+	 */
 	if (++c->dupacks == TCP_DUPTHRESH && !(c->flags & TCPF_RECOVERY) &&
-	    seq_gt(sg->ack, c->recover)) {
+	    (seq_gt(sg->ack, c->recover) ||
+	     (c->cwnd > c->mss && c->snd_una - c->prev_una <= 4u * c->mss))) {
 		c->ssthresh = max_u32(tcp_flight(c) / 2, 2u * c->mss);
 		c->recover = c->snd_max;
 		c->ts->stats.fast_retransmits++;
 		tcp_retransmit_head(c, sg->now);
 		c->cwnd = c->ssthresh + TCP_DUPTHRESH * c->mss;
 		c->flags |= TCPF_RECOVERY;
+		c->lt_segs = 0;
 		c->flags &= ~TCPF_PARTIAL;
 	} else if (c->dupacks > TCP_DUPTHRESH && (c->flags & TCPF_RECOVERY)) {
 		c->cwnd += c->mss; /* each dupack: a segment has left the network */
@@ -560,9 +588,12 @@ static int take_data(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint
 
 	if (seq != c->rcv_nxt) {
 		v = ooo_add(c, sg, data, len, seq);
-		/* RFC 5681 §4.2: out-of-order data is acknowledged at once (a dupack). */
-		c->flags |= TCPF_ACK_NOW;
-		tcp_want_output(c);
+		/*
+		 * RFC 5681 §4.2: each out-of-order segment is acknowledged at
+		 * once, not at the flush with its burst: the sender counts
+		 * these duplicate ACKs to find the loss.
+		 */
+		tcp_send_ack(c, sg->now);
 		return v;
 	}
 	if (!rq_add(c, sg, data, len)) {
@@ -634,11 +665,14 @@ static bool acceptable(const struct tcp_conn *c, const struct tcp_seg *sg, uint3
 
 	if (seq_lt(c->rcv_adv, c->rcv_nxt))
 		wnd = 0;
-	if (!seglen) {
-		if (!wnd)
-			return sg->seq == c->rcv_nxt;
-		return seq_leq(c->rcv_nxt, sg->seq) && seq_lt(sg->seq, c->rcv_nxt + wnd);
-	}
+	/*
+	 * An empty segment may sit at the right edge: a sender that filled
+	 * the window has its SND.NXT there, and its ACKs must count (RFC 9293:
+	 * "special allowance should be made to accept valid ACKs"; 4.4BSD and
+	 * Linux accept them).
+	 */
+	if (!seglen)
+		return seq_leq(c->rcv_nxt, sg->seq) && seq_leq(sg->seq, c->rcv_nxt + wnd);
 	if (!wnd)
 		return false;
 	return (seq_leq(c->rcv_nxt, sg->seq) && seq_lt(sg->seq, c->rcv_nxt + wnd)) ||

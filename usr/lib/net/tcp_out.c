@@ -47,9 +47,12 @@ static size_t tcp_build(struct net_stack *s, uint8_t *frame, size_t cap, const s
 	return eth_pad(frame, ETH_HLEN + IP_HLEN + seglen, cap);
 }
 
-/* Options of a SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323 §2.2 and §3.2), 4-byte aligned. */
-static size_t syn_options(uint8_t *o, uint16_t mss, bool ws, uint8_t shift, bool ts, uint32_t tsval,
-			  uint32_t tsecr)
+/*
+ * Options of a SYN or SYN-ACK (RFC 9293 §3.7.1, RFC 7323 §2.2 and §3.2,
+ * RFC 2018 §2), 4-byte aligned.
+ */
+static size_t syn_options(uint8_t *o, uint16_t mss, bool ws, uint8_t shift, bool sack, bool ts,
+			  uint32_t tsval, uint32_t tsecr)
 {
 	size_t n = 0;
 
@@ -63,6 +66,12 @@ static size_t syn_options(uint8_t *o, uint16_t mss, bool ws, uint8_t shift, bool
 		o[n++] = TCPOLEN_WSCALE;
 		o[n++] = shift;
 	}
+	if (sack) {
+		o[n++] = TCPOPT_SACK_PERM;
+		o[n++] = 2;
+		o[n++] = TCPOPT_NOP;
+		o[n++] = TCPOPT_NOP;
+	}
 	if (ts) {
 		uint32_t v = net_htonl(tsval), e = net_htonl(tsecr);
 
@@ -74,6 +83,57 @@ static size_t syn_options(uint8_t *o, uint16_t mss, bool ws, uint8_t shift, bool
 		memcpy(o + n + 4, &e, 4);
 		n += 8;
 	}
+	return n;
+}
+
+/*
+ * RFC 2018 §3-4: SACK blocks for what is held out of order, the block
+ * holding the latest arrival first, then the others from the highest down;
+ * as many as fit in room bytes. Returns the option's length (0: none).
+ */
+static size_t sack_option(const struct tcp_conn *c, uint8_t *o, size_t room)
+{
+	uint32_t start[8], end[8];
+	unsigned int nb = 0, first = 0, maxb, k;
+	const struct tcp_rxb *b;
+	size_t n;
+
+	if (!(c->flags & TCPF_SACK) || !c->ooo || room < 12)
+		return 0;
+	maxb = (unsigned int)((room - 4) / 8);
+	/* The held segments merged into blocks, lowest first; the highest 8 kept. */
+	for (b = c->ooo; b; b = b->next) {
+		if (nb && b->seq == end[nb - 1]) {
+			end[nb - 1] += b->len;
+			continue;
+		}
+		if (nb == 8) {
+			memmove(start, start + 1, 7 * sizeof(start[0]));
+			memmove(end, end + 1, 7 * sizeof(end[0]));
+			nb--;
+		}
+		start[nb] = b->seq;
+		end[nb] = b->seq + b->len;
+		nb++;
+	}
+	for (k = 0; k < nb; k++) {
+		if (seq_leq(start[k], c->sack_last) && seq_lt(c->sack_last, end[k]))
+			first = k;
+	}
+	o[0] = TCPOPT_NOP;
+	o[1] = TCPOPT_NOP;
+	o[2] = TCPOPT_SACK;
+	n = 4;
+	for (k = 0; k < nb && k < maxb; k++) {
+		/* The latest first, then the rest from the top down. */
+		unsigned int i = k == 0 ? first : nb - k - (nb - k <= first ? 1 : 0);
+		uint32_t l = net_htonl(start[i]), r = net_htonl(end[i]);
+
+		memcpy(o + n, &l, 4);
+		memcpy(o + n + 4, &r, 4);
+		n += 8;
+	}
+	o[3] = (uint8_t)(n - 2);
 	return n;
 }
 
@@ -114,8 +174,13 @@ uint32_t tcp_rcv_window(struct tcp_conn *c)
 
 	if (seq_lt(right, c->rcv_adv)) {
 		right = c->rcv_adv;
-	} else if (seq_gt(right, c->rcv_adv) && right - c->rcv_adv < min_u32(buf / 2, c->mss) &&
-		   space != buf) {
+	} else if (seq_gt(right, c->rcv_adv) &&
+		   ((right - c->rcv_adv < min_u32(buf / 2, c->mss) && space != buf) || c->ooo)) {
+		/*
+		 * Small steps wait; and while a hole is open the edge stays put,
+		 * so our ACKs stay duplicates by RFC 5681 §2's definition (an
+		 * unchanged window) and the sender can count them.
+		 */
 		right = c->rcv_adv;
 	}
 	win = right - c->rcv_nxt;
@@ -246,7 +311,8 @@ static int emit(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t doff, 
 		bool ws = c->state == TCP_SYN_SENT || (c->flags & TCPF_WS);
 		bool tsopt = c->state == TCP_SYN_SENT || (c->flags & TCPF_TS);
 
-		t.optlen = syn_options(opt, TCP_MSS_OURS, ws, c->rcv_wscale, tsopt,
+		t.optlen = syn_options(opt, TCP_MSS_OURS, ws, c->rcv_wscale,
+				       c->state == TCP_SYN_SENT || (c->flags & TCPF_SACK), tsopt,
 				       tcp_ts_now(c, now), c->ts_recent);
 		win = min_u32(ts->cfg.rcvbuf, 65535);
 		if (flags & TCP_ACK)
@@ -255,6 +321,9 @@ static int emit(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t doff, 
 	} else {
 		if (c->flags & TCPF_TS)
 			t.optlen = ts_option(opt, tcp_ts_now(c, now), c->ts_recent);
+		/* SACK blocks ride on pure ACKs only: data segments keep their full size. */
+		if (!len && (flags & TCP_ACK) && !(flags & (TCP_RST | TCP_FIN)))
+			t.optlen += sack_option(c, opt + t.optlen, TCP_OPT_MAX - t.optlen);
 		t.win = (uint16_t)(tcp_rcv_window(c) >> c->rcv_wscale);
 	}
 	if (flags & TCP_ACK)
@@ -352,7 +421,7 @@ static void output(struct tcp_conn *c, uint64_t now, bool force)
 		if (off > c->sq_len)
 			break; /* the FIN is out too */
 		unsent = c->sq_len - off;
-		win = min_u32(c->snd_wnd, c->cwnd);
+		win = min_u32(c->snd_wnd, c->cwnd + c->lt_segs * (uint32_t)c->mss);
 		usable = seq_gt(c->snd_una + win, c->snd_nxt) ? c->snd_una + win - c->snd_nxt : 0;
 		if (force && !usable)
 			usable = c->mss;
@@ -533,15 +602,16 @@ int tcp_rst_reply(struct tcp_stack *ts, struct net_stack *s, struct tcp_seg *sg,
 /*
  * The SYN-ACK of a SYN cookie (RFC 4987 §3.6), in the SYN's own buffer: no
  * state is kept. With timestamps the window scale the peer offered rides in
- * the low 4 bits of our TSval (it comes back as TSecr in the ACK), as Linux
- * does; without them the connection does without window scaling.
+ * the low 4 bits of our TSval and SACK-permitted in the fifth (they come
+ * back as TSecr in the ACK), as Linux does; without timestamps the
+ * connection does without window scaling and SACK.
  */
 int tcp_synack_cookie_reply(struct tcp_stack *ts, struct tcp_seg *sg, uint32_t isn,
 			    struct net_rx_result *out, size_t frame_len)
 {
 	struct net_stack *s = ts->s;
 	uint8_t mac[ETH_ALEN], opt[TCP_OPT_MAX];
-	bool tsopt = sg->opt.ts_ok, ws = sg->opt.ws_ok && tsopt;
+	bool tsopt = sg->opt.ts_ok, ws = sg->opt.ws_ok && tsopt, sack = sg->opt.sack_ok && tsopt;
 	uint32_t tsval = 0;
 	struct tcp_tx t = {
 	    .mac = mac,
@@ -561,11 +631,14 @@ int tcp_synack_cookie_reply(struct tcp_stack *ts, struct tcp_seg *sg, uint32_t i
 	if (tsopt) {
 		uint32_t off = tcp_ts_offset(ts, sg->raddr, sg->rport, sg->lport);
 
-		tsval = ((uint32_t)(sg->now / TCP_TS_NS) + off) & ~0xfu;
+		tsval = ((uint32_t)(sg->now / TCP_TS_NS) + off) & ~0x1fu;
 		if (ws)
 			tsval |= (uint32_t)min_u32(sg->opt.ws, TCP_WSCALE_MAX) + 1;
+		if (sack)
+			tsval |= 0x10;
 	}
-	t.optlen = syn_options(opt, TCP_MSS_OURS, ws, ts->rcv_wscale, tsopt, tsval, sg->opt.tsval);
+	t.optlen =
+	    syn_options(opt, TCP_MSS_OURS, ws, ts->rcv_wscale, sack, tsopt, tsval, sg->opt.tsval);
 	mac_copy(mac, ((const struct eth_hdr *)sg->frame)->src);
 	out->len = tcp_build(s, sg->frame, cap, &t);
 	net_tx_count(s, out->len);
@@ -680,6 +753,7 @@ bool tcp_rto_expired(struct tcp_conn *c, uint64_t now)
 	c->acked_ca = 0;
 	c->recover = c->snd_max;
 	c->dupacks = 0;
+	c->lt_segs = 0;
 	c->flags &= ~(TCPF_RECOVERY | TCPF_PARTIAL);
 	c->snd_nxt = c->snd_una;
 	c->t_rexmt = 0;

@@ -42,6 +42,7 @@
 #define TCPF_PASSIVE	0x10000 /* opened by a listener */
 #define TCPF_PARTIAL	0x20000 /* the first partial ACK of this recovery was seen */
 #define TCPF_SYN_OUT	0x40000 /* our SYN is outstanding (snd_una == iss) */
+#define TCPF_SACK	0x80000 /* the peer takes SACK options (RFC 2018): we send them */
 
 /* A node of the event list: connections and listeners both embed one. */
 struct tcp_evnode {
@@ -107,6 +108,7 @@ struct tcp_conn {
 	uint8_t mac[ETH_ALEN]; /* the next hop's, once known */
 	bool mac_ok;
 	uint8_t retries; /* retransmissions of the same data (back-off exponent) */
+	uint8_t lt_segs; /* RFC 3042: segments past cwnd the dupacks allow */
 	uint16_t mss;	 /* payload per segment we send (options excluded) */
 	uint16_t peer_mss;
 
@@ -120,6 +122,7 @@ struct tcp_conn {
 	uint32_t sq_off;	       /* where snd_una's byte is in sq_head */
 	struct tcp_chunk *sq_head, *sq_tail;
 	uint32_t cwnd, ssthresh, recover, acked_ca; /* RFC 5681, 6582 */
+	uint32_t prev_una;			    /* snd_una before its last advance */
 	uint64_t srtt, rttvar, rto;		    /* RFC 6298, ns */
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
@@ -131,9 +134,10 @@ struct tcp_conn {
 	struct tcp_rxb *rq_head, *rq_tail;
 	struct tcp_rxb *ooo; /* out of order, by sequence, disjoint */
 	uint16_t ooo_n;
-	uint16_t unacked; /* full segments received since our last ACK */
-	uint32_t fin_seq; /* TCPF_FIN_PEND */
-	uint32_t held;	  /* receive buffers kept */
+	uint16_t unacked;   /* full segments received since our last ACK */
+	uint32_t fin_seq;   /* TCPF_FIN_PEND */
+	uint32_t sack_last; /* sequence number of the latest out-of-order arrival */
+	uint32_t held;	    /* receive buffers kept */
 
 	/* timestamps (RFC 7323 §4.3) */
 	uint32_t ts_off, ts_recent, last_ack_sent;

@@ -47,6 +47,7 @@ struct options {
 	uint32_t connect_ip;
 	uint16_t connect_port;
 	uint64_t bytes;
+	long poll_us; /* -1: netif's default */
 	bool nodelay;
 	struct tcp_config tcp;
 };
@@ -59,7 +60,8 @@ static void usage(void)
 {
 	printf("usage: tcpecho [--ip A.B.C.D] [--mask M] [--gw G] [--port N] [--stats SEC]\n"
 	       "               [--backlog N] [--max-conns N] [--rcvbuf N] [--sndbuf N]\n"
-	       "               [--time-wait-ms N] [--nodelay] [--connect A.B.C.D:PORT --bytes N]\n");
+	       "               [--time-wait-ms N] [--nodelay] [--poll-us N]\n"
+	       "               [--connect A.B.C.D:PORT --bytes N]\n");
 	exit(2);
 }
 
@@ -98,6 +100,7 @@ static void parse_args(int argc, char **argv)
 	opt.gw = 0x0a000202;
 	opt.port = 7;
 	opt.backlog = 128;
+	opt.poll_us = -1;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -131,6 +134,8 @@ static void parse_args(int argc, char **argv)
 			opt.tcp.sndbuf = (uint32_t)num(v);
 		} else if (!strcmp(a, "--time-wait-ms")) {
 			opt.tcp.time_wait_ns = num(v) * NS_PER_MS;
+		} else if (!strcmp(a, "--poll-us")) {
+			opt.poll_us = (long)num(v);
 		} else if (!strcmp(a, "--bytes")) {
 			opt.bytes = num(v);
 		} else if (!strcmp(a, "--connect")) {
@@ -154,25 +159,23 @@ static void print_stats(void)
 		return;
 	printf("tcpecho: stats conns %lu established %lu time_wait %lu rx_held %lu snd_bytes %lu "
 	       "snd_chunks %lu sessions %lu echoed %lu\n",
-	       (unsigned long)t->conns, (unsigned long)t->established,
-	       (unsigned long)t->time_wait, (unsigned long)t->rx_held,
-	       (unsigned long)t->snd_bytes, (unsigned long)t->snd_chunks,
+	       (unsigned long)t->conns, (unsigned long)t->established, (unsigned long)t->time_wait,
+	       (unsigned long)t->rx_held, (unsigned long)t->snd_bytes, (unsigned long)t->snd_chunks,
 	       (unsigned long)sessions_now, (unsigned long)echoed);
 	printf("tcpecho: stats tcp passive %lu active %lu accepted %lu resets_rx %lu resets_tx %lu "
 	       "timeouts %lu retransmits %lu rto %lu fast_rexmit %lu partial_acks %lu ooo %lu "
 	       "probes %lu challenge_acks %lu challenge_limited %lu cookies_tx %lu cookies_ok %lu "
 	       "cookies_bad %lu syn_drops %lu wscale_clamped %lu tw_reused %lu no_conn_mem %lu\n",
 	       (unsigned long)t->passive_opens, (unsigned long)t->active_opens,
-	       (unsigned long)t->accepted, (unsigned long)t->resets_rx,
-	       (unsigned long)t->resets_tx, (unsigned long)t->timeouts,
-	       (unsigned long)t->retransmits, (unsigned long)t->rto_expiries,
-	       (unsigned long)t->fast_retransmits, (unsigned long)t->partial_acks,
-	       (unsigned long)t->ooo_segs, (unsigned long)t->window_probes,
-	       (unsigned long)t->challenge_acks, (unsigned long)t->challenge_limited,
-	       (unsigned long)t->syncookies_tx, (unsigned long)t->syncookies_ok,
-	       (unsigned long)t->syncookies_bad, (unsigned long)t->syn_backlog_drops,
-	       (unsigned long)t->wscale_clamped, (unsigned long)t->tw_reused,
-	       (unsigned long)t->no_conn_mem);
+	       (unsigned long)t->accepted, (unsigned long)t->resets_rx, (unsigned long)t->resets_tx,
+	       (unsigned long)t->timeouts, (unsigned long)t->retransmits,
+	       (unsigned long)t->rto_expiries, (unsigned long)t->fast_retransmits,
+	       (unsigned long)t->partial_acks, (unsigned long)t->ooo_segs,
+	       (unsigned long)t->window_probes, (unsigned long)t->challenge_acks,
+	       (unsigned long)t->challenge_limited, (unsigned long)t->syncookies_tx,
+	       (unsigned long)t->syncookies_ok, (unsigned long)t->syncookies_bad,
+	       (unsigned long)t->syn_backlog_drops, (unsigned long)t->wscale_clamped,
+	       (unsigned long)t->tw_reused, (unsigned long)t->no_conn_mem);
 	printf("tcpecho: stats drop %lu tcp_len %lu tcp_csum %lu tcp_opt %lu tcp_flags %lu "
 	       "tcp_no_port %lu tcp_window %lu tcp_paws %lu tcp_ack %lu tcp_rst_ignored %lu "
 	       "tcp_rst_challenged %lu tcp_syn_challenged %lu tcp_dup %lu tcp_no_mem %lu "
@@ -221,15 +224,16 @@ static uint8_t pattern(uint64_t i)
 	return (uint8_t)(i * 131 + (i >> 10));
 }
 
-static void client_io(struct sess *s)
+/* Returns true when the session has ended. */
+static bool client_io(struct sess *s)
 {
 	uint8_t buf[1024];
 	const uint8_t *p;
 	size_t n;
 
 	while (s->sent < opt.bytes) {
-		size_t k = opt.bytes - s->sent < sizeof(buf) ? (size_t)(opt.bytes - s->sent)
-							     : sizeof(buf);
+		size_t k =
+		    opt.bytes - s->sent < sizeof(buf) ? (size_t)(opt.bytes - s->sent) : sizeof(buf);
 		long m;
 
 		for (size_t i = 0; i < k; i++)
@@ -249,39 +253,44 @@ static void client_io(struct sess *s)
 		s->got += n;
 		tcp_consume(s->c, n);
 	}
-	if (tcp_eof(s->c)) {
-		printf("tcpecho: client sent %lu got %lu mismatches %u\n", (unsigned long)s->sent,
-		       (unsigned long)s->got, s->sum);
-		sess_end(s);
-	}
+	if (!tcp_eof(s->c))
+		return false;
+	printf("tcpecho: client sent %lu got %lu mismatches %u\n", (unsigned long)s->sent,
+	       (unsigned long)s->got, s->sum);
+	sess_end(s);
+	return true;
 }
 
+/*
+ * Events come ORed: data and the end may arrive together (READ and CLOSED
+ * when the peer's FIN takes us to TIME-WAIT), so read first.
+ */
 static void on_conn(struct sess *s, unsigned int events)
 {
+	if (!tcp_error(s->c)) {
+		if (s->client) {
+			if (client_io(s))
+				return;
+		} else if (s->mode == RESET && tcp_readable(s->c)) {
+			tcp_abort(s->c);
+			free(s);
+			sessions_now--;
+			return;
+		} else {
+			echo(s);
+			/* Close first; or the peer is done and all it sent is echoed. */
+			if ((s->mode == CLOSE_FIRST && s->got && !tcp_readable(s->c)) ||
+			    tcp_eof(s->c)) {
+				sess_end(s);
+				return;
+			}
+		}
+	}
 	if (events & TCP_EV_CLOSED) {
 		if (s->client)
 			printf("tcpecho: client closed: error %d\n", tcp_error(s->c));
 		sess_end(s);
-		return;
 	}
-	if (s->client) {
-		client_io(s);
-		return;
-	}
-	if (s->mode == RESET && tcp_readable(s->c)) {
-		tcp_abort(s->c);
-		free(s);
-		sessions_now--;
-		return;
-	}
-	echo(s);
-	if (s->mode == CLOSE_FIRST && s->got && !tcp_readable(s->c)) {
-		sess_end(s);
-		return;
-	}
-	/* The peer is done and everything it sent is echoed: we are done too. */
-	if (tcp_eof(s->c))
-		sess_end(s);
 }
 
 static void on_accept(struct tcp_listener *l, enum mode mode)
@@ -322,6 +331,8 @@ int main(int argc, char **argv)
 		printf("tcpecho: netif_open: %d\n", err);
 		return 1;
 	}
+	if (opt.poll_us >= 0)
+		netif_set_poll_ns(&nif, (uint64_t)opt.poll_us * 1000);
 	err = netif_tcp_init(&nif, &opt.tcp);
 	for (int i = 0; i < 3 && !err; i++) {
 		err = netif_tcp_listen(&nif, (uint16_t)(opt.port + i), opt.backlog, &l[i]);
