@@ -383,7 +383,8 @@ static bool parse_mac(const char *s, uint8_t mac[6])
 long sys_net_attach(const char *name, unsigned int qp, struct mc_net_layout *out);
 long sys_net_attach(const char *name, unsigned int qp, struct mc_net_layout *out)
 {
-	const char *tap = getenv("TAPDEV"), *mac = getenv("TAPDEV_MAC"), *seed = getenv("TAPDEV_SEED");
+	const char *tap = getenv("TAPDEV"), *mac = getenv("TAPDEV_MAC"),
+		   *seed = getenv("TAPDEV_SEED");
 	struct ifreq ifr;
 	struct mc_net_layout *l = &dev.layout;
 

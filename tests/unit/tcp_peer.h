@@ -207,6 +207,7 @@ struct peer {
 	bool ts;	      /* timestamps */
 	uint32_t tsval, tsecr;
 	uint16_t mss; /* in its SYN; 0: none */
+	bool sack;    /* SACK-permitted in its SYN */
 };
 
 static inline void peer_init(struct peer *p, uint16_t port, uint16_t lport)
@@ -230,8 +231,10 @@ struct seg {
 	uint32_t seq, ack;
 	uint8_t flags;
 	uint16_t win;
-	bool mss_ok, ws_ok, ts_ok;
+	bool mss_ok, ws_ok, ts_ok, sack_ok;
 	uint16_t mss;
+	unsigned int nsack; /* SACK blocks */
+	uint32_t sack[4][2];
 	uint8_t ws;
 	uint32_t tsval, tsecr;
 	size_t len;
@@ -303,6 +306,12 @@ static inline size_t peer_opts(const struct peer *p, uint8_t flags, uint8_t *o)
 			o[n++] = 3;
 			o[n++] = 3;
 			o[n++] = p->ws;
+		}
+		if (p->sack) {
+			o[n++] = 1;
+			o[n++] = 1;
+			o[n++] = 4;
+			o[n++] = 2;
 		}
 	}
 	if (p->ts) {
@@ -417,6 +426,15 @@ static inline bool wire_get(struct seg *s)
 		} else if (k == 3) {
 			s->ws_ok = true;
 			s->ws = th[i + 2];
+		} else if (k == 4) {
+			s->sack_ok = true;
+		} else if (k == 5) {
+			assert_int_equal((th[i + 1] - 2) % 8, 0);
+			for (size_t j = i + 2; j < i + th[i + 1] && s->nsack < 4; j += 8) {
+				s->sack[s->nsack][0] = get32(th + j);
+				s->sack[s->nsack][1] = get32(th + j + 4);
+				s->nsack++;
+			}
 		} else if (k == 8) {
 			s->ts_ok = true;
 			s->tsval = get32(th + i + 2);

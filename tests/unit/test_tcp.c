@@ -1066,6 +1066,137 @@ static void test_paws(void **state)
 	stack_free();
 }
 
+/*
+ * RFC 2018: with SACK permitted, each duplicate ACK carries the blocks held
+ * out of order, the one with the latest arrival first, then from the top.
+ */
+static void test_sack_blocks(void **state)
+{
+	static uint8_t pat[8000];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint32_t b;
+
+	(void)state;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	p.sack = true;
+	assert_int_equal(peer_send(&p, F_SYN, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_SYN | F_ACK);
+	assert_true(s.sack_ok);
+	p.ack = s.seq + 1;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	assert_int_equal(tcp_accept(l, &c), 1);
+	b = p.seq;
+	/* Holes at [0, 1000) and [2000, 3000): blocks [1000, 2000) and [3000, 4000). */
+	assert_int_equal(peer_send_at(&p, F_ACK, b + 1000, p.ack, pat, 1000), NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, b);
+	assert_int_equal(s.nsack, 1);
+	assert_int_equal(s.sack[0][0], b + 1000);
+	assert_int_equal(s.sack[0][1], b + 2000);
+	assert_int_equal(peer_send_at(&p, F_ACK, b + 3000, p.ack, pat, 1000), NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.nsack, 2);
+	assert_int_equal(s.sack[0][0], b + 3000);
+	assert_int_equal(s.sack[1][0], b + 1000);
+	/* An arrival next to the lower block: merged, and first. */
+	assert_int_equal(peer_send_at(&p, F_ACK, b + 2000, p.ack, pat, 500), NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.nsack, 2);
+	assert_int_equal(s.sack[0][0], b + 1000);
+	assert_int_equal(s.sack[0][1], b + 2500);
+	assert_int_equal(s.sack[1][0], b + 3000);
+	/* The window stays put while the hole is open (duplicates stay duplicates). */
+	tcp_consume(c, 0);
+	/* Filled: no blocks any more. */
+	assert_int_equal(peer_send_at(&p, F_ACK, b, p.ack, pat, 1000), NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, b + 2500);
+	assert_int_equal(peer_send_at(&p, F_ACK, b + 2500, p.ack, pat, 500), NET_RX_KEPT);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, b + 4000);
+	assert_int_equal(s.nsack, 0);
+	tcp_abort(c);
+	stack_free();
+}
+
+/* With SACK on, a duplicate ACK whose window moved still counts (FreeBSD's rule). */
+static void test_sack_dupacks(void **state)
+{
+	static uint8_t pat[1448 * 6];
+	struct tcp_config cfg = {.sndbuf = sizeof(pat)};
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint32_t first;
+
+	(void)state;
+	stack_new(&cfg);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	p.sack = true;
+	c = open_passive(&p, l);
+	drain_events();
+	/* A window of four segments: four out, two wait. */
+	p.win = (uint16_t)((4 * 1448 + 127) >> 7);
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	assert_int_equal(tcp_send(c, pat, sizeof(pat)), sizeof(pat));
+	for (int i = 0; i < 4; i++)
+		expect_seg(&p, &s, F_ACK);
+	first = s.seq - 3 * 1448;
+	expect_none();
+	/* The first is lost; the duplicates open the window further each time. */
+	for (int i = 1; i <= 2; i++) {
+		p.win = (uint16_t)(((4 + i) * 1448 + 127) >> 7);
+		assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+		expect_seg(&p, &s, F_ACK | (i == 2 ? F_PSH : 0));
+		assert_int_equal(s.seq, first + (uint32_t)(3 + i) * 1448);
+	}
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.seq, first);
+	assert_int_equal(tstats()->fast_retransmits, 1);
+	tcp_abort(c);
+	stack_free();
+}
+
+/*
+ * RFC 3042: with cwnd the limit, the first two duplicate ACKs each let one
+ * new segment out; the third starts fast retransmit.
+ */
+static void test_limited_transmit(void **state)
+{
+	static uint8_t pat[1448 * 12];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint32_t first;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	first = send_segments(c, &p, 10, pat); /* the initial window: ten segments */
+	assert_int_equal(tcp_send(c, pat, 2 * 1448), 2 * 1448);
+	expect_none();
+	for (int i = 1; i <= 2; i++) {
+		assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+		expect_seg(&p, &s, F_ACK | (i == 2 ? F_PSH : 0));
+		assert_int_equal(s.seq, first + (uint32_t)(9 + i) * 1448);
+		expect_none();
+	}
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.seq, first);
+	tcp_abort(c);
+	stack_free();
+}
+
 /* ---------------------------------------------------------------- defences */
 
 /*
@@ -1353,6 +1484,9 @@ int main(void)
 	    cmocka_unit_test(test_send_buffer_full),
 	    cmocka_unit_test(test_mss_and_scale),
 	    cmocka_unit_test(test_paws),
+	    cmocka_unit_test(test_sack_blocks),
+	    cmocka_unit_test(test_sack_dupacks),
+	    cmocka_unit_test(test_limited_transmit),
 	    cmocka_unit_test(test_syn_cookies),
 	    cmocka_unit_test(test_synack_retries),
 	    cmocka_unit_test(test_challenge_limit),
