@@ -60,7 +60,7 @@ static void usage(void)
 {
 	printf("usage: tcpecho [--ip A.B.C.D] [--mask M] [--gw G] [--port N] [--stats SEC]\n"
 	       "               [--backlog N] [--max-conns N] [--rcvbuf N] [--sndbuf N]\n"
-	       "               [--time-wait-ms N] [--nodelay] [--poll-us N]\n"
+	       "               [--time-wait-ms N] [--synack-retries N] [--nodelay] [--poll-us N]\n"
 	       "               [--connect A.B.C.D:PORT --bytes N]\n");
 	exit(2);
 }
@@ -132,6 +132,8 @@ static void parse_args(int argc, char **argv)
 			opt.tcp.rcvbuf = (uint32_t)num(v);
 		} else if (!strcmp(a, "--sndbuf")) {
 			opt.tcp.sndbuf = (uint32_t)num(v);
+		} else if (!strcmp(a, "--synack-retries")) {
+			opt.tcp.synack_retries = (uint32_t)num(v);
 		} else if (!strcmp(a, "--time-wait-ms")) {
 			opt.tcp.time_wait_ns = num(v) * NS_PER_MS;
 		} else if (!strcmp(a, "--poll-us")) {
