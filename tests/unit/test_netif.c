@@ -401,6 +401,10 @@ static void check_sent_frame(const struct sent_frame *s)
 		return;
 	if (ip[9] == IP_PROTO_ICMP) {
 		assert_int_equal(sum16(l4, tot - IP_HLEN, 0), 0xffff);
+	} else if (ip[9] == IP_PROTO_TCP) {
+		assert_int_equal(sum16(l4, tot - IP_HLEN,
+				       pseudo(OUR_IP, r32(ip + 16), IP_PROTO_TCP, tot - IP_HLEN)),
+				 0xffff);
 	} else {
 		assert_int_equal(ip[9], IP_PROTO_UDP);
 		assert_int_equal(r16(l4 + 4), tot - IP_HLEN);
@@ -943,6 +947,105 @@ static void test_frag_timeout_wakes(void **state)
 	assert_int_equal(nif->stack.stats.reasm_timeout, 1);
 	assert_int_equal(nif->stack.stats.reasm_bytes, 0);
 	assert_int_equal(net_next_timer(&nif->stack), 0);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
+/* A TCP segment from the peer to dport, no options. */
+static size_t mk_tcp(uint8_t *f, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack,
+		     const void *data, size_t len)
+{
+	uint8_t *ip = f + ETH_HLEN, *th = ip + IP_HLEN;
+	size_t seglen = TCP_HLEN + len;
+
+	eth_hdr_put(f, our_mac, peer_mac, ETH_TYPE_IPV4);
+	ip_hdr_put(ip, PEER_IP, OUR_IP, IP_PROTO_TCP, seglen);
+	memset(th, 0, TCP_HLEN);
+	w16(th, PEER_PORT);
+	w16(th + 2, dport);
+	w32(th + 4, seq);
+	w32(th + 8, ack);
+	th[12] = 5 << 4;
+	th[13] = flags;
+	w16(th + 14, 65535);
+	if (len)
+		memcpy(th + TCP_HLEN, data, len);
+	w16(th + 16, (uint16_t)~sum16(th, seglen, pseudo(PEER_IP, OUR_IP, IP_PROTO_TCP, seglen)));
+	return ETH_HLEN + IP_HLEN + seglen < ETH_ZLEN ? ETH_ZLEN : ETH_HLEN + IP_HLEN + seglen;
+}
+
+/*
+ * TCP through netif: the handshake, data kept zero copy in its receive
+ * buffer (counted in the buffer conservation), events waking netif_wait at
+ * once, an echo sent at the flush, and every buffer back after the close.
+ */
+static void test_tcp_through_netif(void **state)
+{
+	static const char msg[] = "tcp through netif";
+	const struct sent_frame *s;
+	struct tcp_listener *l;
+	struct tcp_event ev;
+	struct tcp_conn *c;
+	struct netif *nif;
+	const uint8_t *p;
+	uint8_t f[NET_FRAME_MAX];
+	uint32_t iss, seq = 1000;
+	size_t n;
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	assert_int_equal(netif_tcp_listen(nif, 80, 8, &l), 0);
+	assert_int_equal(dev_receive(f, mk_tcp(f, 80, TCP_SYN, seq, 0, NULL, 0)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_int_equal(s->data[ETH_HLEN + IP_HLEN + 13], TCP_SYN | TCP_ACK);
+	iss = r32(s->data + ETH_HLEN + IP_HLEN + 4);
+	assert_int_equal(r32(s->data + ETH_HLEN + IP_HLEN + 8), seq + 1);
+	seq++;
+	assert_int_equal(
+	    dev_receive(f, mk_tcp(f, 80, TCP_ACK | TCP_PSH, seq, iss + 1, msg, sizeof(msg))), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	seq += sizeof(msg);
+	/* Events waiting: netif_wait returns at once, no system call. */
+	assert_int_equal(netif_wait(nif, WAIT_FOREVER), 1);
+	assert_int_equal(waits, 0);
+	assert_int_equal(netif_tcp_next(nif, &ev), 1);
+	assert_ptr_equal(ev.lis, l);
+	assert_int_equal(tcp_accept(l, &c), 1);
+	n = tcp_peek(c, &p);
+	assert_int_equal(n, sizeof(msg));
+	assert_memory_equal(p, msg, n);
+	assert_true(p >= dev->pool && p < dev->pool + dev->pool_size); /* in its receive buffer */
+	check_conservation(nif, (unsigned int)tcp_stats(&nif->stack)->rx_held);
+	assert_int_equal(tcp_stats(&nif->stack)->rx_held, 1);
+	/* The echo goes out at the flush, carrying the ACK. */
+	assert_int_equal(tcp_send(c, p, n), (long)n);
+	tcp_consume(c, n);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_int_equal(r32(s->data + ETH_HLEN + IP_HLEN + 8), seq);
+	assert_memory_equal(s->data + ETH_HLEN + IP_HLEN + TCP_HLEN, msg,
+			    sizeof(msg)); /* no options */
+	check_conservation(nif, 0);
+	/* The peer acknowledges and closes; we close: FIN, the last ACK, nothing left. */
+	assert_int_equal(
+	    dev_receive(f, mk_tcp(f, 80, TCP_ACK | TCP_FIN, seq, iss + 1 + sizeof(msg), NULL, 0)),
+	    1);
+	assert_int_equal(netif_poll(nif), 1);
+	seq++;
+	tcp_close(c);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_true(s->data[ETH_HLEN + IP_HLEN + 13] & TCP_FIN);
+	assert_int_equal(
+	    dev_receive(f, mk_tcp(f, 80, TCP_ACK, seq, iss + 2 + sizeof(msg), NULL, 0)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_int_equal(tcp_stats(&nif->stack)->conns, 0);
 	check_conservation(nif, 0);
 	nif_free(nif);
 }
@@ -1567,6 +1670,7 @@ int main(void)
 	    cmocka_unit_test(test_arp_icmp_in_poll),
 	    cmocka_unit_test(test_echo_fragments),
 	    cmocka_unit_test(test_frag_timeout_wakes),
+	    cmocka_unit_test(test_tcp_through_netif),
 	    cmocka_unit_test(test_send_arp),
 	    cmocka_unit_test(test_send_batch),
 	    cmocka_unit_test(test_send_offload),

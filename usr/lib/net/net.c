@@ -24,17 +24,6 @@ void net_timers(struct net_stack *s, uint64_t now_ns)
 		tcp_run_timers(s, now_ns);
 }
 
-uint64_t net_next_timer(const struct net_stack *s)
-{
-	uint64_t a = s->reasm_next_ns, b = tcp_next_timer(s);
-
-	if (!a)
-		return b;
-	if (!b)
-		return a;
-	return a < b ? a : b;
-}
-
 /*
  * A fragment: into its reassembly. The one that completes a datagram hands
  * it to UDP (the only protocol reassembled), which verifies the checksum

@@ -220,6 +220,7 @@ struct net_stack {
 	const struct net_io *io;	/* NULL: nothing but in-place replies and built frames */
 	struct tcp_stack *tcp;		/* NULL until tcp_init */
 	uint64_t reasm_next_ns;		/* earliest expiry of a reassembly; 0: none */
+	uint64_t tcp_next_ns;		/* when TCP's timer wheel next has work; 0: none */
 	struct net_reasm reasm[NET_REASM_SLOTS];
 };
 
@@ -298,8 +299,17 @@ static inline void net_set_io(struct net_stack *s, const struct net_io *io)
  */
 void net_timers(struct net_stack *s, uint64_t now_ns);
 
-/* When net_timers next has work to do; 0: never (nothing pending). */
-uint64_t net_next_timer(const struct net_stack *s);
+/* When net_timers next has work to do; 0: never (nothing pending). Inline: every poll asks. */
+static inline uint64_t net_next_timer(const struct net_stack *s)
+{
+	uint64_t a = s->reasm_next_ns, b = s->tcp_next_ns;
+
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
 
 /* Give back a reassembled datagram (struct net_udp.reasm - 1) the application held. */
 void net_reasm_release(struct net_stack *s, unsigned int slot);

@@ -96,6 +96,7 @@ void tcp_fini(struct net_stack *s)
 	free(ts->hash);
 	free(ts);
 	s->tcp = NULL;
+	s->tcp_next_ns = 0;
 }
 
 const struct tcp_stats *tcp_stats(const struct net_stack *s)
@@ -390,8 +391,10 @@ static void wheel_file(struct tcp_conn *c, uint64_t d)
 	ts->wheel[slot] = c;
 	c->tprev = &ts->wheel[slot];
 	ts->wheel_bits[slot / 64] |= 1ull << (slot % 64);
-	if (!ts->next_due || c->t_filed < ts->next_due)
+	if (!ts->next_due || c->t_filed < ts->next_due) {
 		ts->next_due = c->t_filed;
+		ts->s->tcp_next_ns = ts->next_due;
+	}
 }
 
 /*
@@ -485,17 +488,13 @@ void tcp_timers(struct tcp_stack *ts, uint64_t now)
 		}
 	}
 	ts->next_due = wheel_next(ts);
+	ts->s->tcp_next_ns = ts->next_due;
 }
 
 void tcp_run_timers(struct net_stack *s, uint64_t now_ns)
 {
 	s->tcp->now = now_ns;
 	tcp_timers(s->tcp, now_ns);
-}
-
-uint64_t tcp_next_timer(const struct net_stack *s)
-{
-	return s->tcp ? s->tcp->next_due : 0;
 }
 
 /* ---------------------------------------------------------------- connections */

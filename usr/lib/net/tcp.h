@@ -228,6 +228,5 @@ bool tcp_flush_pending(const struct net_stack *s);
  */
 void tcp_set_clock(struct net_stack *s, uint64_t now_ns);
 
-/* net_timers and net_next_timer for TCP. */
+/* net_timers for TCP (net_next_timer reads net_stack.tcp_next_ns). */
 void tcp_run_timers(struct net_stack *s, uint64_t now_ns);
-uint64_t tcp_next_timer(const struct net_stack *s);
