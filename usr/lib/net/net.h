@@ -145,6 +145,7 @@ struct net_stats {
 	uint64_t rx_tcp_no_mem;		/* no buffer to hold the data, or no connection */
 	uint64_t rx_tcp_ooo_full;	/* out of order, and the queue for that is full */
 	uint64_t rx_tcp_listen_full;	/* the listener's accept queue is full */
+	uint64_t rx_tcp_bad_cookie;	/* an ACK for a listener, cookies out, none valid */
 	uint64_t rx_tcp_closing;	/* data after the peer's FIN or a closed handle */
 	uint64_t rx_ip_bad_proto;
 	uint64_t rx_udp_bad_len; /* UDP length < 8 or > IP payload */

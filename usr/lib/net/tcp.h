@@ -98,7 +98,7 @@ struct tcp_stats {
 	uint64_t syncookies_tx;	    /* SYN-ACKs carrying a cookie (the backlog was full) */
 	uint64_t syncookies_ok;	    /* connections made from a valid cookie */
 	uint64_t syncookies_bad;    /* ACKs to a listener while cookies were out, no valid one
-				     * among them (answered with RST) */
+				     * among them (dropped: rx_tcp_bad_cookie) */
 	uint64_t syn_backlog_drops; /* SYN-RECEIVED connections given up (SYN-ACKs unanswered) */
 	uint64_t wscale_clamped;    /* RFC 7323 §2.3: a window scale over 14 used as 14 */
 	uint64_t tw_reused;	    /* TIME-WAIT connections replaced by a new SYN */

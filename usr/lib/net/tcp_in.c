@@ -297,8 +297,17 @@ static int listen_ack(struct tcp_stack *ts, struct tcp_listener *l, struct tcp_s
 	uint16_t mss;
 
 	if (!tcp_cookie_check(ts, sg, &mss)) {
-		if (sg->now <= ts->cookie_until)
+		/*
+		 * While cookies are out, a segment that fails the check may be a
+		 * real peer's later segment overtaking its first (the cookie is
+		 * checked against SEG.SEQ - 1): dropped, so the peer's resend
+		 * still completes the handshake. Otherwise a RST (RFC 9293
+		 * §3.10.7.2: an ACK in LISTEN).
+		 */
+		if (sg->now <= ts->cookie_until) {
 			ts->stats.syncookies_bad++;
+			return net_drop(s, &s->stats.rx_tcp_bad_cookie);
+		}
 		return tcp_rst_reply(ts, s, sg, out, frame_len);
 	}
 	if (l->nacc >= l->backlog)

@@ -178,19 +178,21 @@ static void print_stats(void)
 	       (unsigned long)t->syncookies_ok, (unsigned long)t->syncookies_bad,
 	       (unsigned long)t->syn_backlog_drops, (unsigned long)t->wscale_clamped,
 	       (unsigned long)t->tw_reused, (unsigned long)t->no_conn_mem);
-	printf("tcpecho: stats drop %lu tcp_len %lu tcp_csum %lu tcp_opt %lu tcp_flags %lu "
-	       "tcp_no_port %lu tcp_window %lu tcp_paws %lu tcp_ack %lu tcp_rst_ignored %lu "
-	       "tcp_rst_challenged %lu tcp_syn_challenged %lu tcp_dup %lu tcp_no_mem %lu "
-	       "tcp_ooo_full %lu tcp_listen_full %lu tcp_closing %lu ip_csum %lu\n",
-	       (unsigned long)n->rx_dropped, (unsigned long)n->rx_tcp_bad_len,
-	       (unsigned long)n->rx_tcp_bad_csum, (unsigned long)n->rx_tcp_bad_opt,
-	       (unsigned long)n->rx_tcp_bad_flags, (unsigned long)n->rx_tcp_no_port,
-	       (unsigned long)n->rx_tcp_out_of_window, (unsigned long)n->rx_tcp_paws,
-	       (unsigned long)n->rx_tcp_bad_ack, (unsigned long)n->rx_tcp_rst_ignored,
-	       (unsigned long)n->rx_tcp_rst_challenged, (unsigned long)n->rx_tcp_syn_challenged,
-	       (unsigned long)n->rx_tcp_dup_data, (unsigned long)n->rx_tcp_no_mem,
-	       (unsigned long)n->rx_tcp_ooo_full, (unsigned long)n->rx_tcp_listen_full,
-	       (unsigned long)n->rx_tcp_closing, (unsigned long)n->rx_ip_bad_csum);
+	printf(
+	    "tcpecho: stats drop %lu tcp_len %lu tcp_csum %lu tcp_opt %lu tcp_flags %lu "
+	    "tcp_no_port %lu tcp_window %lu tcp_paws %lu tcp_ack %lu tcp_rst_ignored %lu "
+	    "tcp_rst_challenged %lu tcp_syn_challenged %lu tcp_dup %lu tcp_no_mem %lu "
+	    "tcp_ooo_full %lu tcp_listen_full %lu tcp_bad_cookie %lu tcp_closing %lu ip_csum %lu\n",
+	    (unsigned long)n->rx_dropped, (unsigned long)n->rx_tcp_bad_len,
+	    (unsigned long)n->rx_tcp_bad_csum, (unsigned long)n->rx_tcp_bad_opt,
+	    (unsigned long)n->rx_tcp_bad_flags, (unsigned long)n->rx_tcp_no_port,
+	    (unsigned long)n->rx_tcp_out_of_window, (unsigned long)n->rx_tcp_paws,
+	    (unsigned long)n->rx_tcp_bad_ack, (unsigned long)n->rx_tcp_rst_ignored,
+	    (unsigned long)n->rx_tcp_rst_challenged, (unsigned long)n->rx_tcp_syn_challenged,
+	    (unsigned long)n->rx_tcp_dup_data, (unsigned long)n->rx_tcp_no_mem,
+	    (unsigned long)n->rx_tcp_ooo_full, (unsigned long)n->rx_tcp_listen_full,
+	    (unsigned long)n->rx_tcp_bad_cookie, (unsigned long)n->rx_tcp_closing,
+	    (unsigned long)n->rx_ip_bad_csum);
 	flush_out();
 }
 
