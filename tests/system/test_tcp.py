@@ -1,7 +1,8 @@
 """TCP in the guest, driven from outside: tcpecho (usr/tests/tcpecho) on
 netif's TCP answers nc, socat and Python's sockets through QEMU's user
-networking (host port -> guest port 7), many connections at once, and its
-counters return to zero when every connection is gone."""
+networking (host port -> guest port 7), many connections at once, opens a
+connection out to the host, and its counters return to zero when every
+connection is gone."""
 import hashlib
 import os
 import random
@@ -105,3 +106,39 @@ def test_tcp_many_connections():
         log = g.log()
         last = re.findall(r"tcpecho: stats tcp passive (\d+) active \d+ accepted (\d+)", log)[-1]
         assert int(last[1]) >= 40, f"accepted {last}"
+
+
+def test_tcp_active_open_to_host():
+    # The guest connects out (its SYN waits for ARP of the gateway first):
+    # through slirp to a Python echo server on the host's loopback, 200 KB
+    # each way, half-closed, then closed by the server.
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(4)
+    srv.settimeout(60)
+    port = srv.getsockname()[1]
+    echoed = []
+
+    def serve():
+        c, _ = srv.accept()
+        c.settimeout(60)
+        n = 0
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            c.sendall(b)
+            n += len(b)
+        c.close()
+        echoed.append(n)
+    t = threading.Thread(target=serve)
+    t.start()
+    try:
+        with Guest(_image(f"--time-wait-ms 500 --connect 10.0.2.2:{port} --bytes 200000"), "tcp-active") as g:
+            m = g.wait_for(r"tcpecho: client sent (\d+) got (\d+) mismatches (\d+)")
+            assert m.groups() == ("200000", "200000", "0"), m.group(0)
+            t.join(30)
+            assert echoed == [200000], echoed
+            wait_idle(g, 0)
+    finally:
+        srv.close()
