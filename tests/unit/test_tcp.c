@@ -173,6 +173,53 @@ static void test_simultaneous_open(void **state)
 	stack_free();
 }
 
+/*
+ * SYN-RECEIVED's exits besides the ACK (RFC 9293 §3.10.7.4): a RST at
+ * rcv_nxt forgets the connection; an ACK of something we never sent gets
+ * <SEQ=SEG.ACK><CTL=RST>; data riding on the handshake's last ACK waits in
+ * the queue for tcp_accept, which tells the application.
+ */
+static void test_syn_received_exits(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct tcp_event ev;
+	struct peer p;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	assert_int_equal(peer_send(&p, F_SYN, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_SYN | F_ACK);
+	assert_int_equal(peer_send(&p, F_RST, NULL, 0), NET_RX_CONSUMED);
+	assert_int_equal(tstats()->conns, 0);
+	assert_int_equal(tstats()->resets_rx, 1);
+
+	peer_init(&p, PPORT + 1, PORT);
+	assert_int_equal(peer_send(&p, F_SYN, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_SYN | F_ACK);
+	p.ack = s.seq + 77;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_DROP);
+	assert_int_equal(stack.stats.rx_tcp_bad_ack, 1);
+	expect_seg(&p, &s, F_RST);
+	assert_int_equal(s.seq, p.ack);
+	assert_int_equal(tstats()->conns, 1);
+
+	/* The right ACK, with data: established, queued, READ at accept. */
+	p.ack -= 76;
+	assert_int_equal(peer_send(&p, F_ACK | F_PSH, hello, sizeof(hello)), NET_RX_KEPT);
+	assert_int_equal(tcp_next_event(&stack, &ev), 1);
+	assert_ptr_equal(ev.lis, l);
+	assert_int_equal(tcp_accept(l, &c), 1);
+	expect_event(c, TCP_EV_READ);
+	assert_int_equal(tcp_readable(c), sizeof(hello));
+	tcp_abort(c);
+	check_all_free();
+	stack_free();
+}
+
 /* ---------------------------------------------------------------- data */
 
 /* Data both ways: zero-copy receive, delayed and every-second-segment ACKs, send window. */
@@ -1464,6 +1511,7 @@ int main(void)
 	    cmocka_unit_test(test_connect_timeout),
 	    cmocka_unit_test(test_connect_refused),
 	    cmocka_unit_test(test_simultaneous_open),
+	    cmocka_unit_test(test_syn_received_exits),
 	    cmocka_unit_test(test_data_both_ways),
 	    cmocka_unit_test(test_active_close),
 	    cmocka_unit_test(test_passive_close),

@@ -266,7 +266,6 @@ static int listen_syn(struct tcp_stack *ts, struct tcp_listener *l, struct tcp_s
 					       frame_len);
 	}
 	c->lis = l;
-	c->flags |= TCPF_PASSIVE;
 	mac_copy(c->mac, ((const struct eth_hdr *)sg->frame)->src);
 	c->mac_ok = true;
 	c->irs = sg->seq;
@@ -316,7 +315,6 @@ static int listen_ack(struct tcp_stack *ts, struct tcp_listener *l, struct tcp_s
 	if (!c)
 		return net_drop(s, &s->stats.rx_tcp_no_mem);
 	c->lis = l;
-	c->flags |= TCPF_PASSIVE;
 	mac_copy(c->mac, ((const struct eth_hdr *)sg->frame)->src);
 	c->mac_ok = true;
 	c->peer_mss = mss;
@@ -911,7 +909,6 @@ int tcp_rx(struct net_stack *s, uint8_t *frame, size_t len, uint32_t buf, size_t
 		return net_drop(s, &s->stats.rx_tcp_bad_flags);
 	sg.frame = frame;
 	sg.buf = buf;
-	sg.th = th;
 	sg.data = (uint8_t *)th + doff;
 	sg.len = (uint32_t)(seglen - doff);
 	sg.seq = net_ntohl(th->seq);

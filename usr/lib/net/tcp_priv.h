@@ -18,7 +18,7 @@
 #define TCP_PAWS_IDLE_NS   (24ull * 86400 * 1000000000ull) /* RFC 7323 §5.5 */
 #define TCP_COOKIE_SLOT_NS (64ull * 1000000000ull)	   /* RFC 4987: t counts 64 s */
 #define TCP_OPT_MAX	   40
-#define TCP_SYN_OPTLEN	   20 /* MSS, NOP WS, NOP NOP TS */
+#define TCP_SYN_OPTLEN	   24 /* MSS, NOP WS, SACK-permitted NOP NOP, NOP NOP TS */
 #define TCP_TS_OPTLEN	   12 /* NOP NOP TS */
 #define NS_PER_SEC	   1000000000ull
 
@@ -39,7 +39,6 @@
 #define TCPF_RTT	0x02000 /* timing rtt_seq (no timestamps) */
 #define TCPF_PERSIST	0x04000 /* the retransmission timer probes a zero window */
 #define TCPF_FIN_PEND	0x08000 /* an out-of-order FIN at fin_seq */
-#define TCPF_PASSIVE	0x10000 /* opened by a listener */
 #define TCPF_PARTIAL	0x20000 /* the first partial ACK of this recovery was seen */
 #define TCPF_SYN_OUT	0x40000 /* our SYN is outstanding (snd_una == iss) */
 #define TCPF_SACK	0x80000 /* the peer takes SACK options (RFC 2018): we send them */
@@ -247,8 +246,7 @@ struct tcp_opts {
 /* A received segment, its headers validated. */
 struct tcp_seg {
 	uint8_t *frame;
-	uint32_t buf; /* the owner's buffer, or NET_BUF_NONE */
-	const struct tcp_hdr *th;
+	uint32_t buf;  /* the owner's buffer, or NET_BUF_NONE */
 	uint8_t *data; /* payload */
 	uint32_t len;  /* payload bytes */
 	uint32_t seq, ack;
