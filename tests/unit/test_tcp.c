@@ -277,6 +277,18 @@ static void test_data_both_ways(void **state)
 		}
 	}
 	assert_int_equal(tcp_readable(c), 4 * 1448);
+	{
+		/* The queue as pieces, one per buffer, nothing consumed. */
+		struct tcp_iov iov[8];
+
+		assert_int_equal(tcp_peekv(c, iov, 8), 4);
+		assert_int_equal(tcp_peekv(c, iov, 2), 2);
+		assert_int_equal(tcp_peekv(c, iov, 8), 4);
+		for (int i = 0; i < 4; i++) {
+			assert_int_equal(iov[i].len, 1448);
+			assert_memory_equal(iov[i].base, big + i * 1448, 1448);
+		}
+	}
 	assert_int_equal(read_all(c, got, sizeof(got)), 4 * 1448);
 	assert_memory_equal(got, big, 4 * 1448);
 	drain_events();

@@ -873,6 +873,19 @@ size_t tcp_peek(struct tcp_conn *c, const uint8_t **data)
 	return b->len;
 }
 
+unsigned int tcp_peekv(struct tcp_conn *c, struct tcp_iov *iov, unsigned int max)
+{
+	const struct tcp_rxb *b;
+	unsigned int n = 0;
+
+	for (b = c->rq_head; b && n < max; b = b->next) {
+		iov[n].base = (const uint8_t *)b + b->off;
+		iov[n].len = b->len;
+		n++;
+	}
+	return n;
+}
+
 void tcp_consume(struct tcp_conn *c, size_t n)
 {
 	uint32_t before = tcp_rcv_window(c);

@@ -159,6 +159,20 @@ int tcp_connect(struct net_stack *s, uint32_t ip, uint16_t port, uint64_t now_ns
  */
 size_t tcp_peek(struct tcp_conn *c, const uint8_t **data);
 
+/* A piece of the receive queue: len bytes at base, inside a receive buffer. */
+struct tcp_iov {
+	const uint8_t *base;
+	size_t len;
+};
+
+/*
+ * The unread bytes in order as up to max pieces (one per receive buffer),
+ * without consuming them: a parser can look across buffer boundaries
+ * without copying. Valid until tcp_consume or tcp_recv. Returns the pieces
+ * filled.
+ */
+unsigned int tcp_peekv(struct tcp_conn *c, struct tcp_iov *iov, unsigned int max);
+
 /* Drop n (<= tcp_readable) bytes from the head; frees buffers, may open the window. */
 void tcp_consume(struct tcp_conn *c, size_t n);
 
