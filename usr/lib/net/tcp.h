@@ -186,9 +186,12 @@ size_t tcp_readable(const struct tcp_conn *c);
 bool tcp_eof(const struct tcp_conn *c);
 
 /*
- * Copy up to len bytes into c's send buffer: the bytes taken (fewer when it
- * is full: TCP_EV_WRITE follows when room opens), -EPIPE after shutdown,
- * -ENOTCONN (not yet or no longer open), or tcp_error.
+ * Copy up to len bytes into c's send buffer: the bytes taken, fewer (0 when
+ * it is full) if there is no room: TCP_EV_WRITE follows once a quarter of
+ * the buffer is free again. -EPIPE after shutdown, -ENOTCONN (no longer
+ * open), -ENOMEM (no heap for the buffer), or tcp_error. Allowed from
+ * SYN-SENT on: the data waits for the connection. The segments go out at
+ * the next tcp_flush, so several sends between flushes make one segment.
  */
 long tcp_send(struct tcp_conn *c, const void *data, size_t len);
 
@@ -223,7 +226,11 @@ enum tcp_state tcp_state(const struct tcp_conn *c);
 /* The peer's address and port, and our port. */
 void tcp_endpoints(const struct tcp_conn *c, uint32_t *ip, uint16_t *port, uint16_t *lport);
 
-/* The next event: 1 with *ev, or 0. */
+/*
+ * The next event: 1 with *ev, or 0. Bits of one connection come together
+ * (TCP_EV_READ with TCP_EV_CLOSED when the peer's FIN ends it): read before
+ * acting on CLOSED. A handle closed or aborted gets no more events.
+ */
 int tcp_next_event(struct net_stack *s, struct tcp_event *ev);
 
 /* Events are waiting. */
@@ -236,9 +243,8 @@ void tcp_flush(struct net_stack *s, uint64_t now_ns);
 bool tcp_flush_pending(const struct net_stack *s);
 
 /*
- * The time for API calls that start timers (tcp_close, tcp_consume ...),
- * which take none: the owner sets it before them (tcp_flush and the
- * receive path set it too).
+ * The clock as the stack last saw it, for API calls that take no time
+ * (they ask net_io.now first when the owner gave one, as netif does).
  */
 void tcp_set_clock(struct net_stack *s, uint64_t now_ns);
 
