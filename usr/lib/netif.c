@@ -75,6 +75,7 @@ uint64_t netif_now_ns(const struct netif *nif)
 
 static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap);
 static int io_xmit(void *ctx, uint32_t buf, size_t len);
+static int io_xmit_csum(void *ctx, uint32_t buf, size_t len, uint16_t csum_offset);
 static void io_release(void *ctx, uint32_t buf);
 static uint64_t io_now(void *ctx);
 
@@ -94,6 +95,7 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 	nif->io.ctx = nif;
 	nif->io.alloc = io_alloc;
 	nif->io.xmit = io_xmit;
+	nif->io.xmit_csum = nif->vn.tx_csum ? io_xmit_csum : NULL;
 	nif->io.release = io_release;
 	nif->io.now = io_now;
 	nif->io.frame_cap = vnet_frame_cap(&nif->vn);
@@ -170,6 +172,26 @@ static inline bool csum_offloaded(const struct netif *nif)
  * one): the device completes it, or software when the device cannot.
  * Without room the buffer is freed.
  */
+static inline int tx_queue_csum(struct netif *nif, uint32_t buf, uint32_t len, uint16_t csum_start,
+				uint16_t csum_offset)
+{
+	struct vnet_pkt *p;
+
+	if (!tx_room(nif)) {
+		vnet_buf_free(&nif->vn, buf);
+		nif->stats.tx_dropped++;
+		return -ENOSPC;
+	}
+	p = &nif->tx[nif->ntx++];
+	p->data = vnet_frame(&nif->vn, buf);
+	p->len = len;
+	p->buf = buf;
+	p->flags = VNET_PKT_F_TX_CSUM;
+	p->csum_start = csum_start;
+	p->csum_offset = csum_offset;
+	return 0;
+}
+
 static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool partial)
 {
 	struct vnet_pkt *p;
@@ -212,6 +234,12 @@ static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap)
 static int io_xmit(void *ctx, uint32_t buf, size_t len)
 {
 	return tx_queue(ctx, buf, (uint32_t)len, false);
+}
+
+/* Only offered when the device completes checksums (MC_NET_F_CSUM). */
+static int io_xmit_csum(void *ctx, uint32_t buf, size_t len, uint16_t csum_offset)
+{
+	return tx_queue_csum(ctx, buf, (uint32_t)len, ETH_HLEN + IP_HLEN, csum_offset);
 }
 
 static void io_release(void *ctx, uint32_t buf)

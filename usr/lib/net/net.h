@@ -176,6 +176,13 @@ struct net_io {
 	 * buffer back whatever happens. 0, or -ENOSPC (no room: dropped).
 	 */
 	int (*xmit)(void *ctx, uint32_t buf, size_t len);
+	/*
+	 * Optional (NULL: none): xmit of a frame whose L4 checksum, at
+	 * csum_offset from the L4 header behind a 20-byte IPv4 header, holds
+	 * only the pseudo-header sum, for the device to complete (virtio
+	 * NEEDS_CSUM). TCP uses it when given.
+	 */
+	int (*xmit_csum)(void *ctx, uint32_t buf, size_t len, uint16_t csum_offset);
 	/* Give back a buffer: from alloc and not transmitted, or a kept receive buffer. */
 	void (*release)(void *ctx, uint32_t buf);
 	/* The monotonic clock, for API calls that start timers (tcp_close ...). */

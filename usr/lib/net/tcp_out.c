@@ -18,10 +18,12 @@ struct tcp_tx {
 
 /*
  * Write the Ethernet, IPv4 and TCP headers (options copied, checksum over
- * the pseudo-header, header and payload: RFC 9293 §3.1) in front of t's
- * payload. Returns the frame length.
+ * the pseudo-header, header and payload: RFC 9293 §3.1; or with partial
+ * the pseudo-header sum alone, for the device) in front of t's payload.
+ * Returns the frame length.
  */
-static size_t tcp_build(struct net_stack *s, uint8_t *frame, size_t cap, const struct tcp_tx *t)
+static size_t tcp_build(struct net_stack *s, uint8_t *frame, size_t cap, const struct tcp_tx *t,
+			bool partial)
 {
 	struct ip_hdr *ip = (struct ip_hdr *)(frame + ETH_HLEN);
 	struct tcp_hdr *th = (struct tcp_hdr *)(frame + ETH_HLEN + IP_HLEN);
@@ -41,7 +43,11 @@ static size_t tcp_build(struct net_stack *s, uint8_t *frame, size_t cap, const s
 	if (t->optlen)
 		memcpy((uint8_t *)th + TCP_HLEN, t->opt, t->optlen);
 	sum = ip_pseudo_be(net_htonl(s->cfg.ip), dst_be, IP_PROTO_TCP, (uint16_t)seglen);
-	th->csum = net_csum_fold(net_csum_partial(th, seglen, sum));
+	/* partial: the device adds the segment to the pseudo-header sum and stores it. */
+	if (partial)
+		th->csum = (uint16_t)~net_csum_fold(sum);
+	else
+		th->csum = net_csum_fold(net_csum_partial(th, seglen, sum));
 	ip_fill(s, ip, dst_be, IP_PROTO_TCP, (uint16_t)(IP_HLEN + seglen));
 	eth_fill((struct eth_hdr *)frame, t->mac, s->cfg.mac, ETH_TYPE_IPV4);
 	return eth_pad(frame, ETH_HLEN + IP_HLEN + seglen, cap);
@@ -337,9 +343,10 @@ static int emit(struct tcp_conn *c, uint32_t seq, uint8_t flags, uint32_t doff, 
 	}
 	if (len)
 		sq_copy(c, doff, f + ETH_HLEN + IP_HLEN + TCP_HLEN + t.optlen, len);
-	n = tcp_build(s, f, cap, &t);
+	n = tcp_build(s, f, cap, &t, io->xmit_csum != NULL);
 	net_tx_count(s, n);
-	if (io->xmit(io->ctx, buf, n))
+	if (io->xmit_csum ? io->xmit_csum(io->ctx, buf, n, TCP_CSUM_OFFSET)
+			  : io->xmit(io->ctx, buf, n))
 		return -ENOSPC;
 	ts->stats.segs_tx++;
 	ts->stats.bytes_tx += len;
@@ -592,7 +599,7 @@ int tcp_rst_reply(struct tcp_stack *ts, struct net_stack *s, struct tcp_seg *sg,
 		t.ack = sg->seq + sg->len + !!(sg->flags & TCP_SYN) + !!(sg->flags & TCP_FIN);
 		t.flags = TCP_RST | TCP_ACK;
 	}
-	out->len = tcp_build(s, sg->frame, cap, &t);
+	out->len = tcp_build(s, sg->frame, cap, &t, false);
 	net_tx_count(s, out->len);
 	if (ts)
 		ts->stats.resets_tx++;
@@ -640,7 +647,7 @@ int tcp_synack_cookie_reply(struct tcp_stack *ts, struct tcp_seg *sg, uint32_t i
 	t.optlen =
 	    syn_options(opt, TCP_MSS_OURS, ws, ts->rcv_wscale, sack, tsopt, tsval, sg->opt.tsval);
 	mac_copy(mac, ((const struct eth_hdr *)sg->frame)->src);
-	out->len = tcp_build(s, sg->frame, cap, &t);
+	out->len = tcp_build(s, sg->frame, cap, &t, false);
 	net_tx_count(s, out->len);
 	ts->stats.syncookies_tx++;
 	ts->stats.segs_tx++;
