@@ -206,8 +206,10 @@ struct peer {
 	uint8_t ws;	      /* the scale it offers in a SYN (0xff: none) */
 	bool ts;	      /* timestamps */
 	uint32_t tsval, tsecr;
-	uint16_t mss; /* in its SYN; 0: none */
-	bool sack;    /* SACK-permitted in its SYN */
+	uint16_t mss;	    /* in its SYN; 0: none */
+	bool sack;	    /* SACK-permitted in its SYN */
+	unsigned int nsack; /* SACK blocks it sends with its next segments */
+	uint32_t sackb[4][2];
 };
 
 static inline void peer_init(struct peer *p, uint16_t port, uint16_t lport)
@@ -323,6 +325,17 @@ static inline size_t peer_opts(const struct peer *p, uint8_t flags, uint8_t *o)
 		put32(o + n + 4, p->tsecr);
 		n += 8;
 	}
+	if (p->nsack && !(flags & F_SYN)) {
+		o[n++] = 1;
+		o[n++] = 1;
+		o[n++] = 5;
+		o[n++] = (uint8_t)(2 + 8 * p->nsack);
+		for (unsigned int i = 0; i < p->nsack; i++) {
+			put32(o + n, p->sackb[i][0]);
+			put32(o + n + 4, p->sackb[i][1]);
+			n += 8;
+		}
+	}
 	return n;
 }
 
@@ -354,7 +367,7 @@ static inline int deliver_raw(const uint8_t *f, size_t len)
 static inline int peer_send_at(struct peer *p, uint8_t flags, uint32_t seq, uint32_t ack,
 			       const void *data, size_t len)
 {
-	uint8_t f[BUF_SZ], o[40];
+	uint8_t f[BUF_SZ], o[64];
 	size_t ol;
 
 	p->tsval++;

@@ -7,6 +7,11 @@
 #define PORT  8080
 #define PPORT 40000
 
+static inline bool seq_after(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) > 0;
+}
+
 static const uint8_t hello[] __attribute__((unused)) = "hello, manticore";
 
 /* ---------------------------------------------------------------- opening */
@@ -1256,6 +1261,71 @@ static void test_limited_transmit(void **state)
 	stack_free();
 }
 
+/*
+ * SACK in recovery (RFC 2018, after RFC 6675's NextSeg): two segments of
+ * ten lost; the duplicate ACKs' blocks show the second hole, resent on a
+ * later duplicate without waiting for the partial ACK. Then a resend lost
+ * too: data sent after it is SACKed three segments deep while the hole
+ * stays, so it goes again before any timeout.
+ */
+static void test_sack_recovery(void **state)
+{
+	static uint8_t pat[1448 * 16];
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	struct seg s;
+	uint32_t f0, end;
+
+	(void)state;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 8, &l), 0);
+	peer_init(&p, PPORT, PORT);
+	p.sack = true;
+	c = open_passive(&p, l);
+	drain_events();
+	f0 = send_segments(c, &p, 10, pat);
+	/* 1 and 4 lost: [2, 4) and [5, 10) arrive. */
+	p.ack = f0 + 1448;
+	p.nsack = 2;
+	p.sackb[0][0] = f0 + 5 * 1448;
+	p.sackb[0][1] = f0 + 10 * 1448;
+	p.sackb[1][0] = f0 + 2 * 1448;
+	p.sackb[1][1] = f0 + 4 * 1448;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED); /* acks 0 */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.seq, f0 + 1448); /* fast retransmit: the first hole */
+	expect_none();
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.seq, f0 + 4 * 1448); /* the second, from the blocks */
+	assert_int_equal(tstats()->sack_retransmits, 1);
+	expect_none();
+
+	/* Both holes' resends are lost; new data goes out on the dupacks' inflation. */
+	assert_int_equal(tcp_send(c, pat, 6 * 1448), 6 * 1448);
+	end = f0 + 10 * 1448;
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+		pump();
+		while (wire_get(&s))
+			if (seq_after(s.seq + (uint32_t)s.len, end))
+				end = s.seq + (uint32_t)s.len;
+	}
+	assert_true(end - f0 >= 13 * 1448);
+	/* ... and arrives: SACKed well past the last resend, the hole still open. */
+	p.sackb[0][1] = end;
+	assert_int_equal(peer_send(&p, F_ACK, NULL, 0), NET_RX_CONSUMED);
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.seq, f0 + 1448);
+	assert_int_equal(tstats()->lost_retransmits, 1);
+	assert_int_equal(tstats()->rto_expiries, 0);
+	tcp_abort(c);
+	stack_free();
+}
+
 /* ---------------------------------------------------------------- defences */
 
 /*
@@ -1668,6 +1738,7 @@ int main(void)
 	    cmocka_unit_test(test_sack_blocks),
 	    cmocka_unit_test(test_sack_dupacks),
 	    cmocka_unit_test(test_limited_transmit),
+	    cmocka_unit_test(test_sack_recovery),
 	    cmocka_unit_test(test_syn_cookies),
 	    cmocka_unit_test(test_synack_retries),
 	    cmocka_unit_test(test_challenge_limit),

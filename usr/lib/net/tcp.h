@@ -88,6 +88,8 @@ struct tcp_stats {
 	uint64_t rto_expiries;	   /* retransmission timeouts */
 	uint64_t fast_retransmits; /* RFC 5681 §3.2 */
 	uint64_t partial_acks;	   /* RFC 6582: NewReno partial acknowledgements */
+	uint64_t sack_retransmits; /* holes resent in recovery because SACK blocks showed them */
+	uint64_t lost_retransmits; /* resends found lost by SACK blocks, resent again */
 	uint64_t dupacks_rx;
 	uint64_t ooo_segs;	    /* out-of-order segments queued */
 	uint64_t coalesced;	    /* small segments copied into the previous buffer */

@@ -56,6 +56,21 @@ static bool parse_options(struct tcp_stack *ts, const uint8_t *o, size_t n, bool
 				return false;
 			opt->sack_ok = syn;
 			break;
+		case TCPOPT_SACK:
+			if ((len - 2) % 8 || len > 2 + 8 * 4)
+				return false;
+			for (int k = 2; k < len; k += 8) {
+				const uint8_t *b = o + i + k;
+
+				opt->sack[opt->nsack][0] = (uint32_t)b[0] << 24 |
+							   (uint32_t)b[1] << 16 |
+							   (uint32_t)b[2] << 8 | b[3];
+				opt->sack[opt->nsack][1] = (uint32_t)b[4] << 24 |
+							   (uint32_t)b[5] << 16 |
+							   (uint32_t)b[6] << 8 | b[7];
+				opt->nsack++;
+			}
+			break;
 		case TCPOPT_TS:
 			if (len != TCPOLEN_TS)
 				return false;
@@ -454,6 +469,7 @@ static bool new_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 			/* Partial: resend the next hole, deflate by what left, add one back. */
 			c->ts->stats.partial_acks++;
 			tcp_retransmit_head(c, now);
+			c->rxt_next = seq_max(c->rxt_next, c->snd_una + min_u32(c->mss, c->sq_len));
 			c->cwnd = c->cwnd > data ? c->cwnd - data : 0;
 			if (data >= c->mss)
 				c->cwnd += c->mss;
@@ -494,6 +510,61 @@ static bool new_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 	return true;
 }
 
+/*
+ * RFC 2018 §4: remember what the peer says it holds above snd_una (ranges
+ * merged, in order; the highest dropped when there is no room). Blocks
+ * below snd_una (D-SACK, RFC 2883) or past what we sent are ignored.
+ */
+static void sack_update(struct tcp_conn *c, const struct tcp_seg *sg)
+{
+	unsigned int i, j;
+
+	/* What snd_una has passed goes. */
+	for (i = j = 0; i < c->nsb; i++) {
+		if (seq_leq(c->sb[i][1], c->snd_una))
+			continue;
+		if (seq_lt(c->sb[i][0], c->snd_una))
+			c->sb[i][0] = c->snd_una;
+		c->sb[j][0] = c->sb[i][0];
+		c->sb[j][1] = c->sb[i][1];
+		j++;
+	}
+	c->nsb = (uint8_t)j;
+	if (!(c->flags & TCPF_SACK))
+		return;
+	for (unsigned int k = 0; k < sg->opt.nsack; k++) {
+		uint32_t l = sg->opt.sack[k][0], r = sg->opt.sack[k][1];
+
+		if (!seq_lt(l, r) || seq_leq(r, c->snd_una) || seq_gt(r, c->snd_max) ||
+		    r - l > c->snd_max - c->snd_una)
+			continue;
+		if (seq_lt(l, c->snd_una))
+			l = c->snd_una;
+		/* Insert in order, then merge what touches. */
+		for (i = 0; i < c->nsb && seq_lt(c->sb[i][0], l); i++)
+			;
+		if (c->nsb == TCP_SACK_SB) {
+			if (i == TCP_SACK_SB)
+				continue;
+			c->nsb--;
+		}
+		memmove(c->sb[i + 1], c->sb[i], (c->nsb - i) * sizeof(c->sb[0]));
+		c->sb[i][0] = l;
+		c->sb[i][1] = r;
+		c->nsb++;
+		for (i = 0; i + 1 < c->nsb;) {
+			if (seq_geq(c->sb[i][1], c->sb[i + 1][0])) {
+				c->sb[i][1] = seq_max(c->sb[i][1], c->sb[i + 1][1]);
+				memmove(c->sb[i + 1], c->sb[i + 2],
+					(c->nsb - i - 2) * sizeof(c->sb[0]));
+				c->nsb--;
+			} else {
+				i++;
+			}
+		}
+	}
+}
+
 /* RFC 5681 §2 "duplicate acknowledgment" and §3.2 fast retransmit, RFC 6582 §3.2 step 2. */
 static void dup_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 {
@@ -527,13 +598,31 @@ static void dup_ack(struct tcp_conn *c, const struct tcp_seg *sg)
 		c->recover = c->snd_max;
 		c->ts->stats.fast_retransmits++;
 		tcp_retransmit_head(c, sg->now);
+		c->rxt_next = c->snd_una + min_u32(c->mss, c->sq_len);
 		c->cwnd = c->ssthresh + TCP_DUPTHRESH * c->mss;
 		c->flags |= TCPF_RECOVERY;
 		c->lt_segs = 0;
 		c->flags &= ~TCPF_PARTIAL;
+	} else if ((c->flags & TCPF_RECOVERY) && c->nsb &&
+		   seq_geq(c->sb[c->nsb - 1][1], c->rxt_mark + TCP_DUPTHRESH * c->mss)) {
+		/*
+		 * Data sent after our last resend of snd_una's segment is
+		 * SACKed three segments deep while that hole stays: the resend
+		 * was lost too. Again now, not at the timeout (the idea of RACK,
+		 * RFC 8985, by sequence rather than time).
+		 */
+		c->ts->stats.lost_retransmits++;
+		tcp_retransmit_head(c, sg->now);
 	} else if (c->dupacks > TCP_DUPTHRESH && (c->flags & TCPF_RECOVERY)) {
-		c->cwnd += c->mss; /* each dupack: a segment has left the network */
-		tcp_want_output(c);
+		/*
+		 * Each dupack: a segment has left the network, and one may
+		 * enter: the next hole the SACK blocks show (much as RFC 6675's
+		 * NextSeg), else new data as NewReno sends.
+		 */
+		if (!tcp_retransmit_hole(c, sg->now)) {
+			c->cwnd += c->mss;
+			tcp_want_output(c);
+		}
 	}
 	if (c->dupacks == 0xff)
 		c->dupacks = TCP_DUPTHRESH + 1;
@@ -816,7 +905,9 @@ static int conn_input(struct tcp_conn *c, struct tcp_seg *sg)
 		update_window(c, sg);
 		if (!new_ack(c, sg))
 			return v;
+		sack_update(c, sg);
 	} else {
+		sack_update(c, sg);
 		if (sg->ack == c->snd_una)
 			dup_ack(c, sg);
 		update_window(c, sg);

@@ -561,9 +561,41 @@ void tcp_retransmit_head(struct tcp_conn *c, uint64_t now)
 		return;
 	if (emit(c, c->snd_una, TCP_ACK | (fin ? TCP_FIN : 0), 0, len, now))
 		return;
+	c->rxt_mark = c->snd_max;
 	c->ts->stats.retransmits++;
 	/* Karn's rule: no RTT sample from a retransmitted segment. */
 	c->flags &= ~TCPF_RTT;
+}
+
+/*
+ * In recovery, with SACK: resend one segment of the lowest hole at or past
+ * rxt_next below the highest SACKed byte. False if there is none.
+ */
+bool tcp_retransmit_hole(struct tcp_conn *c, uint64_t now)
+{
+	uint32_t hole = seq_max(c->rxt_next, c->snd_una), len;
+	unsigned int i;
+
+	if (!(c->flags & TCPF_RECOVERY) || !c->nsb)
+		return false;
+	for (i = 0; i < c->nsb; i++) {
+		if (seq_lt(hole, c->sb[i][0]))
+			break;
+		if (seq_lt(hole, c->sb[i][1]))
+			hole = c->sb[i][1];
+	}
+	if (i == c->nsb)
+		return false; /* nothing SACKed above it: not known lost */
+	len = min_u32(c->sb[i][0] - hole, c->mss);
+	if (hole - c->snd_una + len > c->sq_len)
+		return false;
+	if (emit(c, hole, TCP_ACK, hole - c->snd_una, len, now))
+		return false;
+	c->ts->stats.retransmits++;
+	c->ts->stats.sack_retransmits++;
+	c->flags &= ~TCPF_RTT;
+	c->rxt_next = hole + len;
+	return true;
 }
 
 /* ---------------------------------------------------------------- replies without a connection */
@@ -761,6 +793,7 @@ bool tcp_rto_expired(struct tcp_conn *c, uint64_t now)
 	c->recover = c->snd_max;
 	c->dupacks = 0;
 	c->lt_segs = 0;
+	c->nsb = 0; /* RFC 2018 §8: the peer may renege; start from snd_una */
 	c->flags &= ~(TCPF_RECOVERY | TCPF_PARTIAL);
 	c->snd_nxt = c->snd_una;
 	c->t_rexmt = 0;

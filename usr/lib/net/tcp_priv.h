@@ -9,6 +9,7 @@
 #define TCP_MSS_MIN	   64				  /* smaller advertised MSSs are raised */
 #define TCP_WSCALE_MAX	   14				  /* RFC 7323 §2.3 */
 #define TCP_OOO_MAX	   64				  /* out-of-order segments per connection */
+#define TCP_SACK_SB	   6				  /* SACKed ranges the sender remembers */
 #define TCP_CHUNK	   4048 /* send buffer chunk: a 4 KiB heap block */
 #define TCP_WHEEL_SLOTS	   256
 #define TCP_WHEEL_SHIFT	   20	      /* a tick is 2^20 ns, about 1 ms: the timer granularity */
@@ -122,7 +123,11 @@ struct tcp_conn {
 	struct tcp_chunk *sq_head, *sq_tail;
 	uint32_t cwnd, ssthresh, recover, acked_ca; /* RFC 5681, 6582 */
 	uint32_t prev_una;			    /* snd_una before its last advance */
-	uint64_t srtt, rttvar, rto;		    /* RFC 6298, ns */
+	uint32_t rxt_next;	     /* in recovery: holes below this are already resent */
+	uint32_t rxt_mark;	     /* snd_max when snd_una's segment was last resent */
+	uint8_t nsb;		     /* ranges in sb */
+	uint32_t sb[TCP_SACK_SB][2]; /* what the peer SACKed above snd_una, by sequence */
+	uint64_t srtt, rttvar, rto;  /* RFC 6298, ns */
 	uint32_t rtt_seq;
 	uint64_t rtt_start;
 	uint64_t last_progress; /* when snd_una last advanced (or the open began) */
@@ -240,7 +245,9 @@ struct tcp_opts {
 	bool mss_ok, ws_ok, ts_ok, sack_ok;
 	uint16_t mss;
 	uint8_t ws;
+	uint8_t nsack; /* SACK blocks (RFC 2018 §3) */
 	uint32_t tsval, tsecr;
+	uint32_t sack[4][2];
 };
 
 /* A received segment, its headers validated. */
@@ -300,4 +307,5 @@ void tcp_rtt_sample(struct tcp_conn *c, uint64_t rtt_ns);
 uint32_t tcp_rcv_window(struct tcp_conn *c);
 void tcp_sq_drop(struct tcp_conn *c, uint32_t n);
 void tcp_retransmit_head(struct tcp_conn *c, uint64_t now);
+bool tcp_retransmit_hole(struct tcp_conn *c, uint64_t now);
 void tcp_init_cc(struct tcp_conn *c);

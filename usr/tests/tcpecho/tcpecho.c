@@ -165,14 +165,16 @@ static void print_stats(void)
 	       (unsigned long)t->rx_held, (unsigned long)t->snd_bytes, (unsigned long)t->snd_chunks,
 	       (unsigned long)sessions_now, (unsigned long)echoed);
 	printf("tcpecho: stats tcp passive %lu active %lu accepted %lu resets_rx %lu resets_tx %lu "
-	       "timeouts %lu retransmits %lu rto %lu fast_rexmit %lu partial_acks %lu ooo %lu "
+	       "timeouts %lu retransmits %lu rto %lu fast_rexmit %lu partial_acks %lu sack_rexmit "
+	       "%lu lost_rexmit %lu ooo %lu "
 	       "probes %lu challenge_acks %lu challenge_limited %lu cookies_tx %lu cookies_ok %lu "
 	       "cookies_bad %lu syn_drops %lu wscale_clamped %lu tw_reused %lu no_conn_mem %lu\n",
 	       (unsigned long)t->passive_opens, (unsigned long)t->active_opens,
 	       (unsigned long)t->accepted, (unsigned long)t->resets_rx, (unsigned long)t->resets_tx,
 	       (unsigned long)t->timeouts, (unsigned long)t->retransmits,
 	       (unsigned long)t->rto_expiries, (unsigned long)t->fast_retransmits,
-	       (unsigned long)t->partial_acks, (unsigned long)t->ooo_segs,
+	       (unsigned long)t->partial_acks, (unsigned long)t->sack_retransmits,
+	       (unsigned long)t->lost_retransmits, (unsigned long)t->ooo_segs,
 	       (unsigned long)t->window_probes, (unsigned long)t->challenge_acks,
 	       (unsigned long)t->challenge_limited, (unsigned long)t->syncookies_tx,
 	       (unsigned long)t->syncookies_ok, (unsigned long)t->syncookies_bad,
