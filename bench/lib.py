@@ -250,6 +250,7 @@ class Guest:
         self.note = note
         self.cpus, self.queues = cpus, queues  # vCPUs, NIC queue pairs
         self.rss = False  # the device steers flows by RSS (queues > 1)
+        self.bios = None  # firmware other than QEMU's default SeaBIOS
 
     def media_args(self, net):
         if self.iso:
@@ -286,15 +287,22 @@ def echod_cmdline(net, manifest="net=eth0:0", extra=""):
             f"{extra}").strip()
 
 
-def manticore_direct_guest(net, manifest="net=eth0:0", extra=""):
+QBOOT = "/usr/share/qemu/qboot.rom"
+
+
+def manticore_direct_guest(net, manifest="net=eth0:0", extra="", qboot=False):
     """Manticore through QEMU's direct kernel boot: kernel.elf's PVH entry,
     echod as the one module, its command line after ' -- '. None without
     the built files."""
     if not (os.path.exists(KERNEL_ELF) and os.path.exists(ECHOD_ELF)):
         return None
-    return Guest("manticore", "Manticore (-kernel)", r"echod ready", kernel=KERNEL_ELF,
-                 initrd=ECHOD_ELF, append=lambda n: "-- " + echod_cmdline(n, manifest, extra),
-                 note="kernel.elf (PVH) + echod.elf as -initrd")
+    if qboot and not os.path.exists(QBOOT):
+        return None
+    g = Guest("manticore", "Manticore (-kernel)", r"echod ready", kernel=KERNEL_ELF,
+              initrd=ECHOD_ELF, append=lambda n: "-- " + echod_cmdline(n, manifest, extra),
+              note="kernel.elf (PVH) + echod.elf as -initrd")
+    g.bios = QBOOT if qboot else None
+    return g
 
 
 def manticore_guest(net, iso=None, manifest="net=eth0:0", extra="", label="Manticore",
@@ -336,13 +344,14 @@ def qemu_args(guest, net, serial, accel="tcg", mem=MEM_MB):
         nic = f",mq=on,vectors={2 * guest.queues + 2},rx_queue_size=1024"
         if guest.rss:
             nic += ",rss=on,hash=on"
-    return (["qemu-system-x86_64", "-machine", "q35", *accel_args(accel),
+    bios = ["-bios", guest.bios] if guest.bios else []
+    return (["qemu-system-x86_64", "-machine", "q35", *accel_args(accel), *bios,
              "-m", str(mem), "-smp", str(guest.cpus), "-no-reboot",
              "-display", "none", "-vga", "none", "-monitor", "none",
              "-serial", f"file:{serial}",
              "-netdev", netdev,
              "-device", f"virtio-net-pci,netdev=net0,disable-legacy=on,page-per-vq=on,"
-                        f"mac={GUEST_MAC}{nic}",
+                        f"romfile=,mac={GUEST_MAC}{nic}",
              "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
             + guest.media_args(net))
 

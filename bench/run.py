@@ -40,6 +40,7 @@ DPDK_ARGS = ""
 FIGURES = [
     ("boot_s", "boot-to-ready", "s", "lower"),
     ("boot_direct_s", "boot-to-ready, -kernel", "s", "lower"),
+    ("boot_qboot_s", "boot-to-ready, -kernel, qboot", "s", "lower"),
     ("lat64_avg", "round trip 64 B avg", "µs", "lower"),
     ("lat64_p50", "round trip 64 B p50", "µs", "lower"),
     ("lat64_p99", "round trip 64 B p99", "µs", "lower"),
@@ -105,22 +106,26 @@ def measure(guest, net, rnd, p, accel, outdir, echod_args=""):
             log(f"  {guest.label}: W={w}: {r['rate']:.0f} req/s, loss {100 * r['loss']:.3f} %")
         fig["mem_rss"] = q.rss_kib() / 1024
     fig["boot_direct_s"] = boot_direct(guest, net, rnd, accel, raw, fig["boot_s"], echod_args)
+    if guest.key == "manticore":
+        fig["boot_qboot_s"] = boot_direct(guest, net, rnd, accel, raw, fig["boot_s"], echod_args,
+                                          qboot=True)
     return fig, logs
 
 
-def boot_direct(guest, net, rnd, accel, raw, boot_s, echod_args=""):
+def boot_direct(guest, net, rnd, accel, raw, boot_s, echod_args="", qboot=False):
     """Boot-to-ready through QEMU's direct kernel boot (-kernel, no boot
     loader). The Linux guests boot that way already; Manticore boots its ISO
     above and, for this figure, once more with kernel.elf's PVH entry."""
     if guest.key != "manticore":
         return boot_s if guest.kernel else None
-    direct = lib.manticore_direct_guest(net, extra=echod_args)
+    direct = lib.manticore_direct_guest(net, extra=echod_args, qboot=qboot)
     if direct is None:
         return None
-    with lib.Qemu(direct, net, os.path.join(raw, f"manticore-direct-{rnd}.serial"),
+    fw = "qboot" if qboot else "seabios"
+    with lib.Qemu(direct, net, os.path.join(raw, f"manticore-direct-{fw}-{rnd}.serial"),
                   accel=accel) as q:
         t = q.wait_ready(timeout=120)
-    log(f"  {guest.label}: ready after {t:.3f} s through -kernel (PVH)")
+    log(f"  {guest.label}: ready after {t:.3f} s through -kernel (PVH, {fw})")
     return t
 
 

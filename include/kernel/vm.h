@@ -15,6 +15,8 @@ void vm_init(const struct mem_region *ram, size_t n);
 void *vm_map_mmio(paddr_t pa, size_t len);
 /* Whether [va, va+len) lies in the direct map of RAM. */
 bool vm_direct_mapped(paddr_t pa, size_t len);
+/* The end of the highest RAM range that starts below `limit`. */
+paddr_t vm_ram_top_below(paddr_t limit);
 /* The kernel's top-level table, whose upper half every process shares. */
 uint64_t *vm_kernel_pml4(void);
 paddr_t vm_kernel_pml4_phys(void);
