@@ -49,6 +49,31 @@ ECHOD_ELF = os.path.join(ROOT, "usr", "echod", "build", "echod.elf")
 KERNEL_ELF = os.path.join(ROOT, "kernel.elf")
 
 
+# --rt (bench/run.py): QEMU and the clients run SCHED_FIFO, so that other work on
+# the host (compilers, other test suites) cannot preempt them mid-measurement.
+RT = []
+
+
+def set_realtime(on):
+    """Run what the benchmark starts under SCHED_FIFO priority 10, with the
+    kernel's RT throttling off meanwhile (restored by the returned function)."""
+    global RT
+    if not on:
+        RT = []
+        return lambda: None
+    path = "/proc/sys/kernel/sched_rt_runtime_us"
+    with open(path) as f:
+        old = f.read().strip()
+    with open(path, "w") as f:
+        f.write("-1")
+    RT = ["chrt", "-f", "10"]
+
+    def restore():
+        with open(path, "w") as f:
+            f.write(old)
+    return restore
+
+
 class BenchError(Exception):
     """Something the benchmark cannot go on without, with the reason."""
 
@@ -362,7 +387,7 @@ class Qemu:
 
     def __init__(self, guest, net, serial, accel="tcg", mem=MEM_MB):
         self.guest, self.net, self.serial = guest, net, serial
-        self.args = net.prefix() + qemu_args(guest, net, serial, accel, mem)
+        self.args = net.prefix() + RT + qemu_args(guest, net, serial, accel, mem)
         self.proc = None
         self.t0 = None
         self._pos = 0
@@ -474,7 +499,7 @@ def sockperf_pingpong(net, size, seconds, full_log=None, mps=None):
     observations, dropped and, with full_log, the samples."""
     exe = ensure_sockperf()
     ip, port = net.target
-    args = net.prefix() + ["env", f"LD_PRELOAD={sockperf_shim()}",
+    args = net.prefix() + RT + ["env", f"LD_PRELOAD={sockperf_shim()}",
                            exe, "ping-pong", "-i", ip, "-p", str(port), "-m", str(size),
                            "-t", str(seconds), "--full-rtt"]
     if mps:
@@ -524,7 +549,7 @@ def echo_load(net, window, size=64, seconds=5, warmup=0.5, timeout_ms=200, flows
     dict of its figures."""
     exe = echo_load_binary()
     ip, port = net.target
-    args = net.prefix() + [exe, "-a", ip, "-p", str(port), "-w", str(window),
+    args = net.prefix() + RT + [exe, "-a", ip, "-p", str(port), "-w", str(window),
                            "-s", str(size), "-t", str(seconds), "-W", str(warmup),
                            "-T", str(timeout_ms), "-f", str(flows)]
     p = run(args, timeout=seconds + warmup + 30)

@@ -238,7 +238,18 @@ def main():
                     help=f"the DPDK guest's mc.* words (default {DPDK_ARGS!r})")
     ap.add_argument("--multiqueue", action="store_true",
                     help="one core and queue pair against two, echod and Linux")
+    ap.add_argument("--rt", action="store_true",
+                    help="QEMU and the clients under SCHED_FIFO, RT throttling off meanwhile "
+                         "(a host shared with other work; root)")
     args = ap.parse_args()
+    restore_rt = lib.set_realtime(args.rt)
+    try:
+        return run(args)
+    finally:
+        restore_rt()
+
+
+def run(args):
     if args.multiqueue:
         import multiqueue
         return multiqueue.main(args, params(args))

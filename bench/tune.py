@@ -57,7 +57,16 @@ def main():
     ap.add_argument("variants", nargs="+")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=3)
+    ap.add_argument("--rt", action="store_true", help="as bench/run.py --rt")
     args = ap.parse_args()
+    restore = lib.set_realtime(args.rt)
+    try:
+        return run(args)
+    finally:
+        restore()
+
+
+def run(args):
     outdir = lib.OUT
     os.makedirs(os.path.join(outdir, "raw"), exist_ok=True)
     lib.install_signal_cleanup()
