@@ -171,8 +171,10 @@ class Network:
     UDP port on 127.0.0.1; no root needed, but slirp sits on the data path.
     """
 
-    def __init__(self, name="mcbench", mode=None, multiqueue=False):
-        self.name = name
+    def __init__(self, name=None, mode=None, multiqueue=False):
+        # One namespace per run: two benchmarks at once must not tear down
+        # each other's (the tap's name is per namespace).
+        self.name = name or f"mcbench-{os.getpid()}"
         self.multiqueue = multiqueue  # a multi_queue tap (QEMU then needs queues > 1)
         if mode is None:
             mode = "tap" if is_root() and shutil.which("ip") and os.path.exists("/dev/net/tun") \
