@@ -5,26 +5,26 @@
 #include <arch/percpu.h>
 #include <arch/pvh.h>
 #include <arch/trap.h>
+#include <drivers/pci.h>
+#include <drivers/uart.h>
+#include <drivers/virtio_net.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpulocal.h>
-#include <kernel/pci.h>
-#include <kernel/phys.h>
-#include <kernel/virtio_net.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
+#include <kernel/selftest.h>
+#include <kernel/smp.h>
 #include <kernel/syscall.h>
+#include <kernel/testhook.h>
+#include <kernel/time.h>
 #include <kernel/uaccess.h>
 #include <lib/format.h>
-#include <kernel/selftest.h>
-#include <kernel/testhook.h>
-#include <kernel/smp.h>
-#include <kernel/time.h>
-#include <kernel/tlb.h>
-#include <kernel/uart.h>
-#include <kernel/vm.h>
+#include <mm/phys.h>
+#include <mm/tlb.h>
+#include <mm/vm.h>
 
 /* Limit for reading the boot information through the boot direct map. */
 #define BOOT_MAPPED_END 0x100000000UL

@@ -6,14 +6,14 @@
  * reset before any of its memory is reused, so a new owner starts clean.
  */
 #include <arch/percpu.h>
-#include <kernel/phys.h>
+#include <drivers/virtio_net.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/syscall.h>
 #include <kernel/uaccess.h>
-#include <kernel/virtio_net.h>
 #include <lib/format.h>
 #include <lib/string.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

@@ -9,17 +9,17 @@
 #include <arch/paging.h>
 #include <arch/percpu.h>
 #include <kernel/exec.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
 #include <kernel/thread.h>
 #include <kernel/time.h>
-#include <kernel/tlb.h>
-#include <kernel/vm.h>
 #include <lib/format.h>
 #include <lib/string.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/tlb.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

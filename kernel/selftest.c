@@ -9,14 +9,14 @@
 #include <arch/paging.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
-#include <kernel/kmem.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/selftest.h>
 #include <kernel/time.h>
-#include <kernel/vm.h>
 #include <lib/string.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 #define CHECK(cond)                                                                                \

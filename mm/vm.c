@@ -6,12 +6,12 @@
 #include <arch/cpu.h>
 #include <arch/memlayout.h>
 #include <arch/paging.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/spinlock.h>
-#include <kernel/vm.h>
 #include <lib/string.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 extern const char _text[], _etext[], _rodata[], _erodata[], _data[], _end[];

@@ -2,10 +2,10 @@
 #include <arch/apic.h>
 #include <arch/cpu.h>
 #include <arch/trap.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/time.h>
-#include <kernel/vm.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 
 #define CPUID_1_ECX_X2APIC (1U << 21)
 #define X2APIC_MSR(off)	   (0x800 + ((off) >> 4))

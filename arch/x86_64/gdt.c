@@ -3,8 +3,8 @@
 #include <arch/cpu.h>
 #include <arch/gdt.h>
 #include <arch/percpu.h>
-#include <kernel/kmem.h>
 #include <kernel/printk.h>
+#include <mm/kmem.h>
 
 struct cpu cpus[MAX_CPUS];
 unsigned cpu_count;

@@ -13,13 +13,13 @@
 #include <arch/smp.h>
 #include <arch/trap.h>
 #include <kernel/cpulocal.h>
-#include <kernel/kmem.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>
 #include <kernel/time.h>
-#include <kernel/vm.h>
 #include <lib/string.h>
+#include <mm/kmem.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 
 #define APIC_ICR_NMI	   (4 << 8)
 #define STARTUP_TIMEOUT_US 200000

@@ -6,10 +6,10 @@
  */
 #include <arch/acpi.h>
 #include <arch/cpu.h>
-#include <kernel/pci.h>
-#include <kernel/phys.h>
+#include <drivers/pci.h>
 #include <kernel/printk.h>
-#include <kernel/vm.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 #define ECAM_BUS_SIZE (1UL << 20)

@@ -16,16 +16,16 @@
 #include <arch/cpu.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
+#include <drivers/virtio_net.h>
 #include <kernel/printk.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
-#include <kernel/virtio_net.h>
-#include <kernel/vm.h>
 #include <lib/format.h>
 #include <lib/string.h>
 #include <lib/virtq.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 #include "virtio_pci.h"

@@ -1,7 +1,7 @@
 /* Modern virtio-pci transport registers (virtio 1.2 §4.1.4). */
 #pragma once
 
-#include <kernel/pci.h>
+#include <drivers/pci.h>
 #include <kernel/types.h>
 
 #define VIRTIO_PCI_VENDOR     0x1af4

@@ -11,7 +11,7 @@
 #include <arch/trap.h>
 #include <kernel/conout.h>
 #include <kernel/spinlock.h>
-#include <kernel/vmspace.h>
+#include <mm/vmspace.h>
 #include <uapi/event.h>
 
 #define PROC_MAX      64

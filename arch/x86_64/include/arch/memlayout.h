@@ -4,7 +4,7 @@
 #define KERNEL_VMA  0xffffffff80000000
 #define KERNEL_PHYS 0x200000
 
-/* PML4 slot 256 onward: all RAM, see include/kernel/phys.h. */
+/* PML4 slot 256 onward: all RAM, see include/mm/phys.h. */
 #define DIRECT_MAP_PML4 256
 /* Device MMIO mapped uncached, allocated upward from here. */
 #define MMIO_WINDOW_BASE 0xffffc00000000000
