@@ -1,12 +1,15 @@
 /*
- * NIC queue-pair grants (kernel bypass). net_attach maps a queue pair's
- * rings, doorbells and DMA pool into the one process whose manifest names
- * it (net=DEV:QP) and that asks first; the queue's interrupt becomes an
- * EV_NET event for that process. When the process ends, the device is
- * reset before any of its memory is reused, so a new owner starts clean.
+ * NIC queue-pair grants (kernel bypass). net_attach gives a queue pair to
+ * the one process whose manifest names it (net=DEV:QP) and that asks
+ * first, and maps what the driver names for it — rings, doorbells, DMA
+ * pool (kernel/grant.c) — into that process; the queue's interrupt becomes
+ * an EV_NET event for the thread that attached it. When the process ends,
+ * the device is reset before any of its memory is reused, so a new owner
+ * starts clean.
  */
 #include <arch/percpu.h>
 #include <drivers/virtio_net.h>
+#include <kernel/grant.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/syscall.h>
@@ -46,58 +49,6 @@ static void net_notify(void *owner, unsigned qp)
 	thread_post_event(t, EV_NET, qp, 0, 0);
 }
 
-/* Map [pa, pa+len) into p; returns the user address of pa or a negative errno. */
-static long map_into(struct process *p, paddr_t pa, size_t len, bool uncached)
-{
-	paddr_t start = ALIGN_DOWN(pa, PAGE_SIZE);
-	size_t size = ALIGN_UP(pa + len, PAGE_SIZE) - start;
-	long va =
-	    vmspace_map_phys(&p->vs, 0, start, size, PROT_READ | PROT_WRITE, uncached, VMR_DEVICE);
-	return va < 0 ? va : va + (long)(pa - start);
-}
-
-static void unmap_all(struct process *p, const long *va, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (va[i] > 0)
-			vmspace_unmap(&p->vs, ALIGN_DOWN((uintptr_t)va[i], PAGE_SIZE), VMR_DEVICE);
-}
-
-/* Map the rings, doorbells and pool, and rewrite the layout's physical
- * addresses as the process's virtual ones. */
-static long map_queue_pair(struct process *p, const struct vnet_qp *q, struct mc_net_layout *l)
-{
-	long va[5] = {0};
-	va[0] = map_into(p, q->rx.mem, q->rx.mem_bytes, false);
-	va[1] = va[0] < 0 ? va[0] : map_into(p, q->tx.mem, q->tx.mem_bytes, false);
-	va[2] = va[1] < 0 ? va[1] : map_into(p, q->rx.notify, 2, true);
-	bool shared_bell =
-	    ALIGN_DOWN(q->rx.notify, PAGE_SIZE) == ALIGN_DOWN(q->tx.notify, PAGE_SIZE);
-	va[3] = va[2] < 0     ? va[2]
-		: shared_bell ? va[2] + (long)(q->tx.notify - q->rx.notify)
-			      : map_into(p, q->tx.notify, 2, true);
-	va[4] = va[3] < 0 ? va[3] : map_into(p, q->pool, q->pool_bytes, false);
-	for (int i = 0; i < 5; i++) {
-		if (va[i] < 0) {
-			long err = va[i];
-			if (shared_bell)
-				va[3] = 0;
-			unmap_all(p, va, 5);
-			return err;
-		}
-	}
-	l->rx.desc = (uint64_t)va[0] + (q->rx.desc - q->rx.mem);
-	l->rx.avail = (uint64_t)va[0] + (q->rx.avail - q->rx.mem);
-	l->rx.used = (uint64_t)va[0] + (q->rx.used - q->rx.mem);
-	l->tx.desc = (uint64_t)va[1] + (q->tx.desc - q->tx.mem);
-	l->tx.avail = (uint64_t)va[1] + (q->tx.avail - q->tx.mem);
-	l->tx.used = (uint64_t)va[1] + (q->tx.used - q->tx.mem);
-	l->rx.notify = (uint64_t)va[2];
-	l->tx.notify = (uint64_t)va[3];
-	l->pool = (uint64_t)va[4];
-	return 0;
-}
-
 /*
  * net_attach(dev, qp, layout): the calling thread takes queue pair qp of
  * dev. Its interrupt goes to that thread's core and becomes an EV_NET event
@@ -127,24 +78,30 @@ long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulay
 	if (slot < 0)
 		return -ENOSPC;
 	struct vnet_qp *q;
+	struct grant g;
 	err = virtio_net_claim(name, (unsigned)qp, t, cpus[t->cpu].apic_id, net_notify, &q);
-	if (err) {
-		p->net_owned[slot] = NULL;
-		return err;
-	}
-	virtio_net_layout(q, &l);
-	err = map_queue_pair(p, q, &l);
-	if (!err)
-		err = copy_to_user(ulayout, &l, sizeof(l));
-	if (err) {
-		virtio_net_release(q);
-		p->net_owned[slot] = NULL;
-		return err;
-	}
+	if (err)
+		goto free_slot;
+	virtio_net_grant(q, &g);
+	err = grant_map(p, &g);
+	if (err)
+		goto release_queue_pair;
+	virtio_net_layout(q, &g, &l);
+	err = copy_to_user(ulayout, &l, sizeof(l));
+	if (err)
+		goto unmap_grant;
 	p->net_owned[slot] = q;
 	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u)\n", p->pid, p->name,
 	       name, qp, t->tid, t->cpu);
 	return 0;
+
+unmap_grant:
+	grant_unmap(p, &g);
+release_queue_pair:
+	virtio_net_release(q);
+free_slot:
+	p->net_owned[slot] = NULL;
+	return err;
 }
 
 long sys_net_info(struct process *p, uint64_t uname, uint64_t uinfo)

@@ -17,6 +17,7 @@
 #include <arch/percpu.h>
 #include <arch/trap.h>
 #include <drivers/virtio_net.h>
+#include <kernel/grant.h>
 #include <kernel/printk.h>
 #include <kernel/spinlock.h>
 #include <kernel/time.h>
@@ -28,11 +29,12 @@
 #include <mm/vm.h>
 #include <uapi/errno.h>
 
+#include "virtio_net_regs.h"
 #include "virtio_pci.h"
 
 #define POOL_BYTES	  (2UL << 20) /* DMA buffers per queue pair */
 #define BUF_SIZE	  2048
-#define RESET_SPINS	  1000000
+#define QUEUE_SIZE_MAX	  1024
 #define CONFIG_MSIX_ENTRY 0
 #define CTRL_QUEUE_SIZE	  64
 #define CTRL_TIMEOUT_NS	  (1000 * NSEC_PER_MSEC)
@@ -48,23 +50,33 @@
 	 (1ULL << VIRTIO_NET_F_MTU) | (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_MQ) | \
 	 (1ULL << VIRTIO_NET_F_RSS) | (1ULL << VIRTIO_F_RING_RESET))
 
-#define HAS(n, f) (((n)->features >> (f)) & 1)
+#define HAS(n, f) virtio_pci_has(&(n)->t, f)
+
+/* A queue pair and who owns it. */
+struct vnet_qp {
+	struct virtio_net *dev;
+	unsigned qp;
+	struct virtio_queue rx, tx;
+	paddr_t pool;
+	size_t pool_bytes;
+	unsigned msix_entry;
+	int vector;
+	void *owner; /* opaque to the driver: the owning thread */
+	void (*notify)(void *owner, unsigned qp);
+	bool dirty; /* released, but the device has not forgotten it yet */
+	uint64_t interrupts;
+};
 
 struct virtio_net {
 	char name[8];
-	struct pci_dev *pci;
-	volatile uint8_t *common; /* struct virtio_pci_common_cfg */
-	volatile uint8_t *devcfg; /* struct virtio_net_config */
-	paddr_t notify_base;	  /* physical address of the notify area */
-	uint32_t notify_mult;
-	uint64_t offered, features;
+	struct virtio_pci t; /* the transport: registers and negotiated features */
 	uint8_t mac[6];
 	uint16_t mtu;
 	uint16_t max_qp; /* the device's max_virtqueue_pairs (1 without MQ/RSS) */
 	unsigned nqp;	 /* queue pairs in use: min(max_qp, VNET_MAX_QP) */
 	struct vnet_qp qps[VNET_MAX_QP];
 	/* the control queue (kernel only), its doorbell and a command page */
-	struct vnet_queue ctrl;
+	struct virtio_queue ctrl;
 	volatile uint16_t *ctrl_bell;
 	paddr_t ctrl_page;
 	uint16_t ctrl_avail; /* our copy of ctrl avail->idx */
@@ -78,155 +90,40 @@ struct virtio_net {
 static struct virtio_net devs[VNET_MAX_DEVICES];
 static unsigned ndevs;
 
-static uint8_t common_read8(struct virtio_net *n, unsigned off)
+/* The ring memory of one queue, laid out by virtq_block_layout (§2.7). */
+static int alloc_queue(struct virtio_queue *q, uint16_t size)
 {
-	return mmio_read8(n->common + off);
-}
-
-static uint16_t common_read16(struct virtio_net *n, unsigned off)
-{
-	return mmio_read16(n->common + off);
-}
-
-static void common_write8(struct virtio_net *n, unsigned off, uint8_t v)
-{
-	mmio_write8(n->common + off, v);
-}
-
-static void common_write16(struct virtio_net *n, unsigned off, uint16_t v)
-{
-	mmio_write16(n->common + off, v);
-}
-
-static void common_write32(struct virtio_net *n, unsigned off, uint32_t v)
-{
-	mmio_write32(n->common + off, v);
-}
-
-static void common_write64(struct virtio_net *n, unsigned off, uint64_t v)
-{
-	mmio_write32(n->common + off, (uint32_t)v);
-	mmio_write32(n->common + off + 4, (uint32_t)(v >> 32));
-}
-
-static void set_status(struct virtio_net *n, uint8_t bits)
-{
-	common_write8(n, VIRTIO_COMMON_STATUS, common_read8(n, VIRTIO_COMMON_STATUS) | bits);
-}
-
-/* Writing 0 resets the device; it reads back 0 when done (§4.1.4.3.2). */
-static int device_reset(struct virtio_net *n)
-{
-	common_write8(n, VIRTIO_COMMON_STATUS, 0);
-	for (int i = 0; i < RESET_SPINS; i++) {
-		if (common_read8(n, VIRTIO_COMMON_STATUS) == 0)
-			return 0;
-		cpu_relax();
-	}
-	return -EIO;
-}
-
-/* Locate the common, notify and device-config structures (§4.1.4). */
-static int find_caps(struct virtio_net *n)
-{
-	struct pci_dev *d = n->pci;
-	for (uint8_t c = pci_find_cap(d, PCI_CAP_ID_VENDOR, 0); c;
-	     c = pci_find_cap(d, PCI_CAP_ID_VENDOR, c)) {
-		uint8_t type = pci_read8(d, c + VIRTIO_CAP_CFG_TYPE);
-		uint8_t bar = pci_read8(d, c + VIRTIO_CAP_BAR);
-		uint32_t off = pci_read32(d, c + VIRTIO_CAP_OFFSET);
-		uint32_t len = pci_read32(d, c + VIRTIO_CAP_LENGTH);
-		if (bar >= PCI_BARS || d->bar[bar].io || (uint64_t)off + len > d->bar[bar].size)
-			continue;
-		uint8_t *va = pci_map_bar(d, bar);
-		if (!va)
-			continue;
-		if (type == VIRTIO_PCI_CAP_COMMON_CFG && !n->common) {
-			n->common = va + off;
-		} else if (type == VIRTIO_PCI_CAP_NOTIFY_CFG && !n->notify_base) {
-			n->notify_base = d->bar[bar].base + off;
-			n->notify_mult = pci_read32(d, c + VIRTIO_CAP_NOTIFY_MULT);
-		} else if (type == VIRTIO_PCI_CAP_DEVICE_CFG && !n->devcfg) {
-			n->devcfg = va + off;
-		}
-	}
-	return n->common && n->notify_base && n->devcfg ? 0 : -ENODEV;
-}
-
-static uint64_t read_features(struct virtio_net *n)
-{
-	common_write32(n, VIRTIO_COMMON_DFSELECT, 0);
-	uint64_t lo = mmio_read32(n->common + VIRTIO_COMMON_DF);
-	common_write32(n, VIRTIO_COMMON_DFSELECT, 1);
-	uint64_t hi = mmio_read32(n->common + VIRTIO_COMMON_DF);
-	return hi << 32 | lo;
-}
-
-static int negotiate(struct virtio_net *n)
-{
-	uint64_t offered = read_features(n);
-	if (!(offered & (1ULL << VIRTIO_F_VERSION_1)))
-		return -ENOTSUP; /* a legacy-only device */
-	n->offered = offered;
-	n->features = offered & WANTED_FEATURES;
-	if (!HAS(n, VIRTIO_NET_F_CTRL_VQ)) /* §5.1.3.1: MQ and RSS need it */
-		n->features &= ~((1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_RSS));
-	common_write32(n, VIRTIO_COMMON_GFSELECT, 0);
-	common_write32(n, VIRTIO_COMMON_GF, (uint32_t)n->features);
-	common_write32(n, VIRTIO_COMMON_GFSELECT, 1);
-	common_write32(n, VIRTIO_COMMON_GF, (uint32_t)(n->features >> 32));
-	set_status(n, VIRTIO_STATUS_FEATURES_OK);
-	if (!(common_read8(n, VIRTIO_COMMON_STATUS) & VIRTIO_STATUS_FEATURES_OK))
-		return -ENOTSUP;
-	return 0;
-}
-
-/* Allocate the ring memory of one queue: descriptor table, driver ring,
- * then the device ring on its own page (§2.7: alignments 16, 2, 4). */
-static int alloc_queue(struct vnet_queue *q, uint16_t index, uint16_t size)
-{
-	size_t avail_off = 16UL * size;
-	size_t used_off = ALIGN_UP(avail_off + 6 + 2UL * size, PAGE_SIZE);
-	q->mem_bytes = ALIGN_UP(used_off + 6 + 8UL * size, PAGE_SIZE);
-	q->mem = page_alloc_zeroed(q->mem_bytes / PAGE_SIZE);
+	struct virtq_block b = virtq_block_layout(size, PAGE_SIZE);
+	q->mem = page_alloc_zeroed(b.bytes / PAGE_SIZE);
 	if (!q->mem)
 		return -ENOMEM;
-	q->index = index;
 	q->size = size;
-	q->desc = q->mem;
-	q->avail = q->mem + avail_off;
-	q->used = q->mem + used_off;
+	q->dma = q->mem;
+	q->desc_off = b.desc_off;
+	q->avail_off = b.avail_off;
+	q->used_off = b.used_off;
+	q->mem_bytes = b.bytes;
 	return 0;
 }
 
-/* Tell the device about one queue and enable it (§4.1.5.1.3). */
-static int setup_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix, uint16_t cap)
+/* Give the device one queue, allocating its rings the first time and
+ * wiping them every other time (§4.1.5.1.3). */
+static int setup_queue(struct virtio_net *n, struct virtio_queue *q, unsigned msix, uint16_t cap)
 {
-	common_write16(n, VIRTIO_COMMON_Q_SELECT, q->index);
-	uint16_t max = common_read16(n, VIRTIO_COMMON_Q_SIZE);
+	uint16_t max = virtio_pci_queue_max(&n->t, q->index);
 	if (max == 0)
 		return -ENODEV;
-	if (!q->mem) {
+	if (!q->size) {
 		uint16_t size = max > cap ? cap : max;
 		if (size & (size - 1))
 			return -EINVAL; /* split rings need a power of two here */
-		int err = alloc_queue(q, q->index, size);
+		int err = alloc_queue(q, size);
 		if (err)
 			return err;
 	} else {
 		memset(phys_to_virt(q->mem), 0, q->mem_bytes);
 	}
-	common_write16(n, VIRTIO_COMMON_Q_SIZE, q->size);
-	common_write64(n, VIRTIO_COMMON_Q_DESC, q->desc);
-	common_write64(n, VIRTIO_COMMON_Q_AVAIL, q->avail);
-	common_write64(n, VIRTIO_COMMON_Q_USED, q->used);
-	common_write16(n, VIRTIO_COMMON_Q_MSIX, msix);
-	if (common_read16(n, VIRTIO_COMMON_Q_MSIX) != msix)
-		return -EIO;
-	q->notify =
-	    n->notify_base + (paddr_t)common_read16(n, VIRTIO_COMMON_Q_NOFF) * n->notify_mult;
-	common_write16(n, VIRTIO_COMMON_Q_ENABLE, 1);
-	return 0;
+	return virtio_pci_queue_enable(&n->t, q, (uint16_t)msix);
 }
 
 /*
@@ -238,7 +135,7 @@ static int setup_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix
 static int ctrl_command(struct virtio_net *n, uint8_t class, uint8_t cmd, const void *data,
 			size_t len)
 {
-	struct vnet_queue *q = &n->ctrl;
+	struct virtio_queue *q = &n->ctrl;
 	uint8_t *page = phys_to_virt(n->ctrl_page);
 	if (len + 2 > CTRL_ACK_OFF)
 		return -EINVAL;
@@ -246,11 +143,11 @@ static int ctrl_command(struct virtio_net *n, uint8_t class, uint8_t cmd, const 
 	page[1] = cmd;
 	memcpy(page + 2, data, len);
 	page[CTRL_ACK_OFF] = 0xff;
-	struct virtq_desc *desc = phys_to_virt(q->desc);
+	struct virtq_desc *desc = phys_to_virt(q->mem + q->desc_off);
 	desc[0] = (struct virtq_desc){n->ctrl_page, (uint32_t)(len + 2), VIRTQ_DESC_F_NEXT, 1};
 	desc[1] = (struct virtq_desc){n->ctrl_page + CTRL_ACK_OFF, 1, VIRTQ_DESC_F_WRITE, 0};
-	struct virtq_avail *avail = phys_to_virt(q->avail);
-	volatile struct virtq_used *used = phys_to_virt(q->used);
+	struct virtq_avail *avail = phys_to_virt(q->mem + q->avail_off);
+	volatile struct virtq_used *used = phys_to_virt(q->mem + q->used_off);
 	avail->ring[n->ctrl_avail % q->size] = 0;
 	n->ctrl_avail++;
 	__atomic_store_n(&avail->idx, n->ctrl_avail, __ATOMIC_RELEASE);
@@ -293,9 +190,9 @@ static int configure_rss(struct virtio_net *n)
 	if (!ntargets)
 		for (unsigned i = 0; i < n->nqp; i++)
 			targets[ntargets++] = i;
-	uint32_t supported = mmio_read32(n->devcfg + VIRTIO_NET_CFG_HASH_TYPES);
-	uint8_t key_max = mmio_read8(n->devcfg + VIRTIO_NET_CFG_RSS_KEY_MAX);
-	uint16_t table_max = mmio_read16(n->devcfg + VIRTIO_NET_CFG_RSS_TBL_MAX);
+	uint32_t supported = virtio_pci_cfg_read32(&n->t, VIRTIO_NET_CFG_HASH_TYPES);
+	uint8_t key_max = virtio_pci_cfg_read8(&n->t, VIRTIO_NET_CFG_RSS_KEY_MAX);
+	uint16_t table_max = virtio_pci_cfg_read16(&n->t, VIRTIO_NET_CFG_RSS_TBL_MAX);
 	uint32_t types = supported & (VIRTIO_NET_HASH_TYPE_IPv4 | VIRTIO_NET_HASH_TYPE_TCPv4 |
 				      VIRTIO_NET_HASH_TYPE_UDPv4);
 	if (!types || key_max < RSS_KEY_LEN || table_max < n->nqp)
@@ -343,22 +240,34 @@ static int configure_queue_pairs(struct virtio_net *n)
 			    sizeof(pairs));
 }
 
-/* The whole initialisation sequence of §3.1.1, also used after a reset. */
+/* §5.1.3.1: MQ and RSS need the control queue. */
+static uint64_t wanted_features(struct virtio_net *n)
+{
+	uint64_t want = WANTED_FEATURES;
+	if (!(virtio_pci_offered(&n->t) & (1ULL << VIRTIO_NET_F_CTRL_VQ)))
+		want &= ~((1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_RSS));
+	return want;
+}
+
+/*
+ * The whole initialisation sequence of §3.1.1, also used after a reset:
+ * reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queues, DRIVER_OK.
+ */
 static int bring_up(struct virtio_net *n)
 {
-	if (device_reset(n))
+	if (virtio_pci_reset(&n->t))
 		return -EIO;
-	set_status(n, VIRTIO_STATUS_ACKNOWLEDGE);
-	set_status(n, VIRTIO_STATUS_DRIVER);
-	int err = negotiate(n);
+	virtio_pci_set_status(&n->t, VIRTIO_STATUS_ACKNOWLEDGE);
+	virtio_pci_set_status(&n->t, VIRTIO_STATUS_DRIVER);
+	int err = virtio_pci_negotiate(&n->t, wanted_features(n));
 	if (err)
 		goto failed;
-	common_write16(n, VIRTIO_COMMON_MSIX, CONFIG_MSIX_ENTRY);
+	virtio_pci_config_vector(&n->t, CONFIG_MSIX_ENTRY);
 	for (unsigned i = 0; i < n->nqp; i++) {
 		struct vnet_qp *q = &n->qps[i];
-		err = setup_queue(n, &q->rx, q->msix_entry, 1024);
+		err = setup_queue(n, &q->rx, q->msix_entry, QUEUE_SIZE_MAX);
 		if (!err)
-			err = setup_queue(n, &q->tx, q->msix_entry, 1024);
+			err = setup_queue(n, &q->tx, q->msix_entry, QUEUE_SIZE_MAX);
 		if (err)
 			goto failed;
 	}
@@ -373,13 +282,13 @@ static int bring_up(struct virtio_net *n)
 		if (err)
 			goto failed;
 	}
-	set_status(n, VIRTIO_STATUS_DRIVER_OK);
+	virtio_pci_set_status(&n->t, VIRTIO_STATUS_DRIVER_OK);
 	err = configure_queue_pairs(n);
 	if (err)
 		goto failed;
 	return 0;
 failed:
-	set_status(n, VIRTIO_STATUS_FAILED);
+	virtio_pci_set_status(&n->t, VIRTIO_STATUS_FAILED);
 	return err;
 }
 
@@ -406,15 +315,15 @@ static int setup_interrupts(struct virtio_net *n)
 	if (v < 0)
 		return v;
 	irq_register((unsigned)v, config_irq, n);
-	pci_msix_route(n->pci, CONFIG_MSIX_ENTRY, cpus[0].apic_id, (uint8_t)v);
-	pci_msix_mask(n->pci, CONFIG_MSIX_ENTRY, false);
+	pci_msix_route(n->t.pci, CONFIG_MSIX_ENTRY, cpus[0].apic_id, (uint8_t)v);
+	pci_msix_mask(n->t.pci, CONFIG_MSIX_ENTRY, false);
 	for (unsigned i = 0; i < n->nqp; i++) {
 		struct vnet_qp *q = &n->qps[i];
 		q->vector = irq_alloc_vector();
 		if (q->vector < 0)
 			return -ENOSPC;
 		irq_register((unsigned)q->vector, qp_irq, q);
-		pci_msix_route(n->pci, q->msix_entry, cpus[0].apic_id, (uint8_t)q->vector);
+		pci_msix_route(n->t.pci, q->msix_entry, cpus[0].apic_id, (uint8_t)q->vector);
 	}
 	return 0;
 }
@@ -427,19 +336,19 @@ static int setup_interrupts(struct virtio_net *n)
  */
 static void count_queue_pairs(struct virtio_net *n)
 {
-	uint64_t offered = read_features(n);
+	uint64_t offered = virtio_pci_offered(&n->t);
 	uint64_t multi = (1ULL << VIRTIO_NET_F_MQ) | (1ULL << VIRTIO_NET_F_RSS);
 	n->max_qp = 1;
 	if ((offered & multi) && (offered & (1ULL << VIRTIO_NET_F_CTRL_VQ))) {
-		uint16_t m = mmio_read16(n->devcfg + VIRTIO_NET_CFG_MAX_QP);
+		uint16_t m = virtio_pci_cfg_read16(&n->t, VIRTIO_NET_CFG_MAX_QP);
 		if (m >= 1 && m <= 0x8000)
 			n->max_qp = m;
 	}
 	n->nqp = MIN((unsigned)n->max_qp, VNET_MAX_QP);
-	if (n->pci->msix_count < 2)
+	if (n->t.pci->msix_count < 2)
 		n->nqp = 0;
-	else if (n->nqp > n->pci->msix_count - 1u)
-		n->nqp = n->pci->msix_count - 1u;
+	else if (n->nqp > n->t.pci->msix_count - 1u)
+		n->nqp = n->t.pci->msix_count - 1u;
 }
 
 static void make_rss_key(struct virtio_net *n)
@@ -452,19 +361,19 @@ static void make_rss_key(struct virtio_net *n)
 	}
 }
 
-static int probe(struct virtio_net *n)
+static int probe(struct virtio_net *n, struct pci_dev *d)
 {
-	int err = find_caps(n);
+	int err = virtio_pci_find_caps(&n->t, d);
 	if (err)
 		return err;
-	pci_enable(n->pci);
-	err = pci_msix_enable(n->pci);
+	pci_enable(d);
+	err = pci_msix_enable(d);
 	if (err)
 		return err;
-	if (device_reset(n))
+	if (virtio_pci_reset(&n->t))
 		return -EIO;
-	set_status(n, VIRTIO_STATUS_ACKNOWLEDGE);
-	set_status(n, VIRTIO_STATUS_DRIVER);
+	virtio_pci_set_status(&n->t, VIRTIO_STATUS_ACKNOWLEDGE);
+	virtio_pci_set_status(&n->t, VIRTIO_STATUS_DRIVER);
 	count_queue_pairs(n);
 	if (!n->nqp)
 		return -ENOSPC; /* no MSI-X vector for a queue */
@@ -489,8 +398,8 @@ static int probe(struct virtio_net *n)
 		return err;
 	for (int i = 0; i < 6; i++)
 		n->mac[i] =
-		    HAS(n, VIRTIO_NET_F_MAC) ? mmio_read8(n->devcfg + VIRTIO_NET_CFG_MAC + i) : 0;
-	n->mtu = HAS(n, VIRTIO_NET_F_MTU) ? mmio_read16(n->devcfg + VIRTIO_NET_CFG_MTU) : 1500;
+		    HAS(n, VIRTIO_NET_F_MAC) ? virtio_pci_cfg_read8(&n->t, VIRTIO_NET_CFG_MAC + i) : 0;
+	n->mtu = HAS(n, VIRTIO_NET_F_MTU) ? virtio_pci_cfg_read16(&n->t, VIRTIO_NET_CFG_MTU) : 1500;
 	return 0;
 }
 
@@ -500,9 +409,9 @@ void virtio_net_init(void)
 	     d && ndevs < VNET_MAX_DEVICES;
 	     d = pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_NET, d)) {
 		struct virtio_net *n = &devs[ndevs];
-		*n = (struct virtio_net){.pci = d, .lock = SPINLOCK_INIT};
+		*n = (struct virtio_net){.lock = SPINLOCK_INIT};
 		fmt_snprintf(n->name, sizeof(n->name), "eth%u", ndevs);
-		int err = probe(n);
+		int err = probe(n, d);
 		if (err) {
 			printk("%s: virtio-net %02x:%02x.%u unusable (error %d)\n", n->name, d->bus,
 			       d->dev, d->fn, err);
@@ -513,7 +422,7 @@ void virtio_net_init(void)
 		printk("%s: virtio-net mac %02x:%02x:%02x:%02x:%02x:%02x, %u queue pair(s) "
 		       "of %u entries, features %#lx (offered %#lx), doorbell stride %u\n",
 		       n->name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
-		       n->nqp, n->qps[0].rx.size, n->features, n->offered, n->notify_mult);
+		       n->nqp, n->qps[0].rx.size, n->t.features, n->t.offered, n->t.notify_mult);
 		printk(
 		    "%s: flows steered by %s; a released queue pair is %s\n", n->name, n->steering,
 		    HAS(n, VIRTIO_F_RING_RESET) ? "reset alone (VIRTIO_F_RING_RESET)"
@@ -558,23 +467,17 @@ int virtio_net_claim(const char *name, unsigned qp, void *owner, uint32_t apic_i
 
 	memset(phys_to_virt(q->pool), 0, q->pool_bytes); /* nothing of the last owner */
 	__atomic_store_n(&q->notify, notify, __ATOMIC_RELEASE);
-	pci_msix_route(n->pci, q->msix_entry, apic_id, (uint8_t)q->vector);
-	pci_msix_mask(n->pci, q->msix_entry, false);
+	pci_msix_route(n->t.pci, q->msix_entry, apic_id, (uint8_t)q->vector);
+	pci_msix_mask(n->t.pci, q->msix_entry, false);
 	*out = q;
 	return 0;
 }
 
 /* §2.6.1: reset one queue, wait for the device to finish, set it up again. */
-static int reset_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix)
+static int reset_queue(struct virtio_net *n, struct virtio_queue *q, unsigned msix)
 {
-	common_write16(n, VIRTIO_COMMON_Q_SELECT, q->index);
-	common_write16(n, VIRTIO_COMMON_Q_RESET, 1);
-	for (int i = 0; common_read16(n, VIRTIO_COMMON_Q_RESET) != 0; i++) {
-		if (i == RESET_SPINS)
-			return -EIO;
-		cpu_relax();
-	}
-	return setup_queue(n, q, msix, 1024); /* wipes the rings */
+	int err = virtio_pci_queue_reset(&n->t, q->index);
+	return err ? err : setup_queue(n, q, msix, QUEUE_SIZE_MAX); /* wipes the rings */
 }
 
 /*
@@ -586,7 +489,7 @@ static int reset_queue(struct virtio_net *n, struct vnet_queue *q, unsigned msix
 void virtio_net_release(struct vnet_qp *q)
 {
 	struct virtio_net *n = q->dev;
-	pci_msix_mask(n->pci, q->msix_entry, true);
+	pci_msix_mask(n->t.pci, q->msix_entry, true);
 	__atomic_store_n(&q->notify, NULL, __ATOMIC_RELEASE);
 	unsigned long f = spin_lock_irqsave(&n->lock);
 	q->owner = NULL;
@@ -614,20 +517,42 @@ void virtio_net_release(struct vnet_qp *q)
 		       err);
 }
 
-void virtio_net_layout(const struct vnet_qp *q, struct mc_net_layout *l)
+/* Region indexes in the grant virtio_net_grant builds, in mapping order. */
+enum { GR_RX_RING, GR_TX_RING, GR_RX_BELL, GR_TX_BELL, GR_POOL, GR_COUNT };
+
+void virtio_net_grant(const struct vnet_qp *q, struct grant *g)
+{
+	g->n = 0;
+	grant_add(g, GRANT_RING, "rx ring", q->rx.mem, q->rx.mem_bytes);
+	grant_add(g, GRANT_RING, "tx ring", q->tx.mem, q->tx.mem_bytes);
+	grant_add(g, GRANT_DOORBELL, "rx doorbell", q->rx.notify, sizeof(uint16_t));
+	grant_add(g, GRANT_DOORBELL, "tx doorbell", q->tx.notify, sizeof(uint16_t));
+	grant_add(g, GRANT_POOL, "pool", q->pool, q->pool_bytes);
+	BUG_ON(g->n != GR_COUNT);
+}
+
+static struct mc_net_queue queue_layout(const struct virtio_queue *q, uint64_t ring, uint64_t bell)
+{
+	return (struct mc_net_queue){.desc = ring + q->desc_off,
+				     .avail = ring + q->avail_off,
+				     .used = ring + q->used_off,
+				     .notify = bell,
+				     .size = q->size,
+				     .index = q->index};
+}
+
+void virtio_net_layout(const struct vnet_qp *q, const struct grant *g, struct mc_net_layout *l)
 {
 	const struct virtio_net *n = q->dev;
 	memset(l, 0, sizeof(*l));
 	l->version = MC_NET_LAYOUT_VERSION;
 	l->qp = q->qp;
-	l->rx = (struct mc_net_queue){q->rx.desc, q->rx.avail, q->rx.used, q->rx.notify,
-				      q->rx.size, q->rx.index, 0};
-	l->tx = (struct mc_net_queue){q->tx.desc, q->tx.avail, q->tx.used, q->tx.notify,
-				      q->tx.size, q->tx.index, 0};
-	l->pool = q->pool;
+	l->rx = queue_layout(&q->rx, g->r[GR_RX_RING].uaddr, g->r[GR_RX_BELL].uaddr);
+	l->tx = queue_layout(&q->tx, g->r[GR_TX_RING].uaddr, g->r[GR_TX_BELL].uaddr);
+	l->pool = g->r[GR_POOL].uaddr;
 	l->pool_size = q->pool_bytes;
 	l->pool_dma = q->pool; /* no IOMMU: device addresses are physical */
-	l->features = n->features;
+	l->features = n->t.features;
 	l->hdr_len = VIRTIO_NET_HDR_LEN;
 	l->buf_size = BUF_SIZE;
 	memcpy(l->mac, n->mac, 6);
@@ -641,10 +566,10 @@ int virtio_net_info(const char *name, struct mc_net_info *info)
 		return -ENODEV;
 	memset(info, 0, sizeof(*info));
 	memcpy(info->mac, n->mac, 6);
-	info->link_up = !(n->features & (1ULL << VIRTIO_NET_F_STATUS)) ||
-			(mmio_read16(n->devcfg + VIRTIO_NET_CFG_STATUS) & VIRTIO_NET_S_LINK_UP);
+	info->link_up = !(n->t.features & (1ULL << VIRTIO_NET_F_STATUS)) ||
+			(virtio_pci_cfg_read16(&n->t, VIRTIO_NET_CFG_STATUS) & VIRTIO_NET_S_LINK_UP);
 	info->queue_pairs = (uint16_t)n->nqp;
 	info->mtu = n->mtu;
-	info->features = n->features;
+	info->features = n->t.features;
 	return 0;
 }
