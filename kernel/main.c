@@ -5,6 +5,7 @@
 #include <arch/percpu.h>
 #include <arch/pvh.h>
 #include <arch/trap.h>
+#include <drivers/iommu.h>
 #include <drivers/pci.h>
 #include <drivers/uart.h>
 #include <drivers/virtio_net.h>
@@ -92,6 +93,11 @@ static void print_acpi(void)
 	for (uint32_t i = 0; i < a->mcfg_count; i++)
 		printk("acpi: PCIe ECAM base %#lx segment %u buses %u-%u\n", a->mcfg[i].base,
 		       a->mcfg[i].segment, a->mcfg[i].bus_start, a->mcfg[i].bus_end);
+	if (a->found & ACPI_FOUND_DMAR)
+		printk("acpi: DMAR: %u remapping unit(s), %u reserved range(s), %u-bit DMA\n",
+		       a->dmar.unit_count, a->dmar.rmrr_count, a->dmar.host_width);
+	else if (a->dmar_why)
+		printk("acpi: DMAR ignored: %s\n", a->dmar_why);
 }
 
 static void acpi_init(void)
@@ -180,6 +186,7 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 	if (!cmdline_has("nosmp"))
 		smp_init(&boot_acpi);
 	pci_init(&boot_acpi);
+	iommu_init(&boot_acpi);
 	virtio_net_init();
 	spawn_modules();
 	sched_start();

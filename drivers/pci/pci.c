@@ -187,6 +187,14 @@ void pci_init(const struct acpi_info *acpi)
 	printk("pci: %u function(s)\n", device_count);
 }
 
+struct pci_dev *pci_get(uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	for (unsigned i = 0; i < device_count; i++)
+		if (devices[i].bus == bus && devices[i].dev == dev && devices[i].fn == fn)
+			return &devices[i];
+	return NULL;
+}
+
 struct pci_dev *pci_find(uint16_t vendor, uint16_t device, struct pci_dev *from)
 {
 	unsigned i = from ? (unsigned)(from - devices) + 1 : 0;

@@ -16,6 +16,7 @@
 #include <arch/cpu.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
+#include <drivers/iommu.h>
 #include <drivers/virtio_net.h>
 #include <kernel/grant.h>
 #include <kernel/printk.h>
@@ -38,7 +39,7 @@
 #define CONFIG_MSIX_ENTRY 0
 #define CTRL_QUEUE_SIZE	  64
 #define CTRL_TIMEOUT_NS	  (1000 * NSEC_PER_MSEC)
-#define CTRL_ACK_OFF	  2048 /* in the command page: where the device writes its ack */
+#define CTRL_PAGES	  2 /* a command page the device reads, an ack page it writes */
 #define RSS_KEY_LEN	  40   /* §5.1.4: rss_max_key_size is at least 40 */
 #define RSS_TABLE_MAX	  128  /* indirection table entries we use at most */
 
@@ -48,7 +49,21 @@
 	 (1ULL << VIRTIO_NET_F_STATUS) | (1ULL << VIRTIO_F_RING_EVENT_IDX) |                       \
 	 (1ULL << VIRTIO_NET_F_CSUM) | (1ULL << VIRTIO_NET_F_GUEST_CSUM) |                         \
 	 (1ULL << VIRTIO_NET_F_MTU) | (1ULL << VIRTIO_NET_F_CTRL_VQ) | (1ULL << VIRTIO_NET_F_MQ) | \
-	 (1ULL << VIRTIO_NET_F_RSS) | (1ULL << VIRTIO_F_RING_RESET))
+	 (1ULL << VIRTIO_NET_F_RSS) | (1ULL << VIRTIO_F_RING_RESET) |                              \
+	 (1ULL << VIRTIO_F_ACCESS_PLATFORM))
+
+/*
+ * Device (I/O virtual) addresses behind an IOMMU, one window per queue
+ * pair and one for the control queue, far from 0 so that small and
+ * physical-looking addresses name nothing, and below the interrupt range
+ * at 0xfee00000 (DMA writes there are interrupts, VT-d 4.1 §3.15).
+ */
+#define IOVA_BASE	0x40000000UL
+#define IOVA_WINDOW	0x01000000UL /* 16 MiB per queue pair */
+#define IOVA_TX_RING	0x00100000UL /* within a window: rx ring at 0 */
+#define IOVA_POOL	0x00800000UL
+#define IOVA_CTRL_PAGES 0x00100000UL /* within the control window: its ring at 0 */
+#define IOVA_WINDOW_OF(qp) (IOVA_BASE + ((uint64_t)(qp) + 1) * IOVA_WINDOW)
 
 #define HAS(n, f) virtio_pci_has(&(n)->t, f)
 
@@ -59,6 +74,8 @@ struct vnet_qp {
 	struct virtio_queue rx, tx;
 	paddr_t pool;
 	size_t pool_bytes;
+	uint64_t pool_dma;  /* the device's address of the pool */
+	bool pool_mapped;   /* in the device's IOMMU domain (owned, or not yet forgotten) */
 	unsigned msix_entry;
 	int vector;
 	void *owner; /* opaque to the driver: the owning thread */
@@ -70,6 +87,7 @@ struct vnet_qp {
 struct virtio_net {
 	char name[8];
 	struct virtio_pci t; /* the transport: registers and negotiated features */
+	struct iommu_domain *dom; /* NULL: the device's DMA is unconfined */
 	uint8_t mac[6];
 	uint16_t mtu;
 	uint16_t max_qp; /* the device's max_virtqueue_pairs (1 without MQ/RSS) */
@@ -78,32 +96,81 @@ struct virtio_net {
 	/* the control queue (kernel only), its doorbell and a command page */
 	struct virtio_queue ctrl;
 	volatile uint16_t *ctrl_bell;
-	paddr_t ctrl_page;
+	paddr_t ctrl_page; /* CTRL_PAGES pages */
+	uint64_t ctrl_dma, ctrl_ack_dma; /* the device's addresses of the two */
 	uint16_t ctrl_avail; /* our copy of ctrl avail->idx */
 	uint8_t rss_key[RSS_KEY_LEN];
 	const char *steering; /* who spreads flows over the queue pairs */
 	bool rss_on;	      /* steering is ours: follow the owners (configure_rss) */
 	struct spinlock lock; /* owners and dirty flags of qps[] */
 	uint64_t config_irqs;
+	uint64_t dma_faults;
 };
 
 static struct virtio_net devs[VNET_MAX_DEVICES];
 static unsigned ndevs;
 
-/* The ring memory of one queue, laid out by virtq_block_layout (§2.7). */
-static int alloc_queue(struct virtio_queue *q, uint16_t size)
+/*
+ * Where the device finds [pa, pa + len): in its IOMMU domain at iova, the
+ * device only reading or also writing; without a domain, at pa itself.
+ */
+static int dma_map(struct virtio_net *n, uint64_t iova, paddr_t pa, size_t len, bool writable,
+		   uint64_t *dma)
+{
+	if (!n->dom) {
+		*dma = pa;
+		return 0;
+	}
+	int err = iommu_map(n->dom, iova, pa, len, IOMMU_READ | (writable ? IOMMU_WRITE : 0));
+	if (!err)
+		*dma = iova;
+	return err;
+}
+
+/* The device's window for queue index i: rings of pair i/2, or the control queue's. */
+static uint64_t ring_iova(const struct virtio_net *n, uint16_t index)
+{
+	if (index >= 2 * n->max_qp)
+		return IOVA_BASE; /* the control queue (§5.1.2: after every pair) */
+	return IOVA_WINDOW_OF(index / 2) + (index % 2 ? IOVA_TX_RING : 0);
+}
+
+/*
+ * The ring memory of one queue, laid out by virtq_block_layout (§2.7),
+ * allocated once and kept in the device's domain for good: the part the
+ * device reads (descriptors, driver ring) read-only, the device ring
+ * writable. Even when the queue is someone else's, the device can neither
+ * rewrite its descriptors nor its driver ring.
+ */
+static int alloc_queue(struct virtio_net *n, struct virtio_queue *q, uint16_t size)
 {
 	struct virtq_block b = virtq_block_layout(size, PAGE_SIZE);
-	q->mem = page_alloc_zeroed(b.bytes / PAGE_SIZE);
-	if (!q->mem)
+	paddr_t mem = page_alloc_zeroed(b.bytes / PAGE_SIZE);
+	uint64_t iova = ring_iova(n, q->index), dma, used_dma;
+	if (!mem)
 		return -ENOMEM;
+	int err = dma_map(n, iova, mem, b.used_off, false, &dma);
+	if (err)
+		goto free_rings;
+	err = dma_map(n, iova + b.used_off, mem + b.used_off, b.bytes - b.used_off, true,
+		      &used_dma);
+	if (err)
+		goto unmap_driver_area;
+	q->mem = mem;
+	q->dma = dma;
 	q->size = size;
-	q->dma = q->mem;
 	q->desc_off = b.desc_off;
 	q->avail_off = b.avail_off;
 	q->used_off = b.used_off;
 	q->mem_bytes = b.bytes;
 	return 0;
+
+unmap_driver_area:
+	if (n->dom)
+		iommu_unmap(n->dom, iova, b.used_off);
+free_rings:
+	page_free(mem, b.bytes / PAGE_SIZE);
+	return err;
 }
 
 /* Give the device one queue, allocating its rings the first time and
@@ -117,7 +184,7 @@ static int setup_queue(struct virtio_net *n, struct virtio_queue *q, unsigned ms
 		uint16_t size = max > cap ? cap : max;
 		if (size & (size - 1))
 			return -EINVAL; /* split rings need a power of two here */
-		int err = alloc_queue(q, size);
+		int err = alloc_queue(n, q, size);
 		if (err)
 			return err;
 	} else {
@@ -137,15 +204,16 @@ static int ctrl_command(struct virtio_net *n, uint8_t class, uint8_t cmd, const 
 {
 	struct virtio_queue *q = &n->ctrl;
 	uint8_t *page = phys_to_virt(n->ctrl_page);
-	if (len + 2 > CTRL_ACK_OFF)
+	volatile uint8_t *ack = phys_to_virt(n->ctrl_page + PAGE_SIZE);
+	if (len + 2 > PAGE_SIZE)
 		return -EINVAL;
 	page[0] = class;
 	page[1] = cmd;
 	memcpy(page + 2, data, len);
-	page[CTRL_ACK_OFF] = 0xff;
+	*ack = 0xff;
 	struct virtq_desc *desc = phys_to_virt(q->mem + q->desc_off);
-	desc[0] = (struct virtq_desc){n->ctrl_page, (uint32_t)(len + 2), VIRTQ_DESC_F_NEXT, 1};
-	desc[1] = (struct virtq_desc){n->ctrl_page + CTRL_ACK_OFF, 1, VIRTQ_DESC_F_WRITE, 0};
+	desc[0] = (struct virtq_desc){n->ctrl_dma, (uint32_t)(len + 2), VIRTQ_DESC_F_NEXT, 1};
+	desc[1] = (struct virtq_desc){n->ctrl_ack_dma, 1, VIRTQ_DESC_F_WRITE, 0};
 	struct virtq_avail *avail = phys_to_virt(q->mem + q->avail_off);
 	volatile struct virtq_used *used = phys_to_virt(q->mem + q->used_off);
 	avail->ring[n->ctrl_avail % q->size] = 0;
@@ -158,7 +226,7 @@ static int ctrl_command(struct virtio_net *n, uint8_t class, uint8_t cmd, const 
 			return -ETIMEDOUT;
 		cpu_relax();
 	}
-	return page[CTRL_ACK_OFF] == VIRTIO_NET_OK ? 0 : -EIO;
+	return *ack == VIRTIO_NET_OK ? 0 : -EIO;
 }
 
 static void put16(uint8_t *p, uint16_t v)
@@ -351,6 +419,17 @@ static void count_queue_pairs(struct virtio_net *n)
 		n->nqp = n->t.pci->msix_count - 1u;
 }
 
+/*
+ * The IOMMU refused one of the device's accesses (from the fault interrupt).
+ * Reported and counted by the IOMMU driver.
+ */
+static void dma_fault(void *ctx, const struct iommu_fault *f)
+{
+	struct virtio_net *n = ctx;
+	(void)f;
+	n->dma_faults++;
+}
+
 static void make_rss_key(struct virtio_net *n)
 {
 	for (unsigned i = 0; i < RSS_KEY_LEN; i += 8) {
@@ -386,9 +465,19 @@ static int probe(struct virtio_net *n, struct pci_dev *d)
 		q->msix_entry = 1 + i;
 	}
 	n->ctrl.index = (uint16_t)(2 * n->max_qp); /* §5.1.2: after every pair */
-	n->ctrl_page = page_alloc_zeroed(1);
+	/* Only a device that takes its addresses from the platform's IOMMU
+	 * (VIRTIO_F_ACCESS_PLATFORM, §6.1) can be confined by it. */
+	if (virtio_pci_offered(&n->t) & (1ULL << VIRTIO_F_ACCESS_PLATFORM))
+		n->dom = iommu_attach(d, n->name, dma_fault, n);
+	n->ctrl_page = page_alloc_zeroed(CTRL_PAGES);
 	if (!n->ctrl_page)
 		return -ENOMEM;
+	err = dma_map(n, IOVA_BASE + IOVA_CTRL_PAGES, n->ctrl_page, PAGE_SIZE, false, &n->ctrl_dma);
+	if (!err)
+		err = dma_map(n, IOVA_BASE + IOVA_CTRL_PAGES + PAGE_SIZE, n->ctrl_page + PAGE_SIZE,
+			      PAGE_SIZE, true, &n->ctrl_ack_dma);
+	if (err)
+		return err;
 	make_rss_key(n);
 	err = setup_interrupts(n);
 	if (err)
@@ -423,6 +512,19 @@ void virtio_net_init(void)
 		       "of %u entries, features %#lx (offered %#lx), doorbell stride %u\n",
 		       n->name, n->mac[0], n->mac[1], n->mac[2], n->mac[3], n->mac[4], n->mac[5],
 		       n->nqp, n->qps[0].rx.size, n->t.features, n->t.offered, n->t.notify_mult);
+		if (n->dom)
+			printk("%s: DMA confined by the IOMMU: each queue pair's rings and pool at "
+			       "I/O virtual addresses %#lx + %#lx per pair\n",
+			       n->name, IOVA_WINDOW_OF(0), IOVA_WINDOW);
+		else
+			printk("%s: DMA unconfined: %s; a queue owner's descriptors reach all "
+			       "memory\n",
+			       n->name,
+			       !iommu_enabled() ? "no IOMMU"
+			       : !HAS(n, VIRTIO_F_ACCESS_PLATFORM)
+				   ? "the device does not offer VIRTIO_F_ACCESS_PLATFORM, so "
+				     "it bypasses the IOMMU"
+				   : "no IOMMU unit translates for it");
 		printk(
 		    "%s: flows steered by %s; a released queue pair is %s\n", n->name, n->steering,
 		    HAS(n, VIRTIO_F_RING_RESET) ? "reset alone (VIRTIO_F_RING_RESET)"
@@ -460,6 +562,15 @@ int virtio_net_claim(const char *name, unsigned qp, void *owner, uint32_t apic_i
 		}
 		q->pool_bytes = POOL_BYTES;
 	}
+	if (!q->pool_mapped) {
+		int err = dma_map(n, IOVA_WINDOW_OF(qp) + IOVA_POOL, q->pool, q->pool_bytes, true,
+				  &q->pool_dma);
+		if (err) {
+			spin_unlock_irqrestore(&n->lock, f);
+			return err;
+		}
+		q->pool_mapped = true;
+	}
 	q->owner = owner;
 	if (n->rss_on && configure_rss(n))
 		printk("%s: cannot steer flows to queue pair %u\n", n->name, qp);
@@ -478,6 +589,18 @@ static int reset_queue(struct virtio_net *n, struct virtio_queue *q, unsigned ms
 {
 	int err = virtio_pci_queue_reset(&n->t, q->index);
 	return err ? err : setup_queue(n, q, msix, QUEUE_SIZE_MAX); /* wipes the rings */
+}
+
+/*
+ * Once the device has forgotten a released pair, its pool leaves the
+ * device's domain, and the IOTLB with it, before anyone reuses the memory
+ * (the next owner gets it wiped and mapped again).
+ */
+static void forget_pool(struct virtio_net *n, struct vnet_qp *q)
+{
+	if (q->pool_mapped && n->dom)
+		iommu_unmap(n->dom, q->pool_dma, q->pool_bytes);
+	q->pool_mapped = false;
 }
 
 /*
@@ -500,14 +623,18 @@ void virtio_net_release(struct vnet_qp *q)
 		if (!err)
 			err = reset_queue(n, &q->tx, q->msix_entry);
 		q->dirty = err != 0;
+		if (!q->dirty)
+			forget_pool(n, q);
 	}
 	bool owned = false;
 	for (unsigned i = 0; i < n->nqp; i++)
 		owned |= n->qps[i].owner != NULL;
 	if (q->dirty && !owned) {
 		err = bring_up(n);
-		for (unsigned i = 0; !err && i < n->nqp; i++)
+		for (unsigned i = 0; !err && i < n->nqp; i++) {
 			n->qps[i].dirty = false;
+			forget_pool(n, &n->qps[i]);
+		}
 	} else if (n->rss_on) {
 		err = configure_rss(n); /* its flows go to the pairs still served */
 	}
@@ -551,7 +678,7 @@ void virtio_net_layout(const struct vnet_qp *q, const struct grant *g, struct mc
 	l->tx = queue_layout(&q->tx, g->r[GR_TX_RING].uaddr, g->r[GR_TX_BELL].uaddr);
 	l->pool = g->r[GR_POOL].uaddr;
 	l->pool_size = q->pool_bytes;
-	l->pool_dma = q->pool; /* no IOMMU: device addresses are physical */
+	l->pool_dma = q->pool_dma; /* an I/O virtual address behind an IOMMU */
 	l->features = n->t.features;
 	l->hdr_len = VIRTIO_NET_HDR_LEN;
 	l->buf_size = BUF_SIZE;
