@@ -22,6 +22,14 @@
 
 #define NET_NAME_MAX	  8
 #define NET_SLOT_RESERVED ((struct vnet_qp *)1) /* an attach in progress */
+#define NET_KILL_STATUS	  (128 + 9) /* like a process killed outright */
+
+static uint64_t dma_kills; /* processes killed for their pair's DMA (any CPU, atomic) */
+
+uint64_t net_dma_kills(void)
+{
+	return __atomic_load_n(&dma_kills, __ATOMIC_RELAXED);
+}
 
 static long copy_name(uint64_t uname, char *name)
 {
@@ -42,11 +50,52 @@ static bool granted(const struct process *p, const char *name, uint64_t qp)
 	return false;
 }
 
-/* The queue pair's interrupt: an event for the thread that attached it. */
-static void net_notify(void *owner, unsigned qp)
+/*
+ * What the driver tells the thread that attached a pair: its interrupt
+ * (EV_NET), a device reset under it (EV_NET_RESET: re-attach), or that its
+ * descriptors made the device fault: the process is killed, since a bad
+ * descriptor stops the whole device for every owner (QEMU) and an event
+ * would let it do so again and again.
+ */
+static void net_notify(void *owner, unsigned qp, enum vnet_note note, const char *why)
 {
 	struct thread *t = owner;
-	thread_post_event(t, EV_NET, qp, 0, 0);
+	struct process *p = t->proc;
+	switch (note) {
+	case VNET_NOTE_IRQ:
+		thread_post_event(t, EV_NET, qp, 0, 0);
+		break;
+	case VNET_NOTE_RESET:
+		thread_post_event(t, EV_NET_RESET, qp, 0, 0);
+		break;
+	case VNET_NOTE_FAULT:
+		printk("pid %d (%s) killed: its queue pair %u %s\n", p->pid, p->name, qp, why);
+		proc_kill(p, NET_KILL_STATUS);
+		__atomic_add_fetch(&dma_kills, 1, __ATOMIC_RELAXED);
+		break;
+	}
+}
+
+/*
+ * net_attach of a pair the calling thread holds and the device was reset
+ * under (EV_NET_RESET): the pair comes back with wiped rings, same layout.
+ * 1 if this was not such a call.
+ */
+static long reattach(struct thread *t, const char *name, uint64_t qp, uint64_t ulayout)
+{
+	struct process *p = t->proc;
+	for (int i = 0; i < PROC_NET_MAX; i++) {
+		struct vnet_qp *q = p->net_owned[i];
+		if (!q || q == NET_SLOT_RESERVED || !virtio_net_is(q, name, (unsigned)qp))
+			continue;
+		long err = virtio_net_resume(q, t);
+		if (err)
+			return err; /* held, but not reset (or by another thread) */
+		printk("pid %d (%s) re-attached %s queue pair %lu after a device reset\n", p->pid,
+		       p->name, name, qp);
+		return copy_to_user(ulayout, &p->net_layout[i], sizeof(p->net_layout[i]));
+	}
+	return 1;
 }
 
 /*
@@ -66,6 +115,9 @@ long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulay
 		return -EFAULT;
 	if (!granted(p, name, qp))
 		return -EPERM;
+	err = reattach(t, name, qp, ulayout);
+	if (err <= 0)
+		return err;
 	/* A slot, reserved under the lock against the process's other threads. */
 	unsigned long f = spin_lock_irqsave(&p->lock);
 	int slot = -1;
@@ -90,6 +142,7 @@ long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulay
 	err = copy_to_user(ulayout, &l, sizeof(l));
 	if (err)
 		goto unmap_grant;
+	p->net_layout[slot] = l;
 	p->net_owned[slot] = q;
 	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u)\n", p->pid, p->name,
 	       name, qp, t->tid, t->cpu);

@@ -184,6 +184,29 @@ void proc_exit(struct process *p, int status)
 	proc_thread_gone(me);
 }
 
+void proc_kill(struct process *p, int status)
+{
+	struct thread *gone[PROC_THREADS];
+	unsigned n = 0;
+
+	unsigned long f = spin_lock_irqsave(&p->lock);
+	if (p->exiting || p->state == PROC_DEAD) {
+		spin_unlock_irqrestore(&p->lock, f);
+		return; /* on its way out already */
+	}
+	p->exiting = true;
+	p->killed = true;
+	p->exit_status = status;
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		struct thread *t = p->threads[i];
+		if (t && sched_stop(t))
+			gone[n++] = t; /* was off its CPU: counted out here */
+	}
+	spin_unlock_irqrestore(&p->lock, f);
+	for (unsigned i = 0; i < n; i++)
+		proc_thread_gone(gone[i]);
+}
+
 void thread_exit(struct thread *t, int status)
 {
 	struct process *p = t->proc;

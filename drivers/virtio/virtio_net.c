@@ -79,8 +79,11 @@ struct vnet_qp {
 	unsigned msix_entry;
 	int vector;
 	void *owner; /* opaque to the driver: the owning thread */
-	void (*notify)(void *owner, unsigned qp);
-	bool dirty; /* released, but the device has not forgotten it yet */
+	vnet_notify_fn notify;
+	bool dirty;    /* released, but the device has not forgotten it yet */
+	bool parked;   /* the device was reset under its owner, who must re-attach */
+	bool disabled; /* parked with its queues off (VIRTIO_F_RING_RESET) */
+	bool faulted;  /* its owner made the device fault; it is on its way out */
 	uint64_t interrupts;
 };
 
@@ -102,9 +105,10 @@ struct virtio_net {
 	uint8_t rss_key[RSS_KEY_LEN];
 	const char *steering; /* who spreads flows over the queue pairs */
 	bool rss_on;	      /* steering is ours: follow the owners (configure_rss) */
-	struct spinlock lock; /* owners and dirty flags of qps[] */
+	struct spinlock lock; /* owners and flags of qps[], device resets */
 	uint64_t config_irqs;
 	uint64_t dma_faults;
+	uint64_t resets; /* whole-device resets after an error */
 };
 
 static struct virtio_net devs[VNET_MAX_DEVICES];
@@ -253,7 +257,7 @@ static int configure_rss(struct virtio_net *n)
 {
 	unsigned targets[VNET_MAX_QP], ntargets = 0;
 	for (unsigned i = 0; i < n->nqp; i++)
-		if (n->qps[i].owner && !n->qps[i].dirty)
+		if (n->qps[i].owner && !n->qps[i].dirty && !n->qps[i].parked)
 			targets[ntargets++] = i;
 	if (!ntargets)
 		for (unsigned i = 0; i < n->nqp; i++)
@@ -321,7 +325,7 @@ static uint64_t wanted_features(struct virtio_net *n)
  * The whole initialisation sequence of §3.1.1, also used after a reset:
  * reset, ACKNOWLEDGE, DRIVER, features, FEATURES_OK, queues, DRIVER_OK.
  */
-static int bring_up(struct virtio_net *n)
+static int bring_up(struct virtio_net *n, bool park_owned)
 {
 	if (virtio_pci_reset(&n->t))
 		return -EIO;
@@ -333,6 +337,15 @@ static int bring_up(struct virtio_net *n)
 	virtio_pci_config_vector(&n->t, CONFIG_MSIX_ENTRY);
 	for (unsigned i = 0; i < n->nqp; i++) {
 		struct vnet_qp *q = &n->qps[i];
+		if (park_owned && q->owner) {
+			/* Its owner may be writing to its rings right now: with
+			 * RING_RESET they stay away from the device until the
+			 * owner asks for them (virtio_net_resume, §2.6.1.2). */
+			q->parked = true;
+			q->disabled = HAS(n, VIRTIO_F_RING_RESET);
+			if (q->disabled)
+				continue;
+		}
 		err = setup_queue(n, &q->rx, q->msix_entry, QUEUE_SIZE_MAX);
 		if (!err)
 			err = setup_queue(n, &q->tx, q->msix_entry, QUEUE_SIZE_MAX);
@@ -365,9 +378,121 @@ static void qp_irq(struct trap_frame *tf, void *ctx)
 	struct vnet_qp *q = ctx;
 	(void)tf;
 	q->interrupts++;
-	void (*fn)(void *, unsigned) = __atomic_load_n(&q->notify, __ATOMIC_ACQUIRE);
+	vnet_notify_fn fn = __atomic_load_n(&q->notify, __ATOMIC_ACQUIRE);
 	if (fn)
-		fn(q->owner, q->qp);
+		fn(q->owner, q->qp, VNET_NOTE_IRQ, NULL);
+}
+
+/* ---- a device stopped by a queue owner ---- */
+
+#define PAGE_OF(a) ((a) & ~(uint64_t)(PAGE_SIZE - 1))
+
+/* Whether [addr, addr + len) is in q's pool as the device sees it. */
+static bool in_pool(const struct vnet_qp *q, uint64_t addr, uint32_t len)
+{
+	uint64_t off = addr - q->pool_dma;
+	return len && addr >= q->pool_dma && off < q->pool_bytes && len <= q->pool_bytes - off;
+}
+
+/*
+ * Whether the owner of queue vq of pair q gave the device what made it
+ * fail: a descriptor naming the faulting page (fault_page, if not 0), or
+ * one it published and the device has not returned that is not a single
+ * buffer inside its pool (§2.7.5: what an honest owner, usr/lib/vnet.c,
+ * ever publishes). The rings are the owner's: read once, trusted for
+ * nothing but this verdict.
+ */
+static bool queue_suspect(const struct vnet_qp *q, const struct virtio_queue *vq,
+			  uint64_t fault_page)
+{
+	const volatile struct virtq_desc *desc = phys_to_virt(vq->mem + vq->desc_off);
+	const volatile struct virtq_avail *avail = phys_to_virt(vq->mem + vq->avail_off);
+	const volatile struct virtq_used *used = phys_to_virt(vq->mem + vq->used_off);
+	for (unsigned i = 0; fault_page && i < vq->size; i++) {
+		uint64_t addr = desc[i].addr;
+		uint32_t len = desc[i].len;
+		if (len && PAGE_OF(addr) <= fault_page && fault_page <= PAGE_OF(addr + len - 1))
+			return true;
+	}
+	uint16_t from = used->idx, pending = (uint16_t)(avail->idx - from);
+	if (pending > vq->size)
+		return true; /* more published than the ring holds */
+	for (uint16_t j = 0; j < pending; j++) {
+		uint16_t id = avail->ring[(uint16_t)(from + j) % vq->size];
+		if (id >= vq->size)
+			return true;
+		struct virtq_desc d = desc[id];
+		if (d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT) || !in_pool(q, d.addr, d.len))
+			return true;
+	}
+	return false;
+}
+
+struct vnet_tell {
+	vnet_notify_fn fn;
+	void *owner;
+	unsigned qp;
+	enum vnet_note note;
+};
+
+/*
+ * The device hit a DMA fault (f, from the IOMMU) or stopped itself
+ * (NEEDS_RESET, §2.1.2; QEMU does so on any descriptor it cannot map, for
+ * every queue at once). The owners whose rings hold the cause are told to
+ * go (VNET_NOTE_FAULT: the kernel kills them). A stopped device is reset
+ * whole and brought up again; every other owner's pair is parked until it
+ * re-attaches (VNET_NOTE_RESET), since its rings may be half written.
+ * Runs in an interrupt (CPU 0); owners are told after the lock is dropped
+ * (killing one releases its pairs, which takes the lock).
+ */
+static void recover(struct virtio_net *n, const struct iommu_fault *f)
+{
+	struct vnet_tell tell[2 * VNET_MAX_QP];
+	unsigned ntell = 0, offenders = 0;
+	static char why[VNET_MAX_QP][112];
+
+	unsigned long fl = spin_lock_irqsave(&n->lock);
+	for (unsigned i = 0; i < n->nqp; i++) {
+		struct vnet_qp *q = &n->qps[i];
+		if (!q->owner || q->faulted || q->disabled)
+			continue;
+		uint64_t page = f ? PAGE_OF(f->iova) : 0;
+		if (!queue_suspect(q, &q->rx, page) && !queue_suspect(q, &q->tx, page))
+			continue;
+		q->faulted = true;
+		offenders++;
+		if (f)
+			fmt_snprintf(why[i], sizeof(why[i]),
+				     "made %s %s I/O address %#lx, outside what it was given (%s)",
+				     n->name, f->write ? "write to" : "read from", f->iova, f->why);
+		else
+			fmt_snprintf(why[i], sizeof(why[i]),
+				     "gave %s a descriptor outside its pool, and the device stopped",
+				     n->name);
+		tell[ntell++] = (struct vnet_tell){q->notify, q->owner, i, VNET_NOTE_FAULT};
+	}
+	bool stopped = virtio_pci_status(&n->t) & VIRTIO_STATUS_NEEDS_RESET;
+	int err = 0;
+	if (stopped) {
+		n->resets++;
+		err = bring_up(n, true);
+		for (unsigned i = 0; i < n->nqp; i++) {
+			struct vnet_qp *q = &n->qps[i];
+			if (q->owner && !q->faulted)
+				tell[ntell++] =
+				    (struct vnet_tell){q->notify, q->owner, i, VNET_NOTE_RESET};
+		}
+	}
+	spin_unlock_irqrestore(&n->lock, fl);
+	if (stopped)
+		printk("%s: the device stopped (NEEDS_RESET)%s; reset %s (%lu so far), %u "
+		       "offender(s), %u other owner(s) told to re-attach\n",
+		       n->name, f ? " after a DMA fault" : "", err ? "FAILED" : "and up again",
+		       n->resets, offenders, ntell - offenders);
+	for (unsigned i = 0; i < ntell; i++)
+		if (tell[i].fn)
+			tell[i].fn(tell[i].owner, tell[i].qp, tell[i].note,
+				   tell[i].note == VNET_NOTE_FAULT ? why[tell[i].qp] : NULL);
 }
 
 static void config_irq(struct trap_frame *tf, void *ctx)
@@ -375,6 +500,16 @@ static void config_irq(struct trap_frame *tf, void *ctx)
 	struct virtio_net *n = ctx;
 	(void)tf;
 	n->config_irqs++;
+	if (virtio_pci_status(&n->t) & VIRTIO_STATUS_NEEDS_RESET)
+		recover(n, NULL);
+}
+
+/* The IOMMU refused one of the device's accesses (reported and counted there). */
+static void dma_fault(void *ctx, const struct iommu_fault *f)
+{
+	struct virtio_net *n = ctx;
+	n->dma_faults++;
+	recover(n, f);
 }
 
 static int setup_interrupts(struct virtio_net *n)
@@ -417,17 +552,6 @@ static void count_queue_pairs(struct virtio_net *n)
 		n->nqp = 0;
 	else if (n->nqp > n->t.pci->msix_count - 1u)
 		n->nqp = n->t.pci->msix_count - 1u;
-}
-
-/*
- * The IOMMU refused one of the device's accesses (from the fault interrupt).
- * Reported and counted by the IOMMU driver.
- */
-static void dma_fault(void *ctx, const struct iommu_fault *f)
-{
-	struct virtio_net *n = ctx;
-	(void)f;
-	n->dma_faults++;
 }
 
 static void make_rss_key(struct virtio_net *n)
@@ -482,7 +606,7 @@ static int probe(struct virtio_net *n, struct pci_dev *d)
 	err = setup_interrupts(n);
 	if (err)
 		return err;
-	err = bring_up(n);
+	err = bring_up(n, false);
 	if (err)
 		return err;
 	for (int i = 0; i < 6; i++)
@@ -541,7 +665,7 @@ static struct virtio_net *find_dev(const char *name)
 }
 
 int virtio_net_claim(const char *name, unsigned qp, void *owner, uint32_t apic_id,
-		     void (*notify)(void *owner, unsigned qp), struct vnet_qp **out)
+		     vnet_notify_fn notify, struct vnet_qp **out)
 {
 	struct virtio_net *n = find_dev(name);
 	if (!n)
@@ -591,6 +715,34 @@ static int reset_queue(struct virtio_net *n, struct virtio_queue *q, unsigned ms
 	return err ? err : setup_queue(n, q, msix, QUEUE_SIZE_MAX); /* wipes the rings */
 }
 
+bool virtio_net_is(const struct vnet_qp *q, const char *name, unsigned qp)
+{
+	return q->qp == qp && strcmp(q->dev->name, name) == 0;
+}
+
+int virtio_net_resume(struct vnet_qp *q, void *owner)
+{
+	struct virtio_net *n = q->dev;
+	int err = 0;
+	unsigned long f = spin_lock_irqsave(&n->lock);
+	if (q->owner != owner || !q->parked || q->faulted) {
+		spin_unlock_irqrestore(&n->lock, f);
+		return -EBUSY;
+	}
+	if (q->disabled) {
+		err = setup_queue(n, &q->rx, q->msix_entry, QUEUE_SIZE_MAX);
+		if (!err)
+			err = setup_queue(n, &q->tx, q->msix_entry, QUEUE_SIZE_MAX);
+	}
+	if (!err) {
+		q->parked = q->disabled = false;
+		if (n->rss_on && configure_rss(n))
+			printk("%s: cannot steer flows to queue pair %u\n", n->name, q->qp);
+	}
+	spin_unlock_irqrestore(&n->lock, f);
+	return err ? -EIO : 0;
+}
+
 /*
  * Once the device has forgotten a released pair, its pool leaves the
  * device's domain, and the IOTLB with it, before anyone reuses the memory
@@ -617,6 +769,7 @@ void virtio_net_release(struct vnet_qp *q)
 	unsigned long f = spin_lock_irqsave(&n->lock);
 	q->owner = NULL;
 	q->dirty = true;
+	q->parked = q->disabled = q->faulted = false;
 	int err = 0;
 	if (HAS(n, VIRTIO_F_RING_RESET)) {
 		err = reset_queue(n, &q->rx, q->msix_entry);
@@ -630,7 +783,7 @@ void virtio_net_release(struct vnet_qp *q)
 	for (unsigned i = 0; i < n->nqp; i++)
 		owned |= n->qps[i].owner != NULL;
 	if (q->dirty && !owned) {
-		err = bring_up(n);
+		err = bring_up(n, false);
 		for (unsigned i = 0; !err && i < n->nqp; i++) {
 			n->qps[i].dirty = false;
 			forget_pool(n, &n->qps[i]);

@@ -11,13 +11,32 @@
 struct grant;
 struct vnet_qp; /* one queue pair of one device (private to the driver) */
 
+/* What the driver tells a queue pair's owner (its notify hook). */
+enum vnet_note {
+	VNET_NOTE_IRQ,	 /* the pair's interrupt */
+	VNET_NOTE_RESET, /* the device was reset under it: re-attach (virtio_net_resume) */
+	VNET_NOTE_FAULT, /* the pair made the device fault (why says how): its owner must go */
+};
+
+/* Called from interrupts, interrupts off; `why` only with VNET_NOTE_FAULT. */
+typedef void (*vnet_notify_fn)(void *owner, unsigned qp, enum vnet_note note, const char *why);
+
 /* Find and initialise every virtio-net device (eth0, eth1, ...). */
 void virtio_net_init(void);
 /* Give queue pair `qp` of device `name` to `owner`; its interrupt goes to the
- * CPU with `apic_id` and calls notify(owner, qp). -ENODEV, -EINVAL, -EBUSY,
- * -ENOMEM. */
+ * CPU with `apic_id` and calls notify(owner, qp, VNET_NOTE_IRQ, NULL).
+ * -ENODEV, -EINVAL, -EBUSY, -ENOMEM. */
 int virtio_net_claim(const char *name, unsigned qp, void *owner, uint32_t apic_id,
-		     void (*notify)(void *owner, unsigned qp), struct vnet_qp **out);
+		     vnet_notify_fn notify, struct vnet_qp **out);
+/* Whether q is queue pair `qp` of device `name`. */
+bool virtio_net_is(const struct vnet_qp *q, const char *name, unsigned qp);
+/*
+ * The owner takes back a pair the device was reset under (after
+ * VNET_NOTE_RESET): its rings are wiped and given to the device again;
+ * mappings and layout are unchanged. -EBUSY if owner does not hold q or q
+ * was not reset, -EIO.
+ */
+int virtio_net_resume(struct vnet_qp *q, void *owner);
 /* Take the queue pair back: the device forgets it, the memory is wiped. */
 void virtio_net_release(struct vnet_qp *q);
 /* What the owner of q gets mapped: its rings, doorbells and pool, by name. */
