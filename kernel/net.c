@@ -144,8 +144,8 @@ long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulay
 		goto unmap_grant;
 	p->net_layout[slot] = l;
 	p->net_owned[slot] = q;
-	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u)\n", p->pid, p->name,
-	       name, qp, t->tid, t->cpu);
+	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u, pool %lu KiB)\n",
+	       p->pid, p->name, name, qp, t->tid, t->cpu, l.pool_size / 1024);
 	return 0;
 
 unmap_grant:

@@ -56,6 +56,10 @@ def check_run(name, fuzzers, timeout=120):
 
     # The queue pair's DMA pool stays with the driver for the next owner.
     pools = {int(n) for n in re.findall(r"attached queue pair \d+: pool 0x[0-9a-f]+ \((\d+) bytes", log)}
+    # ... as the kernel says it (the fuzzer's own line may be cut up by the
+    # random bytes it writes to the console just before)
+    pools |= {int(k) * 1024 for k in re.findall(r"attached \w+ queue pair \d+ \(thread \d+, "
+                                                r"CPU \d+, pool (\d+) KiB\)", log)}
     m = re.search(r"pages free: (\d+) before the first process, (\d+) now", log)
     assert m, f"no page accounting in the summary; log {b.logfile}"
     lost = int(m.group(1)) - int(m.group(2))
