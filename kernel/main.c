@@ -18,6 +18,7 @@
 #include <kernel/sched.h>
 #include <kernel/selftest.h>
 #include <kernel/smp.h>
+#include <kernel/stackprot.h>
 #include <kernel/syscall.h>
 #include <kernel/testhook.h>
 #include <kernel/time.h>
@@ -148,7 +149,8 @@ static void cpu_early_init(void)
 
 	c->id = 0;
 	c->kstack_top = (uint64_t)boot_stack_top;
-	c->ist_stacks = bsp_ist_stacks;
+	for (int i = 0; i < 3; i++) /* until percpu_init gives it guarded ones */
+		c->ist_top[i] = (uint64_t)(bsp_ist_stacks + (i + 1) * IST_STACK_SIZE);
 	percpu_early_init(c);
 	idt_init();
 	idt_load();
@@ -156,6 +158,7 @@ static void cpu_early_init(void)
 
 void kmain(uint32_t magic, paddr_t mbi_pa)
 {
+	stackprot_init(); /* before anything that checks the guard returns */
 	uart_init(UART_COM1);
 	cpu_early_init();
 	printk("\nManticore parakernel booting\n");
@@ -178,8 +181,10 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 		power_exit(selftest_run(test) ? EXIT_PASS : EXIT_FAIL);
 
 	proc_fpu_init();
-	printk("cpu: SMEP %s, SMAP %s, UMIP %s\n", cpu_smep ? "on" : "absent",
-	       cpu_smap ? "on" : "absent", cpu_umip ? "on" : "absent");
+	printk("cpu: SMEP %s, SMAP %s, UMIP %s; stack protector guard from %s, guard pages "
+	       "under every kernel stack\n",
+	       cpu_smep ? "on" : "absent", cpu_smap ? "on" : "absent", cpu_umip ? "on" : "absent",
+	       stackprot_source());
 	sched_init();
 	tlb_init();
 	testhook_init();

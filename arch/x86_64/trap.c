@@ -9,6 +9,9 @@
 #include <kernel/printk.h>
 #include <kernel/sched.h>
 #include <kernel/testhook.h>
+#include <lib/format.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 
 extern const char trap_iret_user[];
 
@@ -69,12 +72,60 @@ static const char *user_access_cause(const struct trap_frame *tf, uint64_t addr)
 	return "the kernel touched a user page";
 }
 
+/* Which stack has its guard page at addr: "CPU n's kernel stack", ... */
+static bool name_guard(uint64_t addr, char *buf, size_t len)
+{
+	static const char *const ist[3] = {"double-fault", "NMI", "machine-check"};
+	for (unsigned i = 0; i < MAX_CPUS; i++) {
+		const struct cpu *c = &cpus[i];
+		if (c->self != c)
+			continue;
+		uint64_t base = c->kstack_top - KSTACK_SIZE;
+		if (addr >= base - PAGE_SIZE && addr < base) {
+			fmt_snprintf(buf, len, "CPU %u's kernel stack", i);
+			return true;
+		}
+		for (int j = 0; j < 3; j++) {
+			base = c->ist_top[j] - IST_STACK_SIZE;
+			if (addr >= base - PAGE_SIZE && addr < base) {
+				fmt_snprintf(buf, len, "CPU %u's %s stack", i, ist[j]);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * A kernel stack ran into the unmapped page below it (mm/vm.c). Pushing
+ * the page fault's frame there faults again, so it arrives as a double
+ * fault on its own IST stack: its RSP, or the address (CR2), is in a guard.
+ */
+static const char *stack_overflow_cause(const struct trap_frame *tf, uint64_t addr)
+{
+	static char why[96];
+	char which[40] = "a kernel stack";
+	uint64_t hit;
+	if (tf->vector == VEC_DF && vm_stack_guard(tf->rsp - 8))
+		hit = tf->rsp - 8;
+	else if ((tf->vector == VEC_DF || tf->vector == VEC_PF) && vm_stack_guard(addr))
+		hit = addr;
+	else
+		return NULL;
+	name_guard(hit, which, sizeof(which));
+	fmt_snprintf(why, sizeof(why), "kernel stack overflow: %#lx is in the guard page below %s",
+		     hit, which);
+	return why;
+}
+
 static void __noreturn kernel_exception(struct trap_frame *tf)
 {
 	/* GS may hold a user's base here: find this CPU another way first. */
 	percpu_recover();
 	panic_begin();
-	const char *cause = user_access_cause(tf, read_cr2());
+	const char *cause = stack_overflow_cause(tf, read_cr2());
+	if (!cause)
+		cause = user_access_cause(tf, read_cr2());
 	printk("\nKERNEL PANIC: unhandled %s in kernel mode%s%s%s\n", trap_name(tf->vector),
 	       cause ? " (" : "", cause ? cause : "", cause ? ")" : "");
 	trap_dump(tf);

@@ -9,6 +9,9 @@
 /* Device MMIO mapped uncached, allocated upward from here. */
 #define MMIO_WINDOW_BASE 0xffffc00000000000
 #define MMIO_WINDOW_SIZE 0x0000008000000000
+/* Kernel stacks (per-CPU and IST), each above an unmapped guard page. */
+#define STACK_WINDOW_BASE 0xffffc08000000000
+#define STACK_WINDOW_SIZE 0x0000008000000000
 
 /*
  * User space: the canonical lower half, less its first 4 MiB and its last
