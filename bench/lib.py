@@ -230,10 +230,11 @@ class Guest:
     says the echo server serves."""
 
     def __init__(self, key, label, ready, iso=None, kernel=None, initrd=None, append=None,
-                 note=""):
+                 note="", iommu=False):
         self.key, self.label, self.ready = key, label, ready
         self.iso, self.kernel, self.initrd, self.append = iso, kernel, initrd, append
         self.note = note
+        self.iommu = iommu  # a VT-d IOMMU in front of the NIC (the one difference)
 
     def media_args(self, net):
         if self.iso:
@@ -327,6 +328,14 @@ def manticore_guest(net, iso=None, assembled=None):
     raise BenchError("usr/echod/echod.iso does not exist (make -C usr/echod)")
 
 
+def manticore_iommu_guest(net, iso=None):
+    """The same Manticore image on the same machine plus a VT-d IOMMU, the
+    NIC's DMA through it (what scripts/run does by default)."""
+    g = manticore_guest(net, iso)
+    return Guest("manticore-iommu", "Manticore+IOMMU", g.ready, iso=g.iso, iommu=True,
+                 note=g.note + "; -device intel-iommu, iommu_platform=on")
+
+
 # ------------------------------------------------------------------- QEMU
 
 def accel_args(accel):
@@ -336,14 +345,16 @@ def accel_args(accel):
 
 
 def qemu_args(guest, net, serial, accel="tcg", mem=MEM_MB):
-    """The one command line: only the boot media differ between guests."""
+    """The one command line: only the boot media differ between guests (and
+    the IOMMU of Manticore+IOMMU, created before the NIC so the NIC is behind it)."""
+    iommu = ["-device", "intel-iommu,intremap=off"] if guest.iommu else []
     return (["qemu-system-x86_64", "-machine", "q35", *accel_args(accel),
              "-m", str(mem), "-smp", str(CPUS), "-no-reboot",
              "-display", "none", "-vga", "none", "-monitor", "none",
              "-serial", f"file:{serial}",
-             "-netdev", net.netdev(),
+             "-netdev", net.netdev(), *iommu,
              "-device", f"virtio-net-pci,netdev=net0,disable-legacy=on,page-per-vq=on,"
-                        f"mac={GUEST_MAC}",
+                        f"mac={GUEST_MAC}" + (",iommu_platform=on" if guest.iommu else ""),
              "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
             + guest.media_args(net))
 
