@@ -82,6 +82,19 @@ bool apic_ready(void)
 	return x2apic || xapic;
 }
 
+/*
+ * Whether the local APIC has an interrupt of this vector in service (ISR,
+ * SDM vol. 3, 10.8.4). An exception never sets it: for vectors 0-31 it
+ * tells an exception from an interrupt message that names the same vector.
+ * Uses no per-CPU data (callers may run with a user's GS base).
+ */
+bool apic_in_service(unsigned vector)
+{
+	if (!apic_ready() || vector > 255)
+		return false;
+	return apic_read(APIC_ISR + 0x10 * (vector / 32)) >> (vector % 32) & 1;
+}
+
 bool apic_x2apic(void)
 {
 	return x2apic;

@@ -182,8 +182,45 @@ static void nmi(void)
 	__atomic_add_fetch(&stray_nmis, 1, __ATOMIC_RELAXED);
 }
 
+static void (*injection_hook)(void);
+
+void trap_set_injection_hook(void (*fn)(void))
+{
+	__atomic_store_n(&injection_hook, fn, __ATOMIC_RELEASE);
+}
+
+/*
+ * An interrupt message named exception vector v: a device wrote to the
+ * interrupt range (0xfee00000-0xfeefffff), which no IOMMU stopped (QEMU
+ * 7.2 passes compatibility-format messages even with interrupt remapping
+ * on). Not an exception: acknowledged, counted, reported at powers of
+ * two, and the drivers look for who aimed the device there. No per-CPU
+ * data: it may come with a user's GS base only on paths entry.S fixes.
+ */
+static unsigned long injected;
+
+static void injected_interrupt(unsigned v)
+{
+	unsigned long n = __atomic_add_fetch(&injected, 1, __ATOMIC_RELAXED);
+	apic_eoi();
+	if (!(n & (n - 1)))
+		printk("kernel: interrupt message on exception vector %u (a device's DMA to the "
+		       "interrupt range?): ignored (%lu so far)\n",
+		       v, n);
+	void (*fn)(void) = __atomic_load_n(&injection_hook, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn();
+}
+
 void trap_dispatch(struct trap_frame *tf)
 {
+	if (tf->vector >= VEC_INJECTED || (tf->vector < 32 && apic_in_service(tf->vector))) {
+		injected_interrupt(tf->vector % VEC_INJECTED);
+		tf->vector %= VEC_INJECTED;
+		if (trap_from_user(tf))
+			sched_trap_exit(tf);
+		return;
+	}
 	if (tf->vector == VEC_NMI) {
 		nmi();
 		return;
@@ -202,8 +239,12 @@ void trap_dispatch(struct trap_frame *tf)
 	} else if (tf->vector == VEC_SPURIOUS) {
 		return; /* no EOI for spurious interrupts (SDM 10.9) */
 	} else {
-		if (!irq_run_handler(tf))
-			printk("unexpected interrupt vector %lu\n", tf->vector);
+		if (!irq_run_handler(tf)) {
+			static unsigned long stray;
+			unsigned long n = __atomic_add_fetch(&stray, 1, __ATOMIC_RELAXED);
+			if (!(n & (n - 1))) /* a device can be made to send many */
+				printk("unexpected interrupt vector %lu (%lu so far)\n", tf->vector, n);
+		}
 		apic_eoi();
 		if (trap_from_user(tf))
 			testhook_user_interrupt(tf);

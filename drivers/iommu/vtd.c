@@ -6,6 +6,16 @@
  * driver attaches it and maps what it may touch. Faults are read from the
  * fault recording registers in the fault-event interrupt, reported once
  * per burst, counted, and handed to the domain's driver.
+ *
+ * Interrupt remapping too (ch. 5): a DMA write to 0xfee00000-0xfeefffff is
+ * not translated but taken as an interrupt message, so without it a device
+ * could be made to send any vector to any CPU (a queue owner's RX buffer
+ * aimed there would do). With it, only remappable messages whose entry in
+ * the interrupt remapping table is present and names that very device
+ * (source-id check) get through, with the vector and CPU the kernel wrote
+ * there; compatibility-format messages are blocked. Its entry cache can be
+ * invalidated only through the invalidation queue, so a unit that remaps
+ * interrupts does all its invalidations by queue (§6.5.2).
  */
 #include <arch/acpi.h>
 #include <arch/cpu.h>
@@ -37,6 +47,10 @@
 #define VTD_FEADDR  0x040
 #define VTD_FEUADDR 0x044
 #define VTD_PMEN    0x064
+#define VTD_IQH	    0x080
+#define VTD_IQT	    0x088
+#define VTD_IQA	    0x090
+#define VTD_IRTA    0x0b8
 /* at ECAP.IRO * 16: the IOTLB invalidation registers (§11.4.8) */
 #define VTD_IVA	  0x0
 #define VTD_IOTLB 0x8
@@ -59,12 +73,17 @@
 
 /* ECAP_REG (§11.4.3) */
 #define ECAP_C	    (1ULL << 0) /* page walks snoop the CPU caches */
+#define ECAP_QI	    (1ULL << 1) /* queued invalidation */
+#define ECAP_IR	    (1ULL << 3) /* interrupt remapping */
 #define ECAP_IRO(e) ((((e) >> 8) & 0x3ff) * 16)
 
 /* GCMD_REG / GSTS_REG (§11.4.4): a command bit and its status bit share a position. */
 #define GCMD_TE	  (1u << 31) /* translation enable */
 #define GCMD_SRTP (1u << 30) /* set root table pointer */
 #define GCMD_WBF  (1u << 27) /* write buffer flush */
+#define GCMD_QIE  (1u << 26) /* queued invalidation enable */
+#define GCMD_IRE  (1u << 25) /* interrupt remapping enable */
+#define GCMD_SIRTP (1u << 24) /* set interrupt remap table pointer */
 /* Status bits that are one-shot commands: never written back (§11.4.4.1). */
 #define GSTS_ONE_SHOT ((1u << 30) | (1u << 29) | (1u << 27) | (1u << 24))
 
@@ -83,6 +102,7 @@
 /* FSTS_REG, FECTL_REG and a fault recording register (§11.4.9) */
 #define FSTS_PFO	(1u << 0) /* primary fault overflow, write 1 to clear */
 #define FSTS_PPF	(1u << 1) /* some fault recording register holds a fault */
+#define FSTS_IQE	(1u << 4) /* invalidation queue error, write 1 to clear */
 #define FSTS_FRI(s)	(((s) >> 8) & 0xff)
 #define FECTL_IM	(1u << 31)
 #define FRCD_HI_F	(1ULL << 63) /* of the high quadword: a fault is recorded */
@@ -102,6 +122,33 @@
 #define CTX_AW(levels)	  ((uint64_t)((levels) - 2)) /* 1: 39-bit 3-level, 2: 48-bit 4-level */
 #define CTX_DID(did)	  ((uint64_t)(did) << 8)
 #define TABLE_ENTRIES	  256
+
+/* Invalidation queue descriptors (§6.5.2), 128 bits, 256 in one page. */
+#define IQ_ENTRIES	 256
+#define INV_CC		 0x1 /* context cache */
+#define INV_IOTLB	 0x2
+#define INV_IEC		 0x4 /* interrupt entry cache */
+#define INV_WAIT	 0x5
+#define INV_G_GLOBAL	 (1ULL << 4) /* context cache, IOTLB: global */
+#define INV_G_DOMAIN	 (2ULL << 4) /* ... domain-selective */
+#define INV_IOTLB_DW	 (1ULL << 6)
+#define INV_IOTLB_DR	 (1ULL << 7)
+#define INV_DID(d)	 ((uint64_t)(d) << 16)
+#define INV_IEC_INDEX	 (1ULL << 4) /* IEC: index-selective */
+#define INV_IEC_IIDX(i)	 ((uint64_t)(i) << 32)
+#define INV_WAIT_SW	 (1ULL << 5) /* write status data when done */
+#define INV_WAIT_FN	 (1ULL << 6) /* fence: after every earlier descriptor */
+#define INV_WAIT_DATA(v) ((uint64_t)(v) << 32)
+
+/* Interrupt remapping table entries (§9.10), xAPIC destinations. */
+#define IRT_ENTRIES	256
+#define IRTA_SIZE	7 /* 2^(7+1) = 256 entries */
+#define IRTE_P		(1ULL << 0)
+#define IRTE_VECTOR(v)	((uint64_t)(v) << 16)
+#define IRTE_DST(apic)	((uint64_t)((apic) & 0xff) << 40) /* xAPIC: DST[15:8] */
+#define IRTE_SVT_SID	(1ULL << 18) /* high quadword: verify the source id */
+#define MSI_REMAPPABLE	(1u << 4)    /* address bit 4: remappable format (§5.1.5.2) */
+#define MSI_HANDLE(h)	(((uint32_t)(h) & 0x7fff) << 5 | ((uint32_t)(h) >> 15 & 1) << 2)
 
 /* Second-level paging entries (§9.8): R, W, address. */
 #define SL_R	     (1ULL << 0)
@@ -131,6 +178,16 @@ struct vtd_unit {
 	struct spinlock fault_lock;
 	uint64_t faults;
 	uint64_t overflows;
+	/* the invalidation queue (under lock), when used */
+	uint64_t *iq;
+	unsigned iq_tail;
+	volatile uint32_t *iq_status; /* where wait descriptors write */
+	uint32_t iq_seq;
+	/* interrupt remapping (under lock): irte_sid[i], irte_entry[i] own entry i */
+	uint64_t *irt;
+	unsigned nirte;
+	uint16_t irte_sid[IRT_ENTRIES];
+	uint16_t irte_entry[IRT_ENTRIES];
 };
 
 struct iommu_domain {
@@ -224,9 +281,42 @@ static void flush_write_buffer(struct vtd_unit *u)
 	wait32(u, VTD_GSTS, GCMD_WBF, 0); /* WBFS clears when done */
 }
 
+/*
+ * Queue one invalidation descriptor and a wait descriptor behind it, and
+ * spin until the unit has written the wait's status: every invalidation
+ * queued before it is done (§6.5.2.8). u->lock held.
+ */
+static int qi_run(struct vtd_unit *u, uint64_t lo, uint64_t hi)
+{
+	uint32_t seq = ++u->iq_seq;
+	uint64_t *d = &u->iq[2 * u->iq_tail];
+	*u->iq_status = 0;
+	d[0] = lo;
+	d[1] = hi;
+	d[2] = INV_WAIT | INV_WAIT_SW | INV_WAIT_FN | INV_WAIT_DATA(seq);
+	d[3] = virt_to_phys((const void *)u->iq_status);
+	sync_table(u, d, 4 * sizeof(*d));
+	u->iq_tail = (u->iq_tail + 2) % IQ_ENTRIES;
+	wr64(u, VTD_IQT, (uint64_t)u->iq_tail << 4);
+	for (long i = 0; i < VTD_SPINS; i++) {
+		if (__atomic_load_n(u->iq_status, __ATOMIC_ACQUIRE) == seq)
+			return 0;
+		if (rd32(u, VTD_FSTS) & FSTS_IQE) {
+			printk("iommu: the unit refused an invalidation descriptor (%#lx)\n", lo);
+			wr32(u, VTD_FSTS, FSTS_IQE);
+			return -EIO;
+		}
+		tlb_service();
+		cpu_relax();
+	}
+	return -ETIMEDOUT;
+}
+
 static int invalidate_context_all(struct vtd_unit *u)
 {
 	flush_write_buffer(u);
+	if (u->iq)
+		return qi_run(u, INV_CC | INV_G_GLOBAL, 0);
 	wr64(u, VTD_CCMD, CCMD_ICC | CCMD_GLOBAL);
 	return wait64_clear(u, VTD_CCMD, CCMD_ICC);
 }
@@ -234,15 +324,54 @@ static int invalidate_context_all(struct vtd_unit *u)
 /* Drop the unit's cached translations: of one domain, or (did 0) of all. */
 static int invalidate_iotlb(struct vtd_unit *u, uint16_t did)
 {
-	unsigned reg = ECAP_IRO(u->ecap) + VTD_IOTLB;
-	uint64_t cmd = IOTLB_IVT | (did ? IOTLB_DOMAIN | IOTLB_DID(did) : IOTLB_GLOBAL);
-	if (u->cap & CAP_DRD)
-		cmd |= IOTLB_DR; /* drain reads and writes in flight first */
-	if (u->cap & CAP_DWD)
-		cmd |= IOTLB_DW;
+	bool dr = u->cap & CAP_DRD, dw = u->cap & CAP_DWD; /* drain what is in flight */
 	flush_write_buffer(u);
+	if (u->iq)
+		return qi_run(u, INV_IOTLB | (did ? INV_G_DOMAIN | INV_DID(did) : INV_G_GLOBAL) |
+				     (dr ? INV_IOTLB_DR : 0) | (dw ? INV_IOTLB_DW : 0),
+			      0);
+	unsigned reg = ECAP_IRO(u->ecap) + VTD_IOTLB;
+	uint64_t cmd = IOTLB_IVT | (did ? IOTLB_DOMAIN | IOTLB_DID(did) : IOTLB_GLOBAL) |
+		       (dr ? IOTLB_DR : 0) | (dw ? IOTLB_DW : 0);
 	wr64(u, reg, cmd);
 	return wait64_clear(u, reg, IOTLB_IVT);
+}
+
+/* Drop the unit's cached interrupt remapping entries: one, or (index < 0) all. */
+static int invalidate_iec(struct vtd_unit *u, int index)
+{
+	return qi_run(u, INV_IEC | (index >= 0 ? INV_IEC_INDEX | INV_IEC_IIDX(index) : 0), 0);
+}
+
+/* Invalidations by queue from now on (§6.5.2): IQT 0, the queue, QIE. */
+static int start_queue(struct vtd_unit *u)
+{
+	paddr_t q = page_alloc_zeroed(1), st = page_alloc_zeroed(1);
+	if (!q || !st)
+		return -ENOMEM;
+	u->iq = phys_to_virt(q);
+	u->iq_status = phys_to_virt(st);
+	u->iq_tail = 0;
+	wr64(u, VTD_IQT, 0);
+	wr64(u, VTD_IQA, q); /* 128-bit descriptors, one page (QS 0) */
+	return gcmd(u, GCMD_QIE, true);
+}
+
+/* An empty remapping table, then remapping on; compatibility format stays blocked. */
+static int start_remapping(struct vtd_unit *u)
+{
+	paddr_t t = page_alloc_zeroed(1);
+	if (!t)
+		return -ENOMEM;
+	u->irt = phys_to_virt(t);
+	sync_table(u, u->irt, PAGE_SIZE);
+	wr64(u, VTD_IRTA, t | IRTA_SIZE); /* xAPIC destinations (EIME 0) */
+	int err = gcmd(u, GCMD_SIRTP, true);
+	if (!err)
+		err = invalidate_iec(u, -1);
+	if (!err)
+		err = gcmd(u, GCMD_IRE, true);
+	return err;
 }
 
 static const char *const reasons[] = {
@@ -389,8 +518,13 @@ static int unit_init(struct vtd_unit *u, const struct acpi_dmar_unit *a, const c
 	wr64(u, VTD_RTADDR, root); /* legacy mode: TTM 0 */
 	if (gcmd(u, GCMD_SRTP, true))
 		return *why = "root table pointer not taken", -EIO;
+	bool remap = (u->ecap & ECAP_IR) && (u->ecap & ECAP_QI);
+	if (remap && start_queue(u))
+		return *why = "invalidation queue did not start", -EIO;
 	if (invalidate_context_all(u) || invalidate_iotlb(u, 0))
 		return *why = "invalidation did not complete", -EIO;
+	if (remap && start_remapping(u))
+		return *why = "interrupt remapping did not turn on", -EIO;
 	int err = setup_fault_irq(u);
 	if (err)
 		return *why = "no interrupt vector for its faults", err;
@@ -433,12 +567,14 @@ void iommu_init(const struct acpi_info *acpi)
 		nunits++;
 		printk("iommu: VT-d %u.%u unit at %#lx%s (%u device scope(s)): %u-level tables "
 		       "(%u-bit I/O addresses), "
-		       "%u domain ids, %lu fault register(s)%s%s; translation on\n",
+		       "%u domain ids, %lu fault register(s)%s%s; translation on, %s\n",
 		       rd32(u, VTD_VER) >> 4 & 0xf, rd32(u, VTD_VER) & 0xf, a->base,
 		       a->include_all ? " for every PCI device" : "", a->scope_count, u->levels,
 		       SL_SHIFT + SL_BITS * u->levels, u->max_did, CAP_NFR(u->cap),
 		       u->cap & CAP_CM ? ", caching mode" : "",
-		       u->ecap & ECAP_C ? "" : ", tables flushed from caches");
+		       u->ecap & ECAP_C ? "" : ", tables flushed from caches",
+		       u->irt ? "interrupt remapping on"
+			      : "NO interrupt remapping (a device can raise any interrupt by DMA)");
 	}
 	enabled = nunits > 0;
 	if (!enabled)
@@ -612,6 +748,53 @@ void iommu_unmap(struct iommu_domain *dom, uint64_t iova, size_t len)
 uint64_t iommu_fault_count(const struct iommu_domain *dom)
 {
 	return __atomic_load_n(&dom->faults, __ATOMIC_RELAXED);
+}
+
+/* ---- interrupt remapping (§5.1, §9.10) ---- */
+
+/* The entry of (sid, msix entry) in u's table, allocated the first time. */
+static int irte_index(struct vtd_unit *u, uint16_t sid, unsigned entry)
+{
+	for (unsigned i = 0; i < u->nirte; i++)
+		if (u->irte_sid[i] == sid && u->irte_entry[i] == entry)
+			return (int)i;
+	if (u->nirte == IRT_ENTRIES)
+		return -ENOSPC;
+	u->irte_sid[u->nirte] = sid;
+	u->irte_entry[u->nirte] = (uint16_t)entry;
+	return (int)u->nirte++;
+}
+
+int iommu_msi_message(struct pci_dev *d, unsigned entry, uint32_t apic_id, uint8_t vector,
+		      uint32_t *addr, uint32_t *data)
+{
+	struct vtd_unit *u = enabled ? unit_for(d) : NULL;
+	if (!u || !u->irt) {
+		/* compatibility format (SDM vol. 3, 10.11.1-2): fixed, physical, edge */
+		*addr = MSI_ADDR_BASE | (apic_id & 0xff) << MSI_DEST_SHIFT;
+		*data = vector;
+		return 0;
+	}
+	uint16_t sid = (uint16_t)(d->bus << 8 | d->dev << 3 | d->fn);
+	unsigned long f = spin_lock_irqsave(&u->lock);
+	int i = irte_index(u, sid, entry);
+	int err = i < 0 ? i : 0;
+	if (!err) {
+		uint64_t *e = &u->irt[2 * i];
+		/* Only this function may raise it (SVT 1, SQ 0: all 16 bits of
+		 * its source id), with this vector, to this CPU. */
+		e[1] = IRTE_SVT_SID | sid; /* the same for every message of the entry */
+		__atomic_store_n(&e[0], IRTE_P | IRTE_VECTOR(vector) | IRTE_DST(apic_id),
+				 __ATOMIC_RELEASE);
+		sync_table(u, e, 2 * sizeof(*e));
+		err = invalidate_iec(u, i);
+	}
+	spin_unlock_irqrestore(&u->lock, f);
+	if (err)
+		return err;
+	*addr = MSI_ADDR_BASE | MSI_REMAPPABLE | MSI_HANDLE(i); /* SHV 0: data unused */
+	*data = 0;
+	return 0;
 }
 
 /* ---- attaching a function ---- */

@@ -6,6 +6,7 @@
  */
 #include <arch/acpi.h>
 #include <arch/cpu.h>
+#include <drivers/iommu.h>
 #include <drivers/pci.h>
 #include <kernel/printk.h>
 #include <mm/phys.h>
@@ -13,7 +14,6 @@
 #include <uapi/errno.h>
 
 #define ECAM_BUS_SIZE (1UL << 20)
-#define MSI_ADDR_BASE 0xfee00000U /* SDM vol. 3, 10.11.1 */
 
 static struct pci_dev devices[PCI_MAX_DEVICES];
 static unsigned device_count;
@@ -262,11 +262,15 @@ int pci_msix_route(struct pci_dev *d, unsigned entry, uint32_t apic_id, uint8_t 
 	if (entry >= d->msix_count)
 		return -EINVAL;
 	volatile uint8_t *e = d->msix_table + entry * PCI_MSIX_ENTRY_SIZE;
-	/* Address: fixed destination APIC id, physical mode; data: the vector,
-	 * edge triggered, fixed delivery (SDM vol. 3, 10.11.1-2). */
-	mmio_write32(e + PCI_MSIX_ENTRY_ADDR_LO, MSI_ADDR_BASE | (apic_id & 0xff) << 12);
+	/* The message comes from the IOMMU's interrupt remapping where there
+	 * is one, else it is the plain format (drivers/iommu). */
+	uint32_t addr, data;
+	int err = iommu_msi_message(d, entry, apic_id, vector, &addr, &data);
+	if (err)
+		return err;
+	mmio_write32(e + PCI_MSIX_ENTRY_ADDR_LO, addr);
 	mmio_write32(e + PCI_MSIX_ENTRY_ADDR_HI, 0);
-	mmio_write32(e + PCI_MSIX_ENTRY_DATA, vector);
+	mmio_write32(e + PCI_MSIX_ENTRY_DATA, data);
 	return 0;
 }
 

@@ -259,6 +259,11 @@ static int configure_rss(struct virtio_net *n)
 	for (unsigned i = 0; i < n->nqp; i++)
 		if (n->qps[i].owner && !n->qps[i].dirty && !n->qps[i].parked)
 			targets[ntargets++] = i;
+	/* All parked after a reset: the pairs whose owners come back (a frame
+	 * for a pair nobody will serve holds up its tap queue for good). */
+	for (unsigned i = 0; !ntargets && i < n->nqp; i++)
+		if (n->qps[i].owner && !n->qps[i].faulted)
+			targets[ntargets++] = i;
 	if (!ntargets)
 		for (unsigned i = 0; i < n->nqp; i++)
 			targets[ntargets++] = i;
@@ -445,7 +450,7 @@ struct vnet_tell {
  * Runs in an interrupt (CPU 0); owners are told after the lock is dropped
  * (killing one releases its pairs, which takes the lock).
  */
-static void recover(struct virtio_net *n, const struct iommu_fault *f)
+static void recover(struct virtio_net *n, const struct iommu_fault *f, const char *after)
 {
 	struct vnet_tell tell[2 * VNET_MAX_QP];
 	unsigned ntell = 0, offenders = 0;
@@ -467,8 +472,7 @@ static void recover(struct virtio_net *n, const struct iommu_fault *f)
 				     n->name, f->write ? "write to" : "read from", f->iova, f->why);
 		else
 			fmt_snprintf(why[i], sizeof(why[i]),
-				     "gave %s a descriptor outside its pool, and the device stopped",
-				     n->name);
+				     "gave %s a descriptor outside its pool, and %s", n->name, after);
 		tell[ntell++] = (struct vnet_tell){q->notify, q->owner, i, VNET_NOTE_FAULT};
 	}
 	bool stopped = virtio_pci_status(&n->t) & VIRTIO_STATUS_NEEDS_RESET;
@@ -501,7 +505,15 @@ static void config_irq(struct trap_frame *tf, void *ctx)
 	(void)tf;
 	n->config_irqs++;
 	if (virtio_pci_status(&n->t) & VIRTIO_STATUS_NEEDS_RESET)
-		recover(n, NULL);
+		recover(n, NULL, "the device stopped");
+}
+
+/* An interrupt message no device should send arrived (arch/x86_64/trap.c): an
+ * owner may have aimed its NIC at the interrupt range. */
+static void check_owners(void)
+{
+	for (unsigned i = 0; i < ndevs; i++)
+		recover(&devs[i], NULL, "an interrupt message no device may send arrived");
 }
 
 /* The IOMMU refused one of the device's accesses (reported and counted there). */
@@ -509,7 +521,7 @@ static void dma_fault(void *ctx, const struct iommu_fault *f)
 {
 	struct virtio_net *n = ctx;
 	n->dma_faults++;
-	recover(n, f);
+	recover(n, f, NULL);
 }
 
 static int setup_interrupts(struct virtio_net *n)
@@ -618,6 +630,7 @@ static int probe(struct virtio_net *n, struct pci_dev *d)
 
 void virtio_net_init(void)
 {
+	trap_set_injection_hook(check_owners);
 	for (struct pci_dev *d = pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_NET, NULL);
 	     d && ndevs < VNET_MAX_DEVICES;
 	     d = pci_find(VIRTIO_PCI_VENDOR, VIRTIO_PCI_DEVICE_NET, d)) {

@@ -55,5 +55,14 @@ int iommu_map(struct iommu_domain *dom, uint64_t iova, paddr_t pa, size_t len, u
  * it: after this the device cannot reach the pages, whatever it caches.
  */
 void iommu_unmap(struct iommu_domain *dom, uint64_t iova, size_t len);
+/*
+ * The MSI(-X) address and data with which function d's table entry `entry`
+ * raises `vector` on the CPU with `apic_id`: through an interrupt
+ * remapping entry bound to d where the unit remaps interrupts (only d can
+ * raise it, only as written), else the plain compatibility format. 0,
+ * -ENOSPC (remapping table full), -EIO.
+ */
+int iommu_msi_message(struct pci_dev *d, unsigned entry, uint32_t apic_id, uint8_t vector,
+		      uint32_t *addr, uint32_t *data);
 /* Faults recorded for dom since boot. */
 uint64_t iommu_fault_count(const struct iommu_domain *dom);

@@ -14,6 +14,7 @@ from test_multiqueue import GUEST_IP, HOST_IP, TAP, MultiqueueNetns, _flows
 
 HOSTILE = os.path.join(ROOT, "usr/tests/hostile/build/hostile.elf")
 ECHOD = os.path.join(ROOT, "usr/echod/build/echod.elf")
+SPIN = os.path.join(ROOT, "usr/tests/spin/build/spin.elf")
 ATTACKS = [(mode, target) for mode in ("dma-tx", "dma-rx")
            for target in ("kernel", "victim", "unmapped")]
 KILLED = r"pid (\d+) \(hostile\) killed: its queue pair (\d+) (.*)"
@@ -53,6 +54,24 @@ def test_attacks_are_confined_and_reported():
              f"kernel page unchanged", "pid 1 (hostile) exited with status 0")
     b.expect("all processes have exited")
     b.expect_status(EXIT_FAIL)  # the killed attackers' status
+
+
+def test_dma_to_the_interrupt_range_cannot_crash_the_kernel():
+    # RX buffers at 0xfee00000: every write there is an interrupt message
+    # (vector and delivery mode from the frame's bytes). Interrupt remapping
+    # would block them; QEMU 7.2 passes this (compatibility) format anyway,
+    # so the kernel must take exception vectors that arrive as interrupts
+    # for what they are, and find and kill who sent them.
+    mods = [(HOSTILE, "net=eth0:0 hostile dma-rx msi"), (SPIN, "spin honest 30000000")]
+    b = boot(iso("testhooks", mods), "dma-msi", net="user")
+    b.expect("interrupt remapping on")
+    assert re.search(r"kernel: interrupt message on exception vector \d+ \(a device's DMA to "
+                     r"the interrupt range\?\): ignored", b.log), b.logfile
+    assert "gave eth0 a descriptor outside its pool, and an interrupt message no device may " \
+           "send arrived" in _kills(b.log)[1][1]
+    assert "KERNEL PANIC" not in b.log
+    b.expect("spin honest done", "pid 2 (spin) exited with status 0")
+    b.expect_status(EXIT_FAIL)
 
 
 def test_without_iommu_the_attack_lands():

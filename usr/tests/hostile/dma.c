@@ -7,7 +7,7 @@
  * checks that neither page changed. Needs a kernel booted with `testhooks`
  * (the targets' physical addresses and checksums come from SYS_test_hook).
  *
- *   hostile dma-tx|dma-rx kernel|victim|unmapped|zero-length [--qp N] [--after K]
+ *   hostile dma-tx|dma-rx kernel|victim|unmapped|msi|zero-length [--qp N] [--after K]
  *                                                  [--delay MS] [--ask A.B.C.D]
  *   hostile dma-victim K [MS]
  *
@@ -135,6 +135,8 @@ static uint64_t target(const char *which, const struct mc_net_layout *l)
 	}
 	if (strcmp(which, "unmapped") == 0)
 		return l->pool_dma + l->pool_size; /* just past its own pool */
+	if (strcmp(which, "msi") == 0)
+		return 0xfee00000; /* where DMA writes are interrupt messages */
 	if (strcmp(which, "zero-length") == 0)
 		return l->pool_dma; /* its own pool, but with length 0 */
 	return 0;
@@ -179,7 +181,7 @@ int dma_attack(int argc, char **argv)
 	struct mc_net_layout l;
 	bool rx = strcmp(argv[1], "dma-rx") == 0;
 	if (argc < 3 || parse_opts(argc, argv, &o)) {
-		printf("usage: hostile dma-tx|dma-rx kernel|victim|unmapped|zero-length [--qp N] "
+		printf("usage: hostile dma-tx|dma-rx kernel|victim|unmapped|msi|zero-length [--qp N] "
 		       "[--after K] [--delay MS] [--ask IP]\n");
 		return 2;
 	}
