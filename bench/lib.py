@@ -347,8 +347,9 @@ def accel_args(accel):
 def qemu_args(guest, net, serial, accel="tcg", mem=MEM_MB):
     """The one command line: only the boot media differ between guests (and
     the IOMMU of Manticore+IOMMU, created before the NIC so the NIC is behind it)."""
-    iommu = ["-device", "intel-iommu,intremap=off"] if guest.iommu else []
-    return (["qemu-system-x86_64", "-machine", "q35", *accel_args(accel),
+    iommu = ["-device", "intel-iommu,intremap=on"] if guest.iommu else []
+    machine = "q35,kernel-irqchip=split" if guest.iommu and accel == "kvm" else "q35"
+    return (["qemu-system-x86_64", "-machine", machine, *accel_args(accel),
              "-m", str(mem), "-smp", str(CPUS), "-no-reboot",
              "-display", "none", "-vga", "none", "-monitor", "none",
              "-serial", f"file:{serial}",
