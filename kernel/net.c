@@ -22,7 +22,7 @@
 
 #define NET_NAME_MAX	  8
 #define NET_SLOT_RESERVED ((struct vnet_qp *)1) /* an attach in progress */
-#define NET_KILL_STATUS	  (128 + 9) /* like a process killed outright */
+#define NET_KILL_STATUS	  (128 + 9)		/* like a process killed outright */
 
 static uint64_t dma_kills; /* processes killed for their pair's DMA (any CPU, atomic) */
 
@@ -144,8 +144,8 @@ long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulay
 		goto unmap_grant;
 	p->net_layout[slot] = l;
 	p->net_owned[slot] = q;
-	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u, pool %lu KiB)\n",
-	       p->pid, p->name, name, qp, t->tid, t->cpu, l.pool_size / 1024);
+	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u, pool %lu KiB)\n", p->pid,
+	       p->name, name, qp, t->tid, t->cpu, l.pool_size / 1024);
 	return 0;
 
 unmap_grant:

@@ -20,14 +20,14 @@
 #define RS_RMRR	      1
 
 /* DRHD (§8.3): flags, size, segment, register base, then device scopes. */
-#define DRHD_FLAGS	       4
-#define DRHD_SIZE	       5
-#define DRHD_SEGMENT	       6
-#define DRHD_BASE	       8
-#define DRHD_SCOPES	       16
-#define DRHD_INCLUDE_PCI_ALL   0x1
-#define DRHD_SIZE_MASK	       0xf
-#define DRHD_BASE_ALIGN	       0x1000
+#define DRHD_FLAGS	     4
+#define DRHD_SIZE	     5
+#define DRHD_SEGMENT	     6
+#define DRHD_BASE	     8
+#define DRHD_SCOPES	     16
+#define DRHD_INCLUDE_PCI_ALL 0x1
+#define DRHD_SIZE_MASK	     0xf
+#define DRHD_BASE_ALIGN	     0x1000
 
 /* RMRR (§8.4): reserved, segment, base, limit, then device scopes. */
 #define RMRR_SEGMENT 6
@@ -102,14 +102,15 @@ static int parse_scope(const uint8_t *s, size_t n, struct acpi_dmar_scope *out, 
 }
 
 /* The device scopes filling [s, s + n). */
-static int parse_scopes(const uint8_t *s, size_t n, struct acpi_dmar_scope *scopes,
-			uint32_t *count, uint32_t *dropped, const char **why)
+static int parse_scopes(const uint8_t *s, size_t n, struct acpi_dmar_scope *scopes, uint32_t *count,
+			uint32_t *dropped, const char **why)
 {
 	struct acpi_dmar_scope tmp;
 	size_t used;
 
 	while (n) {
-		struct acpi_dmar_scope *dst = *count < ACPI_DMAR_MAX_SCOPES ? &scopes[*count] : &tmp;
+		struct acpi_dmar_scope *dst =
+		    *count < ACPI_DMAR_MAX_SCOPES ? &scopes[*count] : &tmp;
 		int err = parse_scope(s, n, dst, &used, why);
 		if (err)
 			return err;

@@ -243,7 +243,8 @@ void trap_dispatch(struct trap_frame *tf)
 			static unsigned long stray;
 			unsigned long n = __atomic_add_fetch(&stray, 1, __ATOMIC_RELAXED);
 			if (!(n & (n - 1))) /* a device can be made to send many */
-				printk("unexpected interrupt vector %lu (%lu so far)\n", tf->vector, n);
+				printk("unexpected interrupt vector %lu (%lu so far)\n", tf->vector,
+				       n);
 		}
 		apic_eoi();
 		if (trap_from_user(tf))

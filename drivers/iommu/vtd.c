@@ -56,8 +56,8 @@
 #define VTD_IOTLB 0x8
 
 /* CAP_REG (§11.4.2) */
-#define CAP_ND(c)    ((c) & 7)			/* 2^(4 + 2 ND) domain ids */
-#define CAP_RWBF     (1ULL << 4)		/* write buffers must be flushed */
+#define CAP_ND(c)    ((c)&7)	 /* 2^(4 + 2 ND) domain ids */
+#define CAP_RWBF     (1ULL << 4) /* write buffers must be flushed */
 #define CAP_PLMR     (1ULL << 5)
 #define CAP_PHMR     (1ULL << 6)
 #define CAP_CM	     (1ULL << 7)		/* caching mode: not-present entries cached */
@@ -78,11 +78,11 @@
 #define ECAP_IRO(e) ((((e) >> 8) & 0x3ff) * 16)
 
 /* GCMD_REG / GSTS_REG (§11.4.4): a command bit and its status bit share a position. */
-#define GCMD_TE	  (1u << 31) /* translation enable */
-#define GCMD_SRTP (1u << 30) /* set root table pointer */
-#define GCMD_WBF  (1u << 27) /* write buffer flush */
-#define GCMD_QIE  (1u << 26) /* queued invalidation enable */
-#define GCMD_IRE  (1u << 25) /* interrupt remapping enable */
+#define GCMD_TE	   (1u << 31) /* translation enable */
+#define GCMD_SRTP  (1u << 30) /* set root table pointer */
+#define GCMD_WBF   (1u << 27) /* write buffer flush */
+#define GCMD_QIE   (1u << 26) /* queued invalidation enable */
+#define GCMD_IRE   (1u << 25) /* interrupt remapping enable */
 #define GCMD_SIRTP (1u << 24) /* set interrupt remap table pointer */
 /* Status bits that are one-shot commands: never written back (§11.4.4.1). */
 #define GSTS_ONE_SHOT ((1u << 30) | (1u << 29) | (1u << 27) | (1u << 24))
@@ -92,36 +92,36 @@
 #define CCMD_GLOBAL (1ULL << 61)
 
 /* IOTLB_REG (§11.4.8.1) */
-#define IOTLB_IVT	   (1ULL << 63)
-#define IOTLB_GLOBAL	   (1ULL << 60)
-#define IOTLB_DOMAIN	   (2ULL << 60)
-#define IOTLB_DR	   (1ULL << 49)
-#define IOTLB_DW	   (1ULL << 48)
-#define IOTLB_DID(d)	   ((uint64_t)(d) << 32)
+#define IOTLB_IVT    (1ULL << 63)
+#define IOTLB_GLOBAL (1ULL << 60)
+#define IOTLB_DOMAIN (2ULL << 60)
+#define IOTLB_DR     (1ULL << 49)
+#define IOTLB_DW     (1ULL << 48)
+#define IOTLB_DID(d) ((uint64_t)(d) << 32)
 
 /* FSTS_REG, FECTL_REG and a fault recording register (§11.4.9) */
-#define FSTS_PFO	(1u << 0) /* primary fault overflow, write 1 to clear */
-#define FSTS_PPF	(1u << 1) /* some fault recording register holds a fault */
-#define FSTS_IQE	(1u << 4) /* invalidation queue error, write 1 to clear */
-#define FSTS_FRI(s)	(((s) >> 8) & 0xff)
-#define FECTL_IM	(1u << 31)
-#define FRCD_HI_F	(1ULL << 63) /* of the high quadword: a fault is recorded */
-#define FRCD_HI_T	(1ULL << 62) /* the request was a read */
-#define FRCD_HI_FR(h)	(((h) >> 32) & 0xff)
-#define FRCD_HI_SID(h)	((h) & 0xffff)
-#define FRCD_LO_FI(l)	((l) & ~0xfffULL)
-#define MSI_ADDR_BASE	0xfee00000u /* SDM vol. 3, 10.11.1 */
-#define MSI_DEST_SHIFT	12
+#define FSTS_PFO       (1u << 0) /* primary fault overflow, write 1 to clear */
+#define FSTS_PPF       (1u << 1) /* some fault recording register holds a fault */
+#define FSTS_IQE       (1u << 4) /* invalidation queue error, write 1 to clear */
+#define FSTS_FRI(s)    (((s) >> 8) & 0xff)
+#define FECTL_IM       (1u << 31)
+#define FRCD_HI_F      (1ULL << 63) /* of the high quadword: a fault is recorded */
+#define FRCD_HI_T      (1ULL << 62) /* the request was a read */
+#define FRCD_HI_FR(h)  (((h) >> 32) & 0xff)
+#define FRCD_HI_SID(h) ((h)&0xffff)
+#define FRCD_LO_FI(l)  ((l) & ~0xfffULL)
+#define MSI_ADDR_BASE  0xfee00000u /* SDM vol. 3, 10.11.1 */
+#define MSI_DEST_SHIFT 12
 
 #define PMEN_EPM (1u << 31)
 #define PMEN_PRS (1u << 0)
 
 /* Root and context entries (§9.1, §9.3), 128 bits each, 256 per table. */
-#define ENTRY_P		  1ULL
-#define CTX_TT_UNTRANS	  (0ULL << 2) /* untranslated requests through second level */
-#define CTX_AW(levels)	  ((uint64_t)((levels) - 2)) /* 1: 39-bit 3-level, 2: 48-bit 4-level */
-#define CTX_DID(did)	  ((uint64_t)(did) << 8)
-#define TABLE_ENTRIES	  256
+#define ENTRY_P	       1ULL
+#define CTX_TT_UNTRANS (0ULL << 2)		/* untranslated requests through second level */
+#define CTX_AW(levels) ((uint64_t)((levels)-2)) /* 1: 39-bit 3-level, 2: 48-bit 4-level */
+#define CTX_DID(did)   ((uint64_t)(did) << 8)
+#define TABLE_ENTRIES  256
 
 /* Invalidation queue descriptors (§6.5.2), 128 bits, 256 in one page. */
 #define IQ_ENTRIES	 256
@@ -141,14 +141,14 @@
 #define INV_WAIT_DATA(v) ((uint64_t)(v) << 32)
 
 /* Interrupt remapping table entries (§9.10), xAPIC destinations. */
-#define IRT_ENTRIES	256
-#define IRTA_SIZE	7 /* 2^(7+1) = 256 entries */
-#define IRTE_P		(1ULL << 0)
-#define IRTE_VECTOR(v)	((uint64_t)(v) << 16)
-#define IRTE_DST(apic)	((uint64_t)((apic) & 0xff) << 40) /* xAPIC: DST[15:8] */
-#define IRTE_SVT_SID	(1ULL << 18) /* high quadword: verify the source id */
-#define MSI_REMAPPABLE	(1u << 4)    /* address bit 4: remappable format (§5.1.5.2) */
-#define MSI_HANDLE(h)	(((uint32_t)(h) & 0x7fff) << 5 | ((uint32_t)(h) >> 15 & 1) << 2)
+#define IRT_ENTRIES    256
+#define IRTA_SIZE      7 /* 2^(7+1) = 256 entries */
+#define IRTE_P	       (1ULL << 0)
+#define IRTE_VECTOR(v) ((uint64_t)(v) << 16)
+#define IRTE_DST(apic) ((uint64_t)((apic)&0xff) << 40) /* xAPIC: DST[15:8] */
+#define IRTE_SVT_SID   (1ULL << 18)		       /* high quadword: verify the source id */
+#define MSI_REMAPPABLE (1u << 4) /* address bit 4: remappable format (§5.1.5.2) */
+#define MSI_HANDLE(h)  (((uint32_t)(h)&0x7fff) << 5 | ((uint32_t)(h) >> 15 & 1) << 2)
 
 /* Second-level paging entries (§9.8): R, W, address. */
 #define SL_R	     (1ULL << 0)
@@ -173,7 +173,7 @@ struct vtd_unit {
 	unsigned levels;     /* of the second-level tables: 3 or 4 */
 	uint64_t iova_limit; /* first address beyond the domains' width */
 	uint16_t next_did, max_did;
-	uint64_t *root;	 /* 256 root entries (two quadwords each) */
+	uint64_t *root;	      /* 256 root entries (two quadwords each) */
 	struct spinlock lock; /* root and context tables, command registers */
 	struct spinlock fault_lock;
 	uint64_t faults;
@@ -327,8 +327,9 @@ static int invalidate_iotlb(struct vtd_unit *u, uint16_t did)
 	bool dr = u->cap & CAP_DRD, dw = u->cap & CAP_DWD; /* drain what is in flight */
 	flush_write_buffer(u);
 	if (u->iq)
-		return qi_run(u, INV_IOTLB | (did ? INV_G_DOMAIN | INV_DID(did) : INV_G_GLOBAL) |
-				     (dr ? INV_IOTLB_DR : 0) | (dw ? INV_IOTLB_DW : 0),
+		return qi_run(u,
+			      INV_IOTLB | (did ? INV_G_DOMAIN | INV_DID(did) : INV_G_GLOBAL) |
+				  (dr ? INV_IOTLB_DR : 0) | (dw ? INV_IOTLB_DW : 0),
 			      0);
 	unsigned reg = ECAP_IRO(u->ecap) + VTD_IOTLB;
 	uint64_t cmd = IOTLB_IVT | (did ? IOTLB_DOMAIN | IOTLB_DID(did) : IOTLB_GLOBAL) |
@@ -406,9 +407,8 @@ static struct iommu_domain *domain_of(struct vtd_unit *u, uint16_t sid)
 static void handle_fault(struct vtd_unit *u, uint64_t lo, uint64_t hi)
 {
 	uint16_t sid = FRCD_HI_SID(hi);
-	struct iommu_fault f = {.iova = FRCD_LO_FI(lo),
-				.write = !(hi & FRCD_HI_T),
-				.reason = (uint8_t)FRCD_HI_FR(hi)};
+	struct iommu_fault f = {
+	    .iova = FRCD_LO_FI(lo), .write = !(hi & FRCD_HI_T), .reason = (uint8_t)FRCD_HI_FR(hi)};
 	f.why = reason_text(f.reason);
 	struct iommu_domain *dom = domain_of(u, sid);
 	uint64_t now = time_ns();
@@ -682,7 +682,8 @@ static void clear_range(struct iommu_domain *dom, uint64_t iova, size_t len)
 {
 	for (size_t off = 0; off < len;) {
 		uint64_t *e = sl_entry(dom, iova + off, 2, false);
-		if (e && (*e & SL_PS) && !((iova + off) & (SL_LARGE - 1)) && len - off >= SL_LARGE) {
+		if (e && (*e & SL_PS) && !((iova + off) & (SL_LARGE - 1)) &&
+		    len - off >= SL_LARGE) {
 			*e = 0;
 			sync_table(dom->unit, e, sizeof(*e));
 			off += SL_LARGE;

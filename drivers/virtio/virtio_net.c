@@ -39,9 +39,9 @@
 #define CONFIG_MSIX_ENTRY 0
 #define CTRL_QUEUE_SIZE	  64
 #define CTRL_TIMEOUT_NS	  (1000 * NSEC_PER_MSEC)
-#define CTRL_PAGES	  2 /* a command page the device reads, an ack page it writes */
-#define RSS_KEY_LEN	  40   /* §5.1.4: rss_max_key_size is at least 40 */
-#define RSS_TABLE_MAX	  128  /* indirection table entries we use at most */
+#define CTRL_PAGES	  2   /* a command page the device reads, an ack page it writes */
+#define RSS_KEY_LEN	  40  /* §5.1.4: rss_max_key_size is at least 40 */
+#define RSS_TABLE_MAX	  128 /* indirection table entries we use at most */
 
 /* What we take if offered; VERSION_1 is required. */
 #define WANTED_FEATURES                                                                            \
@@ -58,11 +58,11 @@
  * physical-looking addresses name nothing, and below the interrupt range
  * at 0xfee00000 (DMA writes there are interrupts, VT-d 4.1 §3.15).
  */
-#define IOVA_BASE	0x40000000UL
-#define IOVA_WINDOW	0x01000000UL /* 16 MiB per queue pair */
-#define IOVA_TX_RING	0x00100000UL /* within a window: rx ring at 0 */
-#define IOVA_POOL	0x00800000UL
-#define IOVA_CTRL_PAGES 0x00100000UL /* within the control window: its ring at 0 */
+#define IOVA_BASE	   0x40000000UL
+#define IOVA_WINDOW	   0x01000000UL /* 16 MiB per queue pair */
+#define IOVA_TX_RING	   0x00100000UL /* within a window: rx ring at 0 */
+#define IOVA_POOL	   0x00800000UL
+#define IOVA_CTRL_PAGES	   0x00100000UL /* within the control window: its ring at 0 */
 #define IOVA_WINDOW_OF(qp) (IOVA_BASE + ((uint64_t)(qp) + 1) * IOVA_WINDOW)
 
 #define HAS(n, f) virtio_pci_has(&(n)->t, f)
@@ -74,8 +74,8 @@ struct vnet_qp {
 	struct virtio_queue rx, tx;
 	paddr_t pool;
 	size_t pool_bytes;
-	uint64_t pool_dma;  /* the device's address of the pool */
-	bool pool_mapped;   /* in the device's IOMMU domain (owned, or not yet forgotten) */
+	uint64_t pool_dma; /* the device's address of the pool */
+	bool pool_mapped;  /* in the device's IOMMU domain (owned, or not yet forgotten) */
 	unsigned msix_entry;
 	int vector;
 	void *owner; /* opaque to the driver: the owning thread */
@@ -89,7 +89,7 @@ struct vnet_qp {
 
 struct virtio_net {
 	char name[8];
-	struct virtio_pci t; /* the transport: registers and negotiated features */
+	struct virtio_pci t;	  /* the transport: registers and negotiated features */
 	struct iommu_domain *dom; /* NULL: the device's DMA is unconfined */
 	uint8_t mac[6];
 	uint16_t mtu;
@@ -99,9 +99,9 @@ struct virtio_net {
 	/* the control queue (kernel only), its doorbell and a command page */
 	struct virtio_queue ctrl;
 	volatile uint16_t *ctrl_bell;
-	paddr_t ctrl_page; /* CTRL_PAGES pages */
+	paddr_t ctrl_page;		 /* CTRL_PAGES pages */
 	uint64_t ctrl_dma, ctrl_ack_dma; /* the device's addresses of the two */
-	uint16_t ctrl_avail; /* our copy of ctrl avail->idx */
+	uint16_t ctrl_avail;		 /* our copy of ctrl avail->idx */
 	uint8_t rss_key[RSS_KEY_LEN];
 	const char *steering; /* who spreads flows over the queue pairs */
 	bool rss_on;	      /* steering is ours: follow the owners (configure_rss) */
@@ -156,8 +156,8 @@ static int alloc_queue(struct virtio_net *n, struct virtio_queue *q, uint16_t si
 	int err = dma_map(n, iova, mem, b.used_off, false, &dma);
 	if (err)
 		goto free_rings;
-	err = dma_map(n, iova + b.used_off, mem + b.used_off, b.bytes - b.used_off, true,
-		      &used_dma);
+	err =
+	    dma_map(n, iova + b.used_off, mem + b.used_off, b.bytes - b.used_off, true, &used_dma);
 	if (err)
 		goto unmap_driver_area;
 	q->mem = mem;
@@ -427,7 +427,8 @@ static bool queue_suspect(const struct vnet_qp *q, const struct virtio_queue *vq
 		if (id >= vq->size)
 			return true;
 		struct virtq_desc d = desc[id];
-		if (d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT) || !in_pool(q, d.addr, d.len))
+		if (d.flags & (VIRTQ_DESC_F_NEXT | VIRTQ_DESC_F_INDIRECT) ||
+		    !in_pool(q, d.addr, d.len))
 			return true;
 	}
 	return false;
@@ -472,7 +473,8 @@ static void recover(struct virtio_net *n, const struct iommu_fault *f, const cha
 				     n->name, f->write ? "write to" : "read from", f->iova, f->why);
 		else
 			fmt_snprintf(why[i], sizeof(why[i]),
-				     "gave %s a descriptor outside its pool, and %s", n->name, after);
+				     "gave %s a descriptor outside its pool, and %s", n->name,
+				     after);
 		tell[ntell++] = (struct vnet_tell){q->notify, q->owner, i, VNET_NOTE_FAULT};
 	}
 	bool stopped = virtio_pci_status(&n->t) & VIRTIO_STATUS_NEEDS_RESET;
@@ -622,8 +624,9 @@ static int probe(struct virtio_net *n, struct pci_dev *d)
 	if (err)
 		return err;
 	for (int i = 0; i < 6; i++)
-		n->mac[i] =
-		    HAS(n, VIRTIO_NET_F_MAC) ? virtio_pci_cfg_read8(&n->t, VIRTIO_NET_CFG_MAC + i) : 0;
+		n->mac[i] = HAS(n, VIRTIO_NET_F_MAC)
+				? virtio_pci_cfg_read8(&n->t, VIRTIO_NET_CFG_MAC + i)
+				: 0;
 	n->mtu = HAS(n, VIRTIO_NET_F_MTU) ? virtio_pci_cfg_read16(&n->t, VIRTIO_NET_CFG_MTU) : 1500;
 	return 0;
 }
@@ -859,8 +862,9 @@ int virtio_net_info(const char *name, struct mc_net_info *info)
 		return -ENODEV;
 	memset(info, 0, sizeof(*info));
 	memcpy(info->mac, n->mac, 6);
-	info->link_up = !(n->t.features & (1ULL << VIRTIO_NET_F_STATUS)) ||
-			(virtio_pci_cfg_read16(&n->t, VIRTIO_NET_CFG_STATUS) & VIRTIO_NET_S_LINK_UP);
+	info->link_up =
+	    !(n->t.features & (1ULL << VIRTIO_NET_F_STATUS)) ||
+	    (virtio_pci_cfg_read16(&n->t, VIRTIO_NET_CFG_STATUS) & VIRTIO_NET_S_LINK_UP);
 	info->queue_pairs = (uint16_t)n->nqp;
 	info->mtu = n->mtu;
 	info->features = n->t.features;

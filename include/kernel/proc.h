@@ -103,8 +103,8 @@ struct process {
 	bool killed;
 
 	uint64_t start_ns;
-	uint64_t cpu_ns, syscalls;		 /* of threads that have stopped */
-	struct vnet_qp *net_owned[PROC_NET_MAX]; /* attached queue pairs */
+	uint64_t cpu_ns, syscalls;		       /* of threads that have stopped */
+	struct vnet_qp *net_owned[PROC_NET_MAX];       /* attached queue pairs */
 	struct mc_net_layout net_layout[PROC_NET_MAX]; /* as each was given (re-attach) */
 
 	/* console output (kernel/conout.c), under out_lock */

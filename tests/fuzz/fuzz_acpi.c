@@ -1,4 +1,5 @@
-/* Fuzz target: the ACPI table parser (arch/x86_64/acpi.c): RSDP, RSDT/XSDT, MADT, MCFG, FADT, DSDT, DMAR.
+/* Fuzz target: the ACPI table parser (arch/x86_64/acpi.c): RSDP, RSDT/XSDT, MADT, MCFG, FADT, DSDT,
+ * DMAR.
  */
 /* fuzz-sources: arch/x86_64/acpi.c arch/x86_64/dmar.c */
 #include <arch/acpi.h>

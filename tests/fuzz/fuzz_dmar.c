@@ -37,7 +37,8 @@ static void check_dmar(const struct acpi_dmar *d)
 	FUZZ_CHECK(d->rmrr_count <= ACPI_DMAR_MAX_RMRRS);
 	for (uint32_t i = 0; i < d->rmrr_count; i++) {
 		const struct acpi_dmar_rmrr *m = &d->rmrrs[i];
-		FUZZ_CHECK(m->base <= m->limit && m->base % 4096 == 0 && (m->limit + 1) % 4096 == 0);
+		FUZZ_CHECK(m->base <= m->limit && m->base % 4096 == 0 &&
+			   (m->limit + 1) % 4096 == 0);
 		FUZZ_CHECK(m->scope_count + m->scopes_dropped >= 1);
 		check_scopes(m->scopes, m->scope_count);
 	}

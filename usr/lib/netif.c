@@ -488,7 +488,7 @@ static void drain_events(struct netif *nif)
 			if (vnet_restart(&nif->vn) == 0)
 				nif->last_active_ns = netif_now_ns(nif);
 			else
-				nif->stats.restart_failures++;
+				nif->stats.restart_fails++;
 			continue;
 		}
 		nif->stats.other_events++;

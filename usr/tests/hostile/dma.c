@@ -94,7 +94,8 @@ static int parse_opts(int argc, char **argv, struct dma_opts *o)
 			o->after = atoi(argv[++i]);
 		else if (strcmp(argv[i], "--delay") == 0 && i + 1 < argc)
 			o->delay_ms = atoi(argv[++i]);
-		else if (strcmp(argv[i], "--ask") == 0 && i + 1 < argc && parse_ip(argv[i + 1], o->ask))
+		else if (strcmp(argv[i], "--ask") == 0 && i + 1 < argc &&
+			 parse_ip(argv[i + 1], o->ask))
 			i++;
 		else
 			return -1;
@@ -181,8 +182,9 @@ int dma_attack(int argc, char **argv)
 	struct mc_net_layout l;
 	bool rx = strcmp(argv[1], "dma-rx") == 0;
 	if (argc < 3 || parse_opts(argc, argv, &o)) {
-		printf("usage: hostile dma-tx|dma-rx kernel|victim|unmapped|msi|zero-length [--qp N] "
-		       "[--after K] [--delay MS] [--ask IP]\n");
+		printf(
+		    "usage: hostile dma-tx|dma-rx kernel|victim|unmapped|msi|zero-length [--qp N] "
+		    "[--after K] [--delay MS] [--ask IP]\n");
 		return 2;
 	}
 	if (o.after && !wait_kills(o.after, KILL_WAIT_MS)) {
@@ -240,7 +242,7 @@ int dma_victim(int argc, char **argv)
 	bool same = own && ksum2 == ksum && vsum2 == vsum;
 	printf("hostile dma-victim: after %ld kill(s)%s: own page %s, kernel page %s (%#lx)\n",
 	       hook(TH_DMA_KILLS, 0), all ? "" : " (fewer than awaited)",
-	       own && vsum2 == vsum ? "unchanged" : "CHANGED", ksum2 == ksum ? "unchanged" : "CHANGED",
-	       ksum2);
+	       own && vsum2 == vsum ? "unchanged" : "CHANGED",
+	       ksum2 == ksum ? "unchanged" : "CHANGED", ksum2);
 	return same ? 0 : 1;
 }

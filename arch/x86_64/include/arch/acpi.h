@@ -88,20 +88,20 @@ struct acpi_mcfg_entry {
 #define ACPI_DMAR_SCOPE_ACPI	 5
 
 struct acpi_dmar_scope {
-	uint8_t type;	    /* ACPI_DMAR_SCOPE_* */
-	uint8_t enum_id;    /* IOAPIC id, HPET number, ACPI device number */
-	uint8_t start_bus;  /* bus of path[0] */
-	uint8_t path_len;   /* entries in path (>= 1) */
+	uint8_t type;	   /* ACPI_DMAR_SCOPE_* */
+	uint8_t enum_id;   /* IOAPIC id, HPET number, ACPI device number */
+	uint8_t start_bus; /* bus of path[0] */
+	uint8_t path_len;  /* entries in path (>= 1) */
 	struct {
 		uint8_t dev, fn;
 	} path[ACPI_DMAR_MAX_PATH]; /* device, function at each hop from start_bus */
 };
 
 struct acpi_dmar_unit {
-	paddr_t base;	    /* register base, 4 KiB aligned */
-	uint16_t segment;   /* PCI segment */
-	bool include_all;   /* INCLUDE_PCI_ALL: every device of the segment not in another unit */
-	uint8_t size;	    /* register set: 2^size pages */
+	paddr_t base;	  /* register base, 4 KiB aligned */
+	uint16_t segment; /* PCI segment */
+	bool include_all; /* INCLUDE_PCI_ALL: every device of the segment not in another unit */
+	uint8_t size;	  /* register set: 2^size pages */
 	uint32_t scope_count;
 	uint32_t scopes_dropped;
 	struct acpi_dmar_scope scopes[ACPI_DMAR_MAX_SCOPES];
