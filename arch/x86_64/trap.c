@@ -237,7 +237,12 @@ void trap_dispatch(struct trap_frame *tf)
 			sched_user_fault(tf, NULL);
 		}
 	} else if (tf->vector == VEC_SPURIOUS) {
-		return; /* no EOI for spurious interrupts (SDM 10.9) */
+		/* No EOI for a spurious interrupt (SDM 10.9), which sets no ISR
+		 * bit; a message naming the vector does, and would block every
+		 * interrupt below it until acknowledged. */
+		if (apic_in_service(VEC_SPURIOUS))
+			apic_eoi();
+		return;
 	} else {
 		if (!irq_run_handler(tf)) {
 			static unsigned long stray;
