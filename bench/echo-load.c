@@ -7,7 +7,10 @@
  * the round-trip times under that load.
  *
  *   echo-load -a ADDR [-p PORT] [-w WINDOW] [-s SIZE] [-t SECONDS]
- *             [-W WARMUP_SECONDS] [-T TIMEOUT_MS]
+ *             [-W WARMUP_SECONDS] [-T TIMEOUT_MS] [-f FLOWS]
+ *
+ * -f FLOWS spreads the window over FLOWS sockets (source ports), request
+ * slot s on socket s mod FLOWS, so that a multiqueue NIC can spread them.
  *
  * Output, one line of key=value pairs:
  *   window= size= seconds= sent= received= lost= stray= rate= loss=
@@ -37,6 +40,7 @@
 #define MIN_SIZE   24
 #define MAX_SIZE   9000
 #define HIST_US	   1000000 /* RTT histogram: 1 us buckets up to 1 s */
+#define MAX_FLOWS  256
 
 struct slot {
 	uint32_t gen;
@@ -47,6 +51,7 @@ struct slot {
 static struct slot slots[MAX_WINDOW];
 static uint64_t hist[HIST_US + 1];
 static unsigned char txbuf[BATCH][MAX_SIZE];
+static int txfd[BATCH]; /* the socket each queued request goes out on */
 static unsigned char rxbuf[BATCH][MAX_SIZE];
 static struct mmsghdr txmsg[BATCH], rxmsg[BATCH];
 static struct iovec txiov[BATCH], rxiov[BATCH];
@@ -66,7 +71,7 @@ static uint64_t now_ns(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: echo-load -a ADDR [-p PORT] [-w WINDOW] [-s SIZE] [-t SECONDS]\n"
-			"                 [-W WARMUP_SECONDS] [-T TIMEOUT_MS]\n");
+			"                 [-W WARMUP_SECONDS] [-T TIMEOUT_MS] [-f FLOWS]\n");
 	exit(2);
 }
 
@@ -82,7 +87,8 @@ static double num(const char *s, double lo, double hi)
 
 /* Requests waiting to go out, sent in batches with sendmmsg. */
 static unsigned int pending;
-static int fd;
+static int fds[MAX_FLOWS];
+static unsigned int flows = 1;
 static unsigned int size;
 
 static void queue_request(unsigned int s, uint64_t t)
@@ -95,6 +101,7 @@ static void queue_request(unsigned int s, uint64_t t)
 	memcpy(p + 16, &t, 8);
 	slots[s].busy = 1;
 	slots[s].sent_ns = t;
+	txfd[pending] = fds[s % flows];
 	txiov[pending].iov_base = p;
 	txiov[pending].iov_len = size;
 	txmsg[pending].msg_hdr.msg_iov = &txiov[pending];
@@ -107,7 +114,12 @@ static void flush(void)
 	unsigned int done = 0;
 
 	while (done < pending) {
-		int r = sendmmsg(fd, txmsg + done, pending - done, 0);
+		int fd = txfd[done];
+		unsigned int run = 1;
+
+		while (done + run < pending && txfd[done + run] == fd)
+			run++; /* one sendmmsg per run of requests on one socket */
+		int r = sendmmsg(fd, txmsg + done, run, 0);
 
 		if (r < 0) {
 			if (errno == EINTR)
@@ -154,9 +166,10 @@ int main(int argc, char **argv)
 	uint64_t start, measure_from, end, timeout_ns, next_scan, rtt_max = 0, hist_n = 0;
 	uint64_t base_received = 0, base_lost = 0, base_sent = 0, base_stray = 0;
 	int measuring = 0, opt, bufsz = 8 << 20;
+	struct pollfd pfs[MAX_FLOWS];
 
 	size = 64;
-	while ((opt = getopt(argc, argv, "a:p:w:s:t:W:T:h")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:w:s:t:W:T:f:h")) != -1) {
 		switch (opt) {
 		case 'a':
 			addr = optarg;
@@ -179,6 +192,9 @@ int main(int argc, char **argv)
 		case 'T':
 			timeout_ms = num(optarg, 1, 60000);
 			break;
+		case 'f':
+			flows = (unsigned int)num(optarg, 1, MAX_FLOWS);
+			break;
 		default:
 			usage();
 		}
@@ -191,13 +207,17 @@ int main(int argc, char **argv)
 	sin.sin_port = htons((uint16_t)port);
 	if (inet_pton(AF_INET, addr, &sin.sin_addr) != 1)
 		usage();
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
-		perror("echo-load: socket");
-		return 1;
+	for (i = 0; i < flows; i++) {
+		int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+		if (fd < 0 || connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+			perror("echo-load: socket");
+			return 1;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
+		fds[i] = fd;
+		pfs[i] = (struct pollfd){.fd = fd, .events = POLLIN};
 	}
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof(bufsz));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof(bufsz));
 	for (i = 0; i < BATCH; i++) {
 		rxiov[i].iov_base = rxbuf[i];
 		rxiov[i].iov_len = MAX_SIZE;
@@ -218,7 +238,6 @@ int main(int argc, char **argv)
 	flush();
 
 	for (;;) {
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
 		uint64_t t = now_ns();
 		int n, k;
 
@@ -234,39 +253,43 @@ int main(int argc, char **argv)
 		}
 		if (t >= end)
 			break;
-		if (poll(&pf, 1, 1) < 0 && errno != EINTR) {
+		if (poll(pfs, flows, 1) < 0 && errno != EINTR) {
 			perror("echo-load: poll");
 			return 1;
 		}
-		n = recvmmsg(fd, rxmsg, BATCH, MSG_DONTWAIT, NULL);
-		if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED) {
-			perror("echo-load: recvmmsg");
-			return 1;
-		}
-		t = now_ns();
-		for (k = 0; k < n; k++) {
-			uint32_t s, gen;
-			uint64_t rtt;
+		for (unsigned int f = 0; f < flows; f++) {
+			if (flows > 1 && !(pfs[f].revents & POLLIN))
+				continue;
+			n = recvmmsg(fds[f], rxmsg, BATCH, MSG_DONTWAIT, NULL);
+			if (n < 0 && errno != EAGAIN && errno != EINTR && errno != ECONNREFUSED) {
+				perror("echo-load: recvmmsg");
+				return 1;
+			}
+			t = now_ns();
+			for (k = 0; k < n; k++) {
+				uint32_t s, gen;
+				uint64_t rtt;
 
-			if (rxmsg[k].msg_len < MIN_SIZE) {
-				c.stray++;
-				continue;
+				if (rxmsg[k].msg_len < MIN_SIZE) {
+					c.stray++;
+					continue;
+				}
+				memcpy(&s, rxbuf[k], 4);
+				memcpy(&gen, rxbuf[k] + 4, 4);
+				if (s >= window || !slots[s].busy || slots[s].gen != gen) {
+					c.stray++;
+					continue;
+				}
+				c.received++;
+				rtt = (t - slots[s].sent_ns) / 1000;
+				hist[rtt < HIST_US ? rtt : HIST_US]++;
+				hist_n++;
+				if (rtt > rtt_max)
+					rtt_max = rtt;
+				queue_request(s, t);
+				if (pending == BATCH)
+					flush();
 			}
-			memcpy(&s, rxbuf[k], 4);
-			memcpy(&gen, rxbuf[k] + 4, 4);
-			if (s >= window || !slots[s].busy || slots[s].gen != gen) {
-				c.stray++;
-				continue;
-			}
-			c.received++;
-			rtt = (t - slots[s].sent_ns) / 1000;
-			hist[rtt < HIST_US ? rtt : HIST_US]++;
-			hist_n++;
-			if (rtt > rtt_max)
-				rtt_max = rtt;
-			queue_request(s, t);
-			if (pending == BATCH)
-				flush();
 		}
 		if (t >= next_scan) {
 			/* Give up on requests older than the timeout; send anew. */
@@ -287,15 +310,15 @@ int main(int argc, char **argv)
 		double secs = (double)(end - measure_from) / 1e9;
 		uint64_t rec = c.received - base_received, lost = c.lost - base_lost;
 
-		printf(
-		    "window=%u size=%u seconds=%.3f sent=%llu received=%llu lost=%llu stray=%llu "
-		    "rate=%.1f loss=%.6f rtt_p50_us=%llu rtt_p99_us=%llu rtt_max_us=%llu\n",
-		    window, size, secs, (unsigned long long)(c.sent - base_sent),
-		    (unsigned long long)rec, (unsigned long long)lost,
-		    (unsigned long long)(c.stray - base_stray), (double)rec / secs,
-		    rec + lost ? (double)lost / (double)(rec + lost) : 0.0,
-		    (unsigned long long)percentile(hist_n, 0.50),
-		    (unsigned long long)percentile(hist_n, 0.99), (unsigned long long)rtt_max);
+		printf("window=%u flows=%u size=%u seconds=%.3f sent=%llu received=%llu lost=%llu "
+		       "stray=%llu "
+		       "rate=%.1f loss=%.6f rtt_p50_us=%llu rtt_p99_us=%llu rtt_max_us=%llu\n",
+		       window, flows, size, secs, (unsigned long long)(c.sent - base_sent),
+		       (unsigned long long)rec, (unsigned long long)lost,
+		       (unsigned long long)(c.stray - base_stray), (double)rec / secs,
+		       rec + lost ? (double)lost / (double)(rec + lost) : 0.0,
+		       (unsigned long long)percentile(hist_n, 0.50),
+		       (unsigned long long)percentile(hist_n, 0.99), (unsigned long long)rtt_max);
 	}
 	return 0;
 }

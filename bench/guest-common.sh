@@ -148,7 +148,7 @@ stage_base() {
 	cp "$BUSYBOX" "$dir/bin/busybox"
 	# Only the applets /init uses, linked by hand (no --install at boot).
 	for a in sh mount insmod ip cat sleep echo mkdir ls dmesg grep sed tr awk tail head \
-		ifconfig route poweroff ps top free; do
+		ifconfig route poweroff ps top free taskset; do
 		ln -s busybox "$dir/bin/$a"
 	done
 	: >"$dir/modules"

@@ -3,14 +3,16 @@
 Linux + DPDK guest on identical virtual hardware. See bench/README.md.
 
     bench/run.py [--quick] [--boots N] [--accel tcg|kvm] [--echod-iso PATH]
-                 [--guests manticore,linux,dpdk,manticore-iommu] [--net tap|user]
-                 [--out DIR]
+                 [--guests manticore,linux,dpdk] [--net tap|user] [--out DIR]
+                 [--echod-args ARGS] [--linux-args WORDS] [--dpdk-args WORDS]
+    bench/run.py --multiqueue [--quick] [--boots N]
 
 Boots every guest --boots times, alternating (Manticore, Linux, DPDK,
 Manticore, ...), measures each boot, prints a side-by-side table with the
 ratios Manticore/Linux and Manticore/DPDK, and writes DIR/results.json and
-DIR/latency-cdf.png (default DIR: bench/out). Last comes Manticore again with
-a VT-d IOMMU confining the NIC, and the ratio IOMMU on / off.
+DIR/latency-cdf.png (default DIR: bench/out). Latencies are full round
+trips. --multiqueue compares one core and queue pair with two, for echod
+and for the Linux sockets guest (DIR/multiqueue.json).
 """
 import argparse
 import datetime
@@ -27,20 +29,26 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
 from lib import BenchError, log  # noqa: E402
 
-ORDER = ["manticore", "linux", "dpdk", "manticore-iommu"]
+ORDER = ["manticore", "linux", "dpdk"]
+
+# The baselines' settings, chosen with bench/tune.py (bench/README.md,
+# "Choosing the baselines' settings"): what a latency-minded user would run.
+LINUX_ARGS = "mc.busy=50"
+DPDK_ARGS = ""
 
 # key, label, unit, which way is better
 FIGURES = [
     ("boot_s", "boot-to-ready", "s", "lower"),
     ("boot_direct_s", "boot-to-ready, -kernel", "s", "lower"),
-    ("lat64_avg", "latency 64 B avg", "µs", "lower"),
-    ("lat64_p50", "latency 64 B p50", "µs", "lower"),
-    ("lat64_p99", "latency 64 B p99", "µs", "lower"),
-    ("lat64_p999", "latency 64 B p99.9", "µs", "lower"),
-    ("lat1024_avg", "latency 1024 B avg", "µs", "lower"),
-    ("lat1024_p50", "latency 1024 B p50", "µs", "lower"),
-    ("lat1024_p99", "latency 1024 B p99", "µs", "lower"),
-    ("lat1024_p999", "latency 1024 B p99.9", "µs", "lower"),
+    ("boot_qboot_s", "boot-to-ready, -kernel, qboot", "s", "lower"),
+    ("lat64_avg", "round trip 64 B avg", "µs", "lower"),
+    ("lat64_p50", "round trip 64 B p50", "µs", "lower"),
+    ("lat64_p99", "round trip 64 B p99", "µs", "lower"),
+    ("lat64_p999", "round trip 64 B p99.9", "µs", "lower"),
+    ("lat1024_avg", "round trip 1024 B avg", "µs", "lower"),
+    ("lat1024_p50", "round trip 1024 B p50", "µs", "lower"),
+    ("lat1024_p99", "round trip 1024 B p99", "µs", "lower"),
+    ("lat1024_p999", "round trip 1024 B p99.9", "µs", "lower"),
     ("tput_w1", "throughput W=1", "req/s", "higher"),
     ("tput_w16", "throughput W=16", "req/s", "higher"),
     ("tput_w64", "throughput W=64", "req/s", "higher"),
@@ -66,7 +74,7 @@ def params(args):
     return p
 
 
-def measure(guest, net, rnd, p, accel, outdir):
+def measure(guest, net, rnd, p, accel, outdir, echod_args=""):
     """One boot of one guest: every figure, in the order boot, memory, idle,
     latency, throughput (so that the idle figure follows no traffic)."""
     raw = os.path.join(outdir, "raw")
@@ -97,23 +105,27 @@ def measure(guest, net, rnd, p, accel, outdir):
             fig[f"loss_w{w}"] = 100.0 * r["loss"]
             log(f"  {guest.label}: W={w}: {r['rate']:.0f} req/s, loss {100 * r['loss']:.3f} %")
         fig["mem_rss"] = q.rss_kib() / 1024
-    fig["boot_direct_s"] = boot_direct(guest, net, rnd, accel, raw, fig["boot_s"])
+    fig["boot_direct_s"] = boot_direct(guest, net, rnd, accel, raw, fig["boot_s"], echod_args)
+    if guest.key == "manticore":
+        fig["boot_qboot_s"] = boot_direct(guest, net, rnd, accel, raw, fig["boot_s"], echod_args,
+                                          qboot=True)
     return fig, logs
 
 
-def boot_direct(guest, net, rnd, accel, raw, boot_s):
+def boot_direct(guest, net, rnd, accel, raw, boot_s, echod_args="", qboot=False):
     """Boot-to-ready through QEMU's direct kernel boot (-kernel, no boot
     loader). The Linux guests boot that way already; Manticore boots its ISO
     above and, for this figure, once more with kernel.elf's PVH entry."""
     if guest.key != "manticore":
         return boot_s if guest.kernel else None
-    direct = lib.manticore_direct_guest(net)
+    direct = lib.manticore_direct_guest(net, extra=echod_args, qboot=qboot)
     if direct is None:
         return None
-    with lib.Qemu(direct, net, os.path.join(raw, f"manticore-direct-{rnd}.serial"),
+    fw = "qboot" if qboot else "seabios"
+    with lib.Qemu(direct, net, os.path.join(raw, f"manticore-direct-{fw}-{rnd}.serial"),
                   accel=accel) as q:
         t = q.wait_ready(timeout=120)
-    log(f"  {guest.label}: ready after {t:.3f} s through -kernel (PVH)")
+    log(f"  {guest.label}: ready after {t:.3f} s through -kernel (PVH, {fw})")
     return t
 
 
@@ -159,14 +171,13 @@ def ratio(a, b):
 def table(res):
     cols = [g for g in ORDER if g in res["guests"]]
     labels = {g: res["guests"][g]["label"] for g in cols}
-    rows = [["figure", "unit"] + [labels[g] for g in cols] +
-            ["Mant/Linux", "Mant/DPDK", "IOMMU on/off"]]
+    rows = [["figure", "unit"] + [labels[g] for g in cols] + ["Mant/Linux", "Mant/DPDK"]]
     for key, label, unit, better in FIGURES:
         row = [label + (" ↓" if better == "lower" else " ↑"), unit]
         for g in cols:
             row.append(cell(res["results"].get(g, {}).get("summary", {}), key, unit))
-        for other in ("manticore/linux", "manticore/dpdk", "manticore-iommu/manticore"):
-            r = res["ratios"].get(key, {}).get(other)
+        for other in ("linux", "dpdk"):
+            r = res["ratios"].get(key, {}).get(f"manticore/{other}")
             row.append("n/a" if r is None else f"{r:.3g}")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -216,11 +227,32 @@ def main():
                     "usr/echod/echod.iso if its echod options fit, else one assembled "
                     "from kernel.elf and usr/echod/build/echod.elf)")
     ap.add_argument("--guests", default=",".join(ORDER),
-                    help="comma-separated subset of manticore,linux,dpdk,manticore-iommu")
+                    help="comma-separated subset of manticore,linux,dpdk")
     ap.add_argument("--net", choices=["tap", "user"],
                     help="tap in a netns (default as root) or QEMU user networking")
     ap.add_argument("--out", default=lib.OUT, help="output folder (default bench/out)")
+    ap.add_argument("--echod-args", default="", help="more echod options")
+    ap.add_argument("--linux-args", default=LINUX_ARGS,
+                    help=f"the Linux guest's mc.* words (default {LINUX_ARGS!r})")
+    ap.add_argument("--dpdk-args", default=DPDK_ARGS,
+                    help=f"the DPDK guest's mc.* words (default {DPDK_ARGS!r})")
+    ap.add_argument("--multiqueue", action="store_true",
+                    help="one core and queue pair against two, echod and Linux")
+    ap.add_argument("--rt", action="store_true",
+                    help="QEMU and the clients under SCHED_FIFO, RT throttling off meanwhile "
+                         "(a host shared with other work; root)")
     args = ap.parse_args()
+    restore_rt = lib.set_realtime(args.rt)
+    try:
+        return run(args)
+    finally:
+        restore_rt()
+
+
+def run(args):
+    if args.multiqueue:
+        import multiqueue
+        return multiqueue.main(args, params(args))
     p = params(args)
     wanted = [g for g in ORDER if g in args.guests.split(",")]
     outdir = os.path.abspath(args.out)
@@ -263,13 +295,11 @@ def main():
                 continue
             try:
                 if g == "manticore":
-                    guests[g] = lib.manticore_guest(net, args.echod_iso)
-                elif g == "manticore-iommu":
-                    guests[g] = lib.manticore_iommu_guest(net, args.echod_iso)
+                    guests[g] = lib.manticore_guest(net, args.echod_iso, extra=args.echod_args)
                 elif g == "linux":
-                    guests[g] = lib.linux_guest()
+                    guests[g] = lib.linux_guest(args.linux_args)
                 else:
-                    guests[g] = lib.dpdk_guest()
+                    guests[g] = lib.dpdk_guest(args.dpdk_args)
             except BenchError as e:
                 notes.append(f"{g} skipped: {e}")
                 log(f"SKIP {g}: {e}")
@@ -288,6 +318,8 @@ def main():
             "latency_seconds": p["lat_s"], "throughput_seconds": p["tput_s"],
             "idle_seconds": p["idle_s"], "memory_mb": lib.MEM_MB, "vcpus": lib.CPUS,
             "qemu_args_example": None,
+            "settings": {"echod": args.echod_args, "linux": args.linux_args,
+                         "dpdk": args.dpdk_args},
         }
         for key, g in guests.items():
             res["guests"][key] = {"label": g.label, "note": g.note, "ready": g.ready,
@@ -303,7 +335,7 @@ def main():
             for key, g in guests.items():
                 log(f"round {rnd + 1}/{p['boots']}: {g.label}")
                 try:
-                    fig, logs = measure(g, net, rnd, p, args.accel, outdir)
+                    fig, logs = measure(g, net, rnd, p, args.accel, outdir, args.echod_args)
                 except BenchError as e:
                     res["errors"].append(f"{g.label} round {rnd + 1}: {e}")
                     log(f"ERROR {g.label} round {rnd + 1}: {e}")
@@ -320,8 +352,6 @@ def main():
         for other in ("linux", "dpdk"):
             o = res["results"].get(other, {}).get("summary", {}).get(fkey, {}).get("median")
             res["ratios"][fkey][f"manticore/{other}"] = ratio(m, o)
-        i = res["results"].get("manticore-iommu", {}).get("summary", {}).get(fkey, {})
-        res["ratios"][fkey]["manticore-iommu/manticore"] = ratio(i.get("median"), m)
     res["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
 
     results_json = os.path.join(outdir, "results.json")
@@ -335,7 +365,8 @@ def main():
     print(f"Echo benchmark, {res['meta']['date']}: {args.accel.upper()}, {lib.CPUS} vCPU, "
           f"{lib.MEM_MB} MiB, virtio-net-pci (modern) on {net.describe()}")
     print(f"{p['boots']} boot(s) of each guest, alternating; median [min-max] over boots; "
-          f"latency = sockperf ping-pong UDP, half the round trip")
+          f"round trip = sockperf ping-pong UDP --full-rtt (the client clears sockperf's "
+          f"flag: bench/sockperf-shim.c)")
     print(table(res))
     print("↓ lower is better, ↑ higher is better; Mant/X = Manticore ÷ X (medians).")
     print("memory used (guest) is the guest's own report (MemTotal-MemFree for Linux, "

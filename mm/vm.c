@@ -121,6 +121,17 @@ bool vm_direct_mapped(paddr_t pa, size_t len)
 	return false;
 }
 
+paddr_t vm_ram_top_below(paddr_t limit)
+{
+	paddr_t top = 0;
+	for (size_t i = 0; i < ram_range_count; i++) {
+		const struct mem_region *r = &ram_ranges[i];
+		if (r->base < limit && r->base + r->len > top)
+			top = MIN(r->base + r->len, limit);
+	}
+	return top;
+}
+
 void *vm_map_mmio(paddr_t pa, size_t len)
 {
 	paddr_t start = ALIGN_DOWN(pa, PAGE_SIZE);

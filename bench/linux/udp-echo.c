@@ -6,7 +6,10 @@
  * replies back in one system call. This is the best a plain Linux
  * application does without kernel bypass.
  *
- *   udp-echo [--sockperf] [--batch N] PORT
+ *   udp-echo [--sockperf] [--busy-poll US] [--reuseport] [--batch N] PORT
+ *
+ * --reuseport: one of several servers on the port (SO_REUSEPORT, one per
+ * CPU): the kernel spreads flows over their sockets.
  *
  * --sockperf: sockperf accepts a reply only with the "client" flag (bit 0 of
  * byte 9 of its 14-byte header) cleared; clear it in every reply of 14 bytes
@@ -46,7 +49,8 @@ static void on_signal(int sig)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: udp-echo [--sockperf] [--batch N] PORT\n");
+	fprintf(stderr,
+		"usage: udp-echo [--sockperf] [--busy-poll US] [--reuseport] [--batch N] PORT\n");
 	exit(2);
 }
 
@@ -91,7 +95,7 @@ int main(int argc, char **argv)
 	static struct iovec iovs[MAX_BATCH];
 	static struct mmsghdr msgs[MAX_BATCH];
 	unsigned int batch = 32;
-	int sockperf = 0, port = -1, fd, one = 1, size = SOCK_BUF;
+	int sockperf = 0, port = -1, fd, one = 1, size = SOCK_BUF, busy = 0, reuseport = 0;
 	struct sockaddr_in sin;
 	struct sigaction sa;
 	int i;
@@ -99,6 +103,10 @@ int main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--sockperf"))
 			sockperf = 1;
+		else if (!strcmp(argv[i], "--reuseport"))
+			reuseport = 1;
+		else if (!strcmp(argv[i], "--busy-poll") && i + 1 < argc)
+			busy = (int)parse_num(argv[++i], 0, 1000000);
 		else if (!strcmp(argv[i], "--batch") && i + 1 < argc)
 			batch = (unsigned int)parse_num(argv[++i], 1, MAX_BATCH);
 		else if (argv[i][0] == '-' || port >= 0)
@@ -120,9 +128,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0)
+		perror("udp-echo: SO_REUSEPORT");
 	/* Deep socket buffers: a window of requests must not overflow them. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
 	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	/* Busy polling: a blocking receive spins on the NIC's queue for up to
+	 * `busy` microseconds before it sleeps (Linux's SO_BUSY_POLL). */
+	if (busy && setsockopt(fd, SOL_SOCKET, SO_BUSY_POLL, &busy, sizeof(busy)) < 0)
+		perror("udp-echo: SO_BUSY_POLL");
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	sin.sin_addr.s_addr = htonl(INADDR_ANY);
@@ -131,7 +145,8 @@ int main(int argc, char **argv)
 		perror("udp-echo: bind");
 		return 1;
 	}
-	printf("udp-echo: port %d batch %u%s\n", port, batch, sockperf ? " sockperf" : "");
+	printf("udp-echo: port %d batch %u busy_poll %d%s\n", port, batch, busy,
+	       sockperf ? " sockperf" : "");
 	printf("echo ready\n");
 	fflush(stdout);
 

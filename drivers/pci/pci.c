@@ -14,6 +14,13 @@
 #include <uapi/errno.h>
 
 #define ECAM_BUS_SIZE (1UL << 20)
+/*
+ * Memory BARs that the firmware left unassigned (qboot does not assign
+ * them; SeaBIOS does) go above RAM and ECAM in the 32-bit PCI hole, below
+ * the IOAPIC: what q35's host bridge decodes for PCI (0xc0000000 up).
+ */
+#define PCI_HOLE_END 0xfec00000UL
+#define PCI_HOLE_MIN 0xc0000000UL
 
 static struct pci_dev devices[PCI_MAX_DEVICES];
 static unsigned device_count;
@@ -176,6 +183,61 @@ static void scan_bus(unsigned bus, unsigned depth)
 	}
 }
 
+static bool in_hole(paddr_t a)
+{
+	return a >= PCI_HOLE_MIN && a < PCI_HOLE_END;
+}
+
+/* Give an unassigned 32-bit-reachable memory BAR an address (PCI 3.0
+ * §6.2.5.1: naturally aligned to its size) and program it. */
+static bool assign_bar(struct pci_dev *d, unsigned i, paddr_t *next)
+{
+	struct pci_bar *b = &d->bar[i];
+	paddr_t at = ALIGN_UP(*next, MAX(b->size, (uint64_t)PAGE_SIZE));
+	if (b->size > PCI_HOLE_END || at > PCI_HOLE_END - b->size)
+		return false;
+	uint16_t cmd = pci_read16(d, PCI_COMMAND);
+	pci_write16(d, PCI_COMMAND, cmd & ~PCI_COMMAND_MEMORY);
+	pci_write32(d, PCI_BAR0 + 4 * i, (uint32_t)at);
+	if (b->is64)
+		pci_write32(d, PCI_BAR0 + 4 * i + 4, 0);
+	pci_write16(d, PCI_COMMAND, cmd);
+	b->base = at;
+	*next = at + b->size;
+	return true;
+}
+
+/* Second pass: memory BARs of bus-0 functions the firmware left at 0 get
+ * addresses above everything it did assign (behind a bridge they would also
+ * need the bridge's windows programmed: those are reported, not touched). */
+static void assign_bars(void)
+{
+	paddr_t next = MAX(vm_ram_top_below(1UL << 32), ecam->base + ((paddr_t)ecam->bus_end + 1 -
+								      ecam->bus_start) *
+									 ECAM_BUS_SIZE);
+	next = MAX(next, PCI_HOLE_MIN);
+	for (unsigned n = 0; n < device_count; n++)
+		for (unsigned i = 0; i < PCI_BARS; i++) {
+			const struct pci_bar *b = &devices[n].bar[i];
+			if (!b->io && b->size && in_hole(b->base) && b->base + b->size > next)
+				next = b->base + b->size;
+		}
+	for (unsigned n = 0; n < device_count; n++) {
+		struct pci_dev *d = &devices[n];
+		for (unsigned i = 0; i < PCI_BARS; i++) {
+			struct pci_bar *b = &d->bar[i];
+			if (b->io || !b->size || b->base)
+				continue;
+			if (d->bus == ecam->bus_start && assign_bar(d, i, &next))
+				printk("pci %02x:%02x.%u: bar%u unassigned by the firmware: now %#lx+%#lx\n",
+				       d->bus, d->dev, d->fn, i, b->base, b->size);
+			else
+				printk("pci %02x:%02x.%u: bar%u unassigned and left so\n", d->bus,
+				       d->dev, d->fn, i);
+		}
+	}
+}
+
 void pci_init(const struct acpi_info *acpi)
 {
 	if (!(acpi->found & ACPI_FOUND_MCFG) || acpi->mcfg_count == 0) {
@@ -184,6 +246,7 @@ void pci_init(const struct acpi_info *acpi)
 	}
 	ecam = &acpi->mcfg[0];
 	scan_bus(ecam->bus_start, 0);
+	assign_bars();
 	printk("pci: %u function(s)\n", device_count);
 }
 

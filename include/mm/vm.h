@@ -20,6 +20,8 @@ bool vm_direct_mapped(paddr_t pa, size_t len);
 uint64_t vm_stack_alloc(size_t size);
 /* Whether addr is in a guard page under a kernel stack (the boot CPU's too). */
 bool vm_stack_guard(uintptr_t addr);
+/* The end of the highest RAM range that starts below `limit`. */
+paddr_t vm_ram_top_below(paddr_t limit);
 /* The kernel's top-level table, whose upper half every process shares. */
 uint64_t *vm_kernel_pml4(void);
 paddr_t vm_kernel_pml4_phys(void);

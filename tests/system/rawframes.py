@@ -43,7 +43,9 @@ def main():
         "ip_csum": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 17, good_udp, bad_csum=True),
         "ip_hlen": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 17, good_udp, ihl=4),
         "ip_len": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 17, good_udp, total=1400),
-        "ip_fragment": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 17, good_udp, flags_frag=0x2000),
+        # Only UDP is reassembled; a fragment past 65535 bytes (ping of death) is bad.
+        "ip_fragment": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 1, good_udp, flags_frag=0x2000),
+        "frag_bad": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 17, good_udp, flags_frag=0x1fff),
         "ip_proto": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 99, good_udp),
         "udp_len": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 17, udp(4000, 7, b"x" * 16, length=4)),
         "udp_csum": eth + b"\x08\x00" + ipv4(src_ip, dst_ip, 17,

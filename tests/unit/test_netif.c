@@ -1,6 +1,6 @@
 /* Unit tests of netif (UDP endpoints over the driver and the stack) against a simulated NIC. */
 /* clang-format off */
-/* unit-sources: usr/lib/netif.c usr/lib/vnet.c lib/virtq.c usr/lib/net/net.c usr/lib/net/csum.c usr/lib/net/arp.c usr/lib/net/udp.c */
+/* unit-sources: usr/lib/netif.c usr/lib/vnet.c lib/virtq.c usr/lib/net/[a-z]*.c */
 /* unit-cflags: -Iusr/lib -Iusr/lib/include */
 /* clang-format on */
 #include <stdarg.h>
@@ -397,8 +397,23 @@ static void check_sent_frame(const struct sent_frame *s)
 	assert_int_equal(r32(ip + 12), OUR_IP);
 	tot = r16(ip + 2);
 	assert_true(ETH_HLEN + tot <= len);
+	if (r16(ip + 6) & 0x3fff) /* a fragment: test_echo_fragments checks the whole */
+		return;
 	if (ip[9] == IP_PROTO_ICMP) {
 		assert_int_equal(sum16(l4, tot - IP_HLEN, 0), 0xffff);
+	} else if (ip[9] == IP_PROTO_TCP) {
+		uint8_t seg[NET_FRAME_MAX];
+
+		memcpy(seg, l4, tot - IP_HLEN);
+		if (s->hdr.flags & VNET_HDR_F_NEEDS_CSUM) {
+			/* What the device does: the field holds the pseudo-header sum. */
+			assert_int_equal(s->hdr.csum_start, ETH_HLEN + IP_HLEN);
+			assert_int_equal(s->hdr.csum_offset, 16);
+			w16(seg + 16, (uint16_t)~sum16(seg, tot - IP_HLEN, 0));
+		}
+		assert_int_equal(sum16(seg, tot - IP_HLEN,
+				       pseudo(OUR_IP, r32(ip + 16), IP_PROTO_TCP, tot - IP_HLEN)),
+				 0xffff);
 	} else {
 		assert_int_equal(ip[9], IP_PROTO_UDP);
 		assert_int_equal(r16(l4 + 4), tot - IP_HLEN);
@@ -788,6 +803,272 @@ static void test_reply_errors(void **state)
 	nif_free(nif);
 }
 
+/* Fragment off bytes [off, off + len) of the IP payload dg into frame f. */
+static size_t mk_frag(uint8_t *f, const uint8_t *dg, size_t off, size_t len, bool mf)
+{
+	uint8_t *ip = f + ETH_HLEN;
+
+	eth_hdr_put(f, our_mac, peer_mac, ETH_TYPE_IPV4);
+	ip_hdr_put(ip, PEER_IP, OUR_IP, IP_PROTO_UDP, len);
+	w16(ip + 4, 0x4242);
+	w16(ip + 6, (uint16_t)(off / 8 | (mf ? 0x2000 : 0)));
+	w16(ip + 10, 0);
+	w16(ip + 10, (uint16_t)~sum16(ip, IP_HLEN, 0));
+	memcpy(ip + IP_HLEN, dg + off, len);
+	return ETH_HLEN + IP_HLEN + len;
+}
+
+/* Reassemble the last n frames sent (fragments of one datagram to the peer) into out. */
+static size_t sent_reassemble(unsigned int n, uint8_t *out)
+{
+	size_t end = 0;
+
+	for (unsigned int k = n; k-- > 0;) {
+		const struct sent_frame *s = sent_last(k);
+		const uint8_t *ip = s->data + ETH_HLEN;
+		size_t off = (size_t)(r16(ip + 6) & 0x1fff) * 8, len = r16(ip + 2) - IP_HLEN;
+
+		assert_memory_equal(s->data, peer_mac, 6);
+		assert_int_equal(r32(ip + 16), PEER_IP);
+		assert_int_equal(off, end);
+		assert_int_equal(!!(r16(ip + 6) & 0x2000), k > 0);
+		memcpy(out + off, ip + IP_HLEN, len);
+		end = off + len;
+	}
+	return end;
+}
+
+/*
+ * An 8000-byte datagram arrives in six fragments, out of order: one
+ * datagram on the endpoint (no receive buffer held), echoed in fragments
+ * that reassemble to the request with ports swapped and a good checksum.
+ * netif_send fragments the same way.
+ */
+static void test_echo_fragments(void **state)
+{
+	static uint8_t dg[8008], back[8008];
+	static const unsigned int order[] = {2, 0, 5, 1, 4, 3};
+	uint8_t f[NET_FRAME_MAX];
+	struct netif_dgram d;
+	struct netif_ep *ep;
+	struct netif *nif;
+	uint16_t c;
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	ep = ep_open(nif, 7);
+	w16(dg, PEER_PORT);
+	w16(dg + 2, 7);
+	w16(dg + 4, sizeof(dg));
+	w16(dg + 6, 0);
+	for (size_t i = 8; i < sizeof(dg); i++)
+		dg[i] = (uint8_t)(i * 3 + (i >> 9));
+	c = (uint16_t)~sum16(dg, sizeof(dg), pseudo(PEER_IP, OUR_IP, IP_PROTO_UDP, sizeof(dg)));
+	w16(dg + 6, c ? c : 0xffff);
+	for (unsigned int i = 0; i < 6; i++) {
+		size_t off = order[i] * 1480,
+		       len = sizeof(dg) - off < 1480 ? sizeof(dg) - off : 1480;
+
+		assert_int_equal(dev_receive(f, mk_frag(f, dg, off, len, off + len < sizeof(dg))),
+				 1);
+	}
+	assert_int_equal(netif_poll(nif), 6);
+	assert_int_equal(nif->stack.stats.reasm_ok, 1);
+	assert_int_equal(netif_recv(ep, &d), 1);
+	assert_true(d.buf & NETIF_BUF_REASM);
+	assert_int_equal(d.len, 8000);
+	assert_memory_equal(d.payload, dg + 8, 8000);
+	check_conservation(nif, 0); /* the datagram holds no vnet buffer */
+	assert_int_equal(netif_echo(ep, &d), 0);
+	assert_int_equal(nif->stack.stats.reasm_bytes, 0);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 6);
+	assert_int_equal(sent_reassemble(6, back), sizeof(dg));
+	assert_int_equal(r16(back), 7);
+	assert_int_equal(r16(back + 2), PEER_PORT);
+	assert_int_equal(r16(back + 6), r16(dg + 6));
+	assert_int_equal(
+	    sum16(back, sizeof(back), pseudo(OUR_IP, PEER_IP, IP_PROTO_UDP, sizeof(back))), 0xffff);
+	assert_memory_equal(back + 8, dg + 8, 8000);
+	check_conservation(nif, 0);
+
+	/* A reassembled datagram released unanswered, or left queued at close. */
+	for (int k = 0; k < 2; k++) {
+		for (unsigned int i = 0; i < 6; i++) {
+			size_t off = i * 1480,
+			       len = sizeof(dg) - off < 1480 ? sizeof(dg) - off : 1480;
+
+			dev_receive(f, mk_frag(f, dg, off, len, off + len < sizeof(dg)));
+		}
+		assert_int_equal(netif_poll(nif), 6);
+		assert_int_equal(nif->queued, 1);
+		assert_true(nif->stack.stats.reasm_bytes > 0);
+		if (k == 0) {
+			assert_int_equal(netif_recv(ep, &d), 1);
+			assert_int_equal(netif_release(&d), 0);
+			assert_int_equal(netif_release(&d), -EINVAL);
+		} else {
+			netif_udp_close(ep);
+			ep = ep_open(nif, 7);
+		}
+		assert_int_equal(nif->queued, 0);
+		assert_int_equal(nif->stack.stats.reasm_bytes, 0);
+	}
+	check_conservation(nif, 0);
+
+	/* netif_send: 8000 bytes in six fragments. */
+	memset(f, 0, sizeof(f));
+	assert_int_equal(
+	    dev_receive(f, mk_arp(f, ARP_OP_REPLY, peer_mac, PEER_IP, our_mac, OUR_IP)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_int_equal(netif_send(ep, PEER_IP, PEER_PORT, dg + 8, 8000), 0);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 6);
+	assert_int_equal(sent_reassemble(6, back), sizeof(dg));
+	assert_int_equal(r16(back), 7);
+	assert_int_equal(
+	    sum16(back, sizeof(back), pseudo(OUR_IP, PEER_IP, IP_PROTO_UDP, sizeof(back))), 0xffff);
+	assert_memory_equal(back + 8, dg + 8, 8000);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
+/* A datagram left incomplete: netif_wait sleeps no longer than its timeout, which frees it. */
+static void test_frag_timeout_wakes(void **state)
+{
+	uint8_t f[NET_FRAME_MAX], dg[3000] = {0};
+	struct netif *nif;
+	uint64_t t0;
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	ep_open(nif, 7);
+	assert_int_equal(dev_receive(f, mk_frag(f, dg, 0, 1480, true)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_true(nif->stack.stats.reasm_bytes > 0);
+	t0 = fake_ns;
+	assert_int_equal(netif_wait(nif, WAIT_FOREVER), 0);
+	assert_int_equal(waits, 1);
+	assert_true(last_wait_timeout <= NET_REASM_TIMEOUT_NS);
+	assert_true(fake_ns - t0 >= NET_REASM_TIMEOUT_NS - nif->poll_ns);
+	assert_int_equal(nif->stack.stats.reasm_timeout, 1);
+	assert_int_equal(nif->stack.stats.reasm_bytes, 0);
+	assert_int_equal(net_next_timer(&nif->stack), 0);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
+/* A TCP segment from the peer to dport, no options. */
+static size_t mk_tcp(uint8_t *f, uint16_t dport, uint8_t flags, uint32_t seq, uint32_t ack,
+		     const void *data, size_t len)
+{
+	uint8_t *ip = f + ETH_HLEN, *th = ip + IP_HLEN;
+	size_t seglen = TCP_HLEN + len;
+
+	eth_hdr_put(f, our_mac, peer_mac, ETH_TYPE_IPV4);
+	ip_hdr_put(ip, PEER_IP, OUR_IP, IP_PROTO_TCP, seglen);
+	memset(th, 0, TCP_HLEN);
+	w16(th, PEER_PORT);
+	w16(th + 2, dport);
+	w32(th + 4, seq);
+	w32(th + 8, ack);
+	th[12] = 5 << 4;
+	th[13] = flags;
+	w16(th + 14, 65535);
+	if (len)
+		memcpy(th + TCP_HLEN, data, len);
+	w16(th + 16, (uint16_t)~sum16(th, seglen, pseudo(PEER_IP, OUR_IP, IP_PROTO_TCP, seglen)));
+	return ETH_HLEN + IP_HLEN + seglen < ETH_ZLEN ? ETH_ZLEN : ETH_HLEN + IP_HLEN + seglen;
+}
+
+/*
+ * TCP through netif: the handshake, data kept zero copy in its receive
+ * buffer (counted in the buffer conservation), events waking netif_wait at
+ * once, an echo sent at the flush, and every buffer back after the close.
+ */
+static void tcp_through_netif(bool offload)
+{
+	static const char msg[] = "tcp through netif";
+	const struct sent_frame *s;
+	struct tcp_listener *l;
+	struct tcp_event ev;
+	struct tcp_conn *c;
+	struct netif *nif;
+	const uint8_t *p;
+	uint8_t f[NET_FRAME_MAX];
+	uint32_t iss, seq = 1000;
+	size_t n;
+
+	dev_new(64, 64, 256, true);
+	if (offload)
+		dev->layout.features |= MC_NET_F_CSUM;
+	nif = nif_new();
+	assert_int_equal(netif_tcp_listen(nif, 80, 8, &l), 0);
+	assert_int_equal(dev_receive(f, mk_tcp(f, 80, TCP_SYN, seq, 0, NULL, 0)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_int_equal(s->data[ETH_HLEN + IP_HLEN + 13], TCP_SYN | TCP_ACK);
+	/* With checksum offload the device completes TCP's checksums (check_sent_frame). */
+	assert_int_equal(s->hdr.flags, offload ? VNET_HDR_F_NEEDS_CSUM : 0);
+	iss = r32(s->data + ETH_HLEN + IP_HLEN + 4);
+	assert_int_equal(r32(s->data + ETH_HLEN + IP_HLEN + 8), seq + 1);
+	seq++;
+	assert_int_equal(
+	    dev_receive(f, mk_tcp(f, 80, TCP_ACK | TCP_PSH, seq, iss + 1, msg, sizeof(msg))), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	seq += sizeof(msg);
+	/* Events waiting: netif_wait returns at once, no system call. */
+	assert_int_equal(netif_wait(nif, WAIT_FOREVER), 1);
+	assert_int_equal(waits, 0);
+	assert_int_equal(netif_tcp_next(nif, &ev), 1);
+	assert_ptr_equal(ev.lis, l);
+	assert_int_equal(tcp_accept(l, &c), 1);
+	n = tcp_peek(c, &p);
+	assert_int_equal(n, sizeof(msg));
+	assert_memory_equal(p, msg, n);
+	assert_true(p >= dev->pool && p < dev->pool + dev->pool_size); /* in its receive buffer */
+	check_conservation(nif, (unsigned int)tcp_stats(&nif->stack)->rx_held);
+	assert_int_equal(tcp_stats(&nif->stack)->rx_held, 1);
+	/* The echo goes out at the flush, carrying the ACK. */
+	assert_int_equal(tcp_send(c, p, n), (long)n);
+	tcp_consume(c, n);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_int_equal(r32(s->data + ETH_HLEN + IP_HLEN + 8), seq);
+	assert_memory_equal(s->data + ETH_HLEN + IP_HLEN + TCP_HLEN, msg,
+			    sizeof(msg)); /* no options */
+	check_conservation(nif, 0);
+	/* The peer acknowledges and closes; we close: FIN, the last ACK, nothing left. */
+	assert_int_equal(
+	    dev_receive(f, mk_tcp(f, 80, TCP_ACK | TCP_FIN, seq, iss + 1 + sizeof(msg), NULL, 0)),
+	    1);
+	assert_int_equal(netif_poll(nif), 1);
+	seq++;
+	tcp_close(c);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_true(s->data[ETH_HLEN + IP_HLEN + 13] & TCP_FIN);
+	assert_int_equal(
+	    dev_receive(f, mk_tcp(f, 80, TCP_ACK, seq, iss + 2 + sizeof(msg), NULL, 0)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_int_equal(tcp_stats(&nif->stack)->conns, 0);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
+static void test_tcp_through_netif(void **state)
+{
+	(void)state;
+	tcp_through_netif(false);
+	tcp_through_netif(true);
+}
+
 /* ARP requests and pings are answered inside netif_poll, without a flush by the caller. */
 static void test_arp_icmp_in_poll(void **state)
 {
@@ -887,7 +1168,7 @@ static void test_send_arp(void **state)
 
 	/* Bad requests cost nothing. */
 	assert_int_equal(netif_send(ep, PEER_IP, 0, "x", 1), -EINVAL);
-	assert_int_equal(netif_send(ep, PEER_IP, 6000, f, NETIF_DGRAM_MAX + 1), -EMSGSIZE);
+	assert_int_equal(netif_send(ep, PEER_IP, 6000, f, NETIF_SEND_MAX + 1), -EMSGSIZE);
 	assert_int_equal(netif_send(ep, 0, 6000, "x", 1), -EINVAL);
 	check_conservation(nif, 0);
 	nif_free(nif);
@@ -1406,6 +1687,9 @@ int main(void)
 	    cmocka_unit_test(test_batch),
 	    cmocka_unit_test(test_reply_errors),
 	    cmocka_unit_test(test_arp_icmp_in_poll),
+	    cmocka_unit_test(test_echo_fragments),
+	    cmocka_unit_test(test_frag_timeout_wakes),
+	    cmocka_unit_test(test_tcp_through_netif),
 	    cmocka_unit_test(test_send_arp),
 	    cmocka_unit_test(test_send_batch),
 	    cmocka_unit_test(test_send_offload),

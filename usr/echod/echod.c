@@ -108,9 +108,12 @@ static void print_stats(void)
 		echoed += w->echoed;
 		echo_cycles += w->echo_cycles;
 		if (nworkers > 1)
-			printf("echod: stats queue %u cpu %u rx %lu tx %lu echoed %lu\n", w->qp,
-			       w->cpu, w->nif.vn.stats.rx_packets, w->nif.vn.stats.tx_packets,
-			       w->echoed);
+			printf("echod: stats queue %u cpu %u rx %lu tx %lu echoed %lu "
+			       "cycles_per_datagram %lu\n",
+			       w->qp, w->cpu, w->nif.vn.stats.rx_packets, w->nif.vn.stats.tx_packets,
+			       w->echoed,
+			       w->echoed ? (w->nif.stats.busy_cycles + w->echo_cycles) / w->echoed
+					 : 0);
 	}
 
 	printf("echod: stats net rx %lu (%lu B) tx %lu (%lu B) udp %lu arp_answered %lu "
@@ -127,6 +130,14 @@ static void print_stats(void)
 	       "icmp_other %lu arp_bad %lu\n",
 	       n->rx_udp_bad_len, n->rx_udp_bad_csum, n->rx_udp_no_port, n->rx_icmp_bad_csum,
 	       n->rx_icmp_other, n->rx_arp_bad);
+	printf("echod: stats frag rx %lu reassembled %lu timeout %lu evicted %lu killed %lu "
+	       "bytes %lu tx %lu tx_errors %lu\n",
+	       n->rx_frags, n->reasm_ok, n->reasm_timeout, n->reasm_evicted, n->reasm_killed,
+	       n->reasm_bytes, n->tx_frags, n->tx_frag_errors);
+	printf("echod: stats drop frag_bad %lu frag_overlap %lu frag_dup %lu frag_too_many %lu "
+	       "frag_no_mem %lu frag_abandoned %lu\n",
+	       n->rx_frag_bad, n->rx_frag_overlap, n->rx_frag_dup, n->rx_frag_too_many,
+	       n->rx_frag_no_mem, n->rx_frag_abandoned);
 	printf("echod: stats vnet rx %lu (%lu B) tx %lu (%lu B) rx_kicks %lu tx_kicks %lu "
 	       "irq_arms %lu irq_races %lu rx_ring_empty %lu rx_short %lu rx_bad_hdr %lu "
 	       "tx_ring_full %lu tx_invalid %lu no_buffers %lu buf_errors %lu dev_errors %lu\n",

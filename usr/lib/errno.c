@@ -23,12 +23,19 @@ static const char *const messages[] = {
     [ENODEV] = "no such device",
     [EINVAL] = "invalid argument",
     [ENOSPC] = "no space left",
+    [EPIPE] = "broken pipe",
     [ERANGE] = "result out of range",
     [ENOSYS] = "function not implemented",
     [EOVERFLOW] = "value too large",
     [EMSGSIZE] = "message too long",
     [ENOTSUP] = "operation not supported",
+    [EADDRINUSE] = "address in use",
+    [EADDRNOTAVAIL] = "address not available",
+    [ECONNRESET] = "connection reset",
+    [ENOTCONN] = "not connected",
     [ETIMEDOUT] = "timed out",
+    [ECONNREFUSED] = "connection refused",
+    [EHOSTUNREACH] = "no route to host",
 };
 
 const char *strerror(int err)

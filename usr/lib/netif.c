@@ -12,6 +12,8 @@
 
 #include "netif.h"
 
+#define NETIF_RETRY_NS 1000000ull /* sleep at most this long with TCP output blocked */
+
 #ifdef HOST_TEST
 /* Host unit tests stand in for the kernel and the TSC. */
 long sys_wait(uint64_t timeout_ns);
@@ -71,6 +73,12 @@ uint64_t netif_now_ns(const struct netif *nif)
 	return nif->clock.ns0 + (uint64_t)(((unsigned __int128)ticks * nif->clock.mult) >> 32);
 }
 
+static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap);
+static int io_xmit(void *ctx, uint32_t buf, size_t len);
+static int io_xmit_csum(void *ctx, uint32_t buf, size_t len, uint16_t csum_offset);
+static void io_release(void *ctx, uint32_t buf);
+static uint64_t io_now(void *ctx);
+
 int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct net_config *cfg)
 {
 	struct net_config c = *cfg;
@@ -84,6 +92,16 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 	if (c.udp_csum == NET_UDP_CSUM_OFFLOAD && !nif->vn.tx_csum)
 		c.udp_csum = NET_UDP_CSUM_FULL;
 	net_init(&nif->stack, &c);
+	nif->io.ctx = nif;
+	nif->io.alloc = io_alloc;
+	nif->io.xmit = io_xmit;
+	nif->io.xmit_csum = nif->vn.tx_csum ? io_xmit_csum : NULL;
+	nif->io.release = io_release;
+	nif->io.now = io_now;
+	nif->io.frame_cap = vnet_frame_cap(&nif->vn);
+	/* TCP may keep half the pool in receive queues; the rest stays for the rings. */
+	nif->io.hold_max = nif->vn.nbufs / 2;
+	net_set_io(&nif->stack, &nif->io);
 	nif->qp = qp;
 	nif->poll_ns = NETIF_POLL_NS;
 	for (i = 0; i < NETIF_EPS; i++)
@@ -95,6 +113,7 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 
 void netif_close(struct netif *nif)
 {
+	net_fini(&nif->stack);
 	vnet_close(&nif->vn);
 }
 
@@ -104,6 +123,12 @@ unsigned int netif_flush(struct netif *nif)
 {
 	unsigned int done = 0, sent = 0, k;
 
+	/* TCP builds what its connections queued (not again from inside: tx_room flushes). */
+	if (!nif->tcp_flushing && tcp_flush_pending(&nif->stack)) {
+		nif->tcp_flushing = true;
+		tcp_flush(&nif->stack, netif_now_ns(nif));
+		nif->tcp_flushing = false;
+	}
 	while (done < nif->ntx) {
 		k = vnet_tx_burst(&nif->vn, nif->tx + done, nif->ntx - done);
 		done += k;
@@ -147,6 +172,26 @@ static inline bool csum_offloaded(const struct netif *nif)
  * one): the device completes it, or software when the device cannot.
  * Without room the buffer is freed.
  */
+static inline int tx_queue_csum(struct netif *nif, uint32_t buf, uint32_t len, uint16_t csum_start,
+				uint16_t csum_offset)
+{
+	struct vnet_pkt *p;
+
+	if (!tx_room(nif)) {
+		vnet_buf_free(&nif->vn, buf);
+		nif->stats.tx_dropped++;
+		return -ENOSPC;
+	}
+	p = &nif->tx[nif->ntx++];
+	p->data = vnet_frame(&nif->vn, buf);
+	p->len = len;
+	p->buf = buf;
+	p->flags = VNET_PKT_F_TX_CSUM;
+	p->csum_start = csum_start;
+	p->csum_offset = csum_offset;
+	return 0;
+}
+
 static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool partial)
 {
 	struct vnet_pkt *p;
@@ -171,6 +216,42 @@ static inline int tx_queue(struct netif *nif, uint32_t buf, uint32_t len, bool p
 		udp_csum_complete(p->data, len);
 	}
 	return 0;
+}
+
+/* The stack's net_io: frames it sends on its own (fragments) join the TX queue. */
+static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap)
+{
+	struct netif *nif = ctx;
+	struct vnet_pkt pkt;
+
+	if (!tx_room(nif) || vnet_alloc_tx_buf(&nif->vn, &pkt))
+		return NULL;
+	*buf = pkt.buf;
+	*cap = pkt.len;
+	return pkt.data;
+}
+
+static int io_xmit(void *ctx, uint32_t buf, size_t len)
+{
+	return tx_queue(ctx, buf, (uint32_t)len, false);
+}
+
+/* Only offered when the device completes checksums (MC_NET_F_CSUM). */
+static int io_xmit_csum(void *ctx, uint32_t buf, size_t len, uint16_t csum_offset)
+{
+	return tx_queue_csum(ctx, buf, (uint32_t)len, ETH_HLEN + IP_HLEN, csum_offset);
+}
+
+static void io_release(void *ctx, uint32_t buf)
+{
+	struct netif *nif = ctx;
+
+	vnet_buf_free(&nif->vn, buf);
+}
+
+static uint64_t io_now(void *ctx)
+{
+	return netif_now_ns(ctx);
 }
 
 /* ---------------------------------------------------------------- endpoints */
@@ -241,7 +322,7 @@ static bool ep_deliver(struct netif *nif, uint32_t buf, const struct net_udp *u)
 	d->dst_port = u->dport;
 	d->csum = u->csum;
 	d->csum_partial = u->csum_partial;
-	d->buf = buf;
+	d->buf = u->reasm ? NETIF_BUF_REASM | (u->reasm - 1u) : buf;
 	d->ep = ep;
 	ep->stats.rx++;
 	nif->queued++;
@@ -267,18 +348,50 @@ int netif_recv(struct netif_ep *ep, struct netif_dgram *d)
 	return (int)netif_recv_batch(ep, d, 1);
 }
 
+/* Give back the buffer buf of a datagram: a vnet buffer or a reassembly slot. */
+static int dgram_free(struct netif *nif, uint32_t buf)
+{
+	if (buf & NETIF_BUF_REASM) {
+		net_reasm_release(&nif->stack, buf & ~NETIF_BUF_REASM);
+		return 0;
+	}
+	return vnet_buf_free(&nif->vn, buf);
+}
+
 int netif_release(struct netif_dgram *d)
 {
 	int err;
 
 	if (!d->ep)
 		return -EINVAL;
-	err = vnet_buf_free(&d->ep->nif->vn, d->buf);
+	err = dgram_free(d->ep->nif, d->buf);
 	d->ep = NULL;
 	return err;
 }
 
 /* ---------------------------------------------------------------- replies */
+
+/* The reply to a reassembled datagram goes out in fragments; then the slot is free. */
+static int dgram_answer_reasm(struct netif_ep *ep, struct netif_dgram *d, struct net_udp *u,
+			      size_t len, bool same)
+{
+	struct netif *nif = ep->nif;
+	int err;
+
+	u->reasm = (uint8_t)((d->buf & ~NETIF_BUF_REASM) + 1);
+	err = udp_reply_reasm(&nif->stack, u, len, same);
+	net_reasm_release(&nif->stack, d->buf & ~NETIF_BUF_REASM);
+	if (err == -ENOSPC) {
+		nif->stats.tx_dropped++;
+		return err;
+	}
+	if (err) {
+		nif->stats.reply_errors++;
+		return err;
+	}
+	ep->stats.tx++;
+	return 0;
+}
 
 /* Turn d's buffer into its reply of len payload bytes and queue it; d is consumed. */
 static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_t len, bool same)
@@ -292,7 +405,6 @@ static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_
 	if (d->ep != ep)
 		return -EINVAL;
 	d->ep = NULL;
-	frame = vnet_frame(&nif->vn, d->buf);
 	u.payload = d->payload;
 	u.len = d->len;
 	u.sport = d->src_port;
@@ -301,6 +413,10 @@ static inline int dgram_answer(struct netif_ep *ep, struct netif_dgram *d, size_
 	u.csum_partial = d->csum_partial;
 	u.src_ip = d->src_ip;
 	u.dst_ip = d->dst_ip;
+	u.reasm = 0;
+	if (d->buf & NETIF_BUF_REASM)
+		return dgram_answer_reasm(ep, d, &u, len, same);
+	frame = vnet_frame(&nif->vn, d->buf);
 	if (same)
 		n = udp_echo_inplace(&nif->stack, frame, cap, &u);
 	else
@@ -375,6 +491,28 @@ static int arp_ask(struct netif *nif, struct vnet_pkt *pkt, uint32_t dst_ip, uin
 	return -EAGAIN;
 }
 
+/* A datagram over the MTU: the stack fragments it into buffers from the TX queue. */
+static int send_frags(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
+		      size_t len)
+{
+	struct netif *nif = ep->nif;
+	uint64_t now = netif_now_ns(nif);
+	struct vnet_pkt pkt;
+	int err;
+
+	err = udp_send(&nif->stack, dst_ip, ep->port, dst_port, data, len, now);
+	if (err == -EAGAIN) {
+		if (!tx_room(nif) || vnet_alloc_tx_buf(&nif->vn, &pkt))
+			return -ENOSPC;
+		return arp_ask(nif, &pkt, dst_ip, now);
+	}
+	if (err == -ENOSPC)
+		nif->stats.tx_dropped++;
+	if (!err)
+		ep->stats.tx++;
+	return err;
+}
+
 int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
 	       size_t len)
 {
@@ -383,8 +521,10 @@ int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const vo
 	uint64_t now;
 	int n;
 
-	if (len > NETIF_DGRAM_MAX)
+	if (len > NETIF_SEND_MAX)
 		return -EMSGSIZE;
+	if (len > NETIF_DGRAM_MAX)
+		return send_frags(ep, dst_ip, dst_port, data, len);
 	if (!tx_room(nif) || vnet_alloc_tx_buf(&nif->vn, &pkt))
 		return -ENOSPC;
 	now = netif_now_ns(nif);
@@ -423,13 +563,21 @@ static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
 
 	if (p->flags & VNET_PKT_F_CSUM_PARTIAL)
 		flags |= net_rx_partial(p->data, p->len, p->csum_start, p->csum_offset);
-	switch (net_rx_flags(&nif->stack, p->data, p->len, flags, &res, now)) {
+	switch (net_rx_buf(&nif->stack, p->data, p->len, p->buf, flags, &res, now)) {
+	case NET_RX_KEPT: /* TCP data on its connection's queue, until read */
+		return;
 	case NET_RX_REPLY:
 		/* Room is certain: RX runs only with the TX queue empty. */
 		tx_queue(nif, p->buf, (uint32_t)res.len, false);
 		(*nreply)++;
 		return;
 	case NET_RX_UDP:
+		if (res.udp.reasm) {
+			/* Reassembled: the data is in the stack, the frame is done. */
+			if (!ep_deliver(nif, p->buf, &res.udp))
+				net_reasm_release(&nif->stack, res.udp.reasm - 1u);
+			break;
+		}
 		if (ep_deliver(nif, p->buf, &res.udp))
 			return;
 		break;
@@ -437,6 +585,21 @@ static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
 		break;
 	}
 	vnet_buf_free(&nif->vn, p->buf);
+}
+
+/* The stack's timers, when one is due: a load and a compare otherwise. */
+static inline void run_timers(struct netif *nif)
+{
+	uint64_t due = net_next_timer(&nif->stack), now;
+
+	if (!due)
+		return;
+	now = netif_now_ns(nif);
+	if (now >= due) {
+		net_timers(&nif->stack, now);
+		if (nif->ntx)
+			netif_flush(nif);
+	}
 }
 
 unsigned int netif_poll(struct netif *nif)
@@ -466,6 +629,7 @@ unsigned int netif_poll(struct netif *nif)
 		if (nreply)
 			netif_flush(nif);
 	}
+	run_timers(nif);
 	vnet_rx_refill(&nif->vn);
 	if (n || nif->vn.stats.tx_packets != tx0) /* time with work, not idle polls */
 		nif->stats.busy_cycles += __builtin_ia32_rdtsc() - t0;
@@ -499,13 +663,17 @@ static void drain_events(struct netif *nif)
 
 int netif_wait(struct netif *nif, uint64_t timeout_ns)
 {
-	uint64_t start, now, left = WAIT_FOREVER;
+	uint64_t start, now, due, left = WAIT_FOREVER;
 	unsigned int n;
 	long rc;
 
 	if (nif->queued) {
 		netif_flush(nif);
 		return (int)nif->queued;
+	}
+	if (tcp_has_events(&nif->stack)) {
+		netif_flush(nif);
+		return 1;
 	}
 	n = netif_poll(nif);
 	if (n)
@@ -534,6 +702,13 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 		return 0;
 	if (timeout_ns != WAIT_FOREVER)
 		left = timeout_ns - (now - start);
+	/* Wake for the stack's next timer too; netif_poll runs it. */
+	due = net_next_timer(&nif->stack);
+	if (due && (due <= now || due - now < left))
+		left = due <= now ? 0 : due - now;
+	/* TCP output waiting for buffers: look again soon. */
+	if (tcp_flush_pending(&nif->stack) && left > NETIF_RETRY_NS)
+		left = NETIF_RETRY_NS;
 	/*
 	 * Arm. Work that arrived since the last poll raised no interrupt:
 	 * vnet_irq_enable reports it, and sleeping on it would wait for the
@@ -568,4 +743,62 @@ int netif_drain(struct netif *nif, uint64_t timeout_ns)
 		sys_wait(DRAIN_STEP_NS);
 		drain_events(nif);
 	}
+}
+
+/* ---------------------------------------------------------------- TCP */
+
+/*
+ * The key of TCP's ISNs, cookies and hashes: the kernel's AT_RANDOM bytes
+ * (RDRAND where the CPU has it), with the TSC and the queue pair mixed in
+ * so two interfaces of a process differ.
+ */
+static void netif_secret(const struct netif *nif, uint8_t out[16])
+{
+	const uint8_t *rnd = (const uint8_t *)(uintptr_t)mc_getauxval(AT_RANDOM);
+	uint64_t mix[2] = {tsc_read() * 0x9e3779b97f4a7c15ull,
+			   (uint64_t)nif->qp << 32 ^ (uintptr_t)nif};
+
+	for (int i = 0; i < 16; i++)
+		out[i] = (uint8_t)((rnd ? rnd[i] : 0) ^ (uint8_t)(mix[i / 8] >> (i % 8 * 8)));
+}
+
+int netif_tcp_init(struct netif *nif, const struct tcp_config *cfg)
+{
+	struct tcp_config c;
+
+	if (cfg)
+		c = *cfg;
+	else
+		memset(&c, 0, sizeof(c));
+	if (!cfg || !memcmp(c.secret, (uint8_t[16]){0}, 16))
+		netif_secret(nif, c.secret);
+	return tcp_init(&nif->stack, &c);
+}
+
+/* TCP with the defaults, the first time it is used. */
+static int tcp_ready(struct netif *nif)
+{
+	if (nif->stack.tcp)
+		return 0;
+	return netif_tcp_init(nif, NULL);
+}
+
+int netif_tcp_listen(struct netif *nif, uint16_t port, unsigned int backlog,
+		     struct tcp_listener **l)
+{
+	int err = tcp_ready(nif);
+
+	return err ? err : tcp_listen(&nif->stack, port, backlog, l);
+}
+
+int netif_tcp_connect(struct netif *nif, uint32_t ip, uint16_t port, struct tcp_conn **c)
+{
+	int err = tcp_ready(nif);
+
+	return err ? err : tcp_connect(&nif->stack, ip, port, netif_now_ns(nif), c);
+}
+
+int netif_tcp_next(struct netif *nif, struct tcp_event *ev)
+{
+	return tcp_next_event(&nif->stack, ev);
 }

@@ -1,4 +1,5 @@
-/* netif: UDP endpoints over one kernel-bypass queue pair, for event-driven servers. */
+/* netif: UDP endpoints and TCP connections over one kernel-bypass queue pair, for event-driven
+ * servers. */
 #pragma once
 
 #include <stdbool.h>
@@ -6,6 +7,7 @@
 #include <stdint.h>
 
 #include <net/net.h>
+#include <net/tcp.h>
 #include <uapi/event.h>
 #include <vnet.h>
 
@@ -25,7 +27,10 @@
  *
  * Every received datagram holds its receive buffer (zero copy) until exactly
  * one of netif_reply, netif_echo (or their batch forms) or netif_release
- * gives it back. Replies and sends are queued and go out together, with one
+ * gives it back. A datagram that arrived in IPv4 fragments holds its
+ * reassembly buffer in the stack instead (buf has NETIF_BUF_REASM; the
+ * stack bounds them: NET_REASM_* in net/net.h), and its reply goes out in
+ * fragments. Replies and sends are queued and go out together, with one
  * publish and at most one doorbell, at netif_flush, which netif_poll and
  * netif_wait call.
  */
@@ -35,8 +40,10 @@
 #define NETIF_BURST	   32	      /* frames taken from the RX ring per poll */
 #define NETIF_TX_QUEUE	   64	      /* frames waiting for netif_flush */
 #define NETIF_POLL_NS	   1000000ull /* default poll window before sleeping: 1 ms */
-#define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest reply or send payload */
-#define NETIF_ARP_RETRY_NS (100 * 1000000ull)  /* netif_send asks a next hop at most this often */
+#define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest payload in one frame: 1472 */
+#define NETIF_SEND_MAX	   NET_UDP_MAX_DGRAM   /* largest sent, fragmented past 1472: 65507 */
+#define NETIF_BUF_REASM	   0x80000000u /* netif_dgram.buf: reassembly slot, not a vnet buffer */
+#define NETIF_ARP_RETRY_NS (100 * 1000000ull) /* netif_send asks a next hop at most this often */
 
 _Static_assert((NETIF_EP_QUEUE & (NETIF_EP_QUEUE - 1)) == 0, "a power of two");
 _Static_assert(NETIF_TX_QUEUE >= NETIF_BURST, "a burst of ARP/ICMP replies must fit");
@@ -58,7 +65,7 @@ struct netif_dgram {
 	uint16_t csum;	     /* UDP checksum as received (wire order), 0: none; see netif_echo */
 	bool csum_partial;   /* csum is the pseudo-header sum only (the sender left the
 			      * checksum to the NIC): payload changes need no csum patch */
-	uint32_t buf;	     /* the vnet buffer it holds */
+	uint32_t buf;	     /* the vnet buffer it holds, or NETIF_BUF_REASM | reassembly slot */
 	struct netif_ep *ep; /* NULL once answered or released */
 };
 
@@ -109,15 +116,17 @@ typedef void (*netif_event_fn)(struct netif *nif, const struct mc_event *ev, voi
 struct netif {
 	struct vnet vn;
 	struct net_stack stack;
+	struct net_io io; /* how the stack sends frames of its own (fragments) */
 	unsigned int qp;
 	uint64_t poll_ns;	 /* netif_wait polls this long after the last activity */
 	uint64_t last_active_ns; /* a frame received, or a TX backlog drained */
 	unsigned int last_burst; /* frames the last productive poll received */
 	netif_event_fn on_event; /* NULL: other events are counted and dropped */
 	void *event_arg;
-	uint32_t queued;  /* datagrams waiting on endpoints */
-	unsigned int ntx; /* frames in tx */
-	bool tx_blocked;  /* the last flush left frames behind: the ring was full */
+	uint32_t queued;   /* datagrams waiting on endpoints */
+	unsigned int ntx;  /* frames in tx */
+	bool tx_blocked;   /* the last flush left frames behind: the ring was full */
+	bool tcp_flushing; /* inside tcp_flush (whose buffers may flush the queue) */
 	struct vnet_pkt tx[NETIF_TX_QUEUE];
 	struct {
 		uint64_t tsc0, ns0;
@@ -209,7 +218,8 @@ unsigned int netif_recv_batch(struct netif_ep *ep, struct netif_dgram *d, unsign
 
 /*
  * Answer d with the first len bytes at d->payload (rewritten in place as the
- * application likes; len <= NETIF_DGRAM_MAX), from its own buffer, to its
+ * application likes; len <= NETIF_DGRAM_MAX, or for a reassembled datagram
+ * up to what its buffer holds, d->len at least), from its own buffer, to its
  * sender. The checksum is computed over the new payload. d is consumed
  * whatever the result: 0, or -EMSGSIZE / -EINVAL when the stack refuses
  * (counted in reply_errors) or -ENOSPC when the TX ring and queue are full
@@ -239,7 +249,8 @@ int netif_release(struct netif_dgram *d);
  * request goes out, at most one per hop every NETIF_ARP_RETRY_NS: poll and
  * retry); -ENOSPC if no buffer is free or the TX ring and queue are full
  * (flush or poll and retry); -EINVAL (no route, bad address, port 0);
- * -EMSGSIZE (len > NETIF_DGRAM_MAX).
+ * -EMSGSIZE (len > NETIF_SEND_MAX). Past NETIF_DGRAM_MAX the datagram goes
+ * out in IPv4 fragments (all of them or, on -ENOSPC, none usable).
  */
 int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const void *data,
 	       size_t len);
@@ -249,3 +260,60 @@ int netif_send(struct netif_ep *ep, uint32_t dst_ip, uint16_t dst_port, const vo
  * how many were queued, or the first one's error if none was.
  */
 int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned int n);
+
+/*
+ * TCP over the same queue pair (RFC 9293; net/tcp.h has every call and its
+ * semantics). Event-driven and non-blocking like the UDP side: nothing
+ * here blocks or makes a system call; segments go out at netif_flush
+ * (which netif_poll and netif_wait call), timers run inside netif_poll and
+ * netif_wait wakes for them. A sketch of a server:
+ *
+ *	struct tcp_listener *l;
+ *	struct tcp_event ev;
+ *	struct tcp_conn *c;
+ *
+ *	netif_tcp_listen(&nif, 11211, 128, &l);
+ *	for (;;) {
+ *		while (netif_tcp_next(&nif, &ev)) {
+ *			if (ev.events & TCP_EV_ACCEPT)
+ *				while (tcp_accept(ev.lis, &c))
+ *					tcp_set_user(c, new_session(c));
+ *			if (ev.conn && (ev.events & TCP_EV_READ))
+ *				serve(ev.conn);	// tcp_peek, tcp_consume, tcp_send
+ *			if (ev.conn && (ev.events & TCP_EV_CLOSED))
+ *				tcp_close(ev.conn);
+ *		}
+ *		netif_wait(&nif, WAIT_FOREVER);
+ *	}
+ *
+ * Buffers: received data stays in the receive buffers it arrived in (zero
+ * copy); tcp_peek gives the bytes at the head of the stream that sit in one
+ * buffer, valid until tcp_consume/tcp_recv; consuming gives the buffers
+ * back. TCP keeps at most half the pool this way (io.hold_max); past that,
+ * in-window data is dropped and the peer resends it. tcp_send copies into
+ * the connection's send buffer (struct tcp_config.sndbuf), which holds the
+ * bytes until acknowledged. A connection handle is the application's from
+ * tcp_accept or netif_tcp_connect until tcp_close or tcp_abort; after a
+ * TCP_EV_CLOSED (reset, timeout) it stays valid, in CLOSED, until then. The
+ * stack finishes a close on its own (FIN, TIME-WAIT) and frees the
+ * connection: every counter in tcp_stats(&nif->stack) that is a gauge
+ * returns to zero when all connections are gone.
+ */
+
+/*
+ * Give the interface TCP with cfg (NULL: the defaults of
+ * tcp_config_defaults; a zero secret is replaced by random bytes). Optional:
+ * the first listen or connect does it with the defaults. 0, -EEXIST,
+ * -ENOMEM.
+ */
+int netif_tcp_init(struct netif *nif, const struct tcp_config *cfg);
+
+/* tcp_listen on nif's stack (TCP started if need be). */
+int netif_tcp_listen(struct netif *nif, uint16_t port, unsigned int backlog,
+		     struct tcp_listener **l);
+
+/* tcp_connect from nif's address: ip and port in host order. */
+int netif_tcp_connect(struct netif *nif, uint32_t ip, uint16_t port, struct tcp_conn **c);
+
+/* The next TCP event (struct tcp_event): 1, or 0 if none waits. */
+int netif_tcp_next(struct netif *nif, struct tcp_event *ev);

@@ -1,5 +1,6 @@
 /* ARP (RFC 826) for IPv4 over Ethernet: the neighbour cache, answering requests, requesting. */
-#include "net_priv.h"
+#include "ipv4.h"
+#include "rx.h"
 
 /* The index of ip's unexpired entry, or -1. */
 static int arp_index(const struct net_stack *s, uint32_t ip, uint64_t now_ns)

@@ -73,3 +73,14 @@ uint64_t net_csum_partial(const void *buf, size_t len, uint64_t sum)
 		b = add_carry(b, *p);
 	return add_carry(sum, b);
 }
+
+void net_csum_complete(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset)
+{
+	uint16_t c;
+
+	if (csum_start > len || csum_offset + 2 > len - csum_start)
+		return;
+	/* The field holds the pseudo-header sum: it is part of the sum. */
+	c = net_csum_fold(net_csum_partial(frame + csum_start, len - csum_start, 0));
+	__builtin_memcpy(frame + csum_start + csum_offset, &c, sizeof(c));
+}

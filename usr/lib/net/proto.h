@@ -1,4 +1,5 @@
-/* Wire formats of Ethernet, ARP (RFC 826), IPv4 (RFC 791), ICMP (RFC 792) and UDP (RFC 768). */
+/* Wire formats of Ethernet, ARP (RFC 826), IPv4 (RFC 791), ICMP (RFC 792), UDP (RFC 768), TCP (RFC
+ * 9293). */
 #pragma once
 
 #include <stdint.h>
@@ -48,6 +49,7 @@ struct NET_WIRE arp_pkt {
 #define IP_FLAG_MF     0x2000
 #define IP_OFFSET_MASK 0x1fff
 #define IP_PROTO_ICMP  1
+#define IP_PROTO_TCP   6
 #define IP_PROTO_UDP   17
 #define IP_TTL_DEFAULT 64
 
@@ -87,8 +89,45 @@ struct NET_WIRE udp_hdr {
 	uint16_t csum; /* 0: the sender computed none */
 };
 
+/* RFC 9293 §3.1. */
+#define TCP_HLEN	20 /* header without options */
+#define TCP_FIN		0x01
+#define TCP_SYN		0x02
+#define TCP_RST		0x04
+#define TCP_PSH		0x08
+#define TCP_ACK		0x10
+#define TCP_URG		0x20
+#define TCP_ECE		0x40
+#define TCP_CWR		0x80
+#define TCP_CSUM_OFFSET 16 /* offsetof(struct tcp_hdr, csum) */
+
+/* Options: RFC 9293 §3.2 (EOL, NOP, MSS), RFC 7323 (window scale, timestamps), RFC 2018. */
+#define TCPOPT_EOL	 0
+#define TCPOPT_NOP	 1
+#define TCPOPT_MSS	 2
+#define TCPOPT_WSCALE	 3
+#define TCPOPT_SACK_PERM 4
+#define TCPOPT_SACK	 5
+#define TCPOPT_TS	 8
+#define TCPOLEN_MSS	 4
+#define TCPOLEN_WSCALE	 3
+#define TCPOLEN_TS	 10
+
+struct NET_WIRE tcp_hdr {
+	uint16_t sport;
+	uint16_t dport;
+	uint32_t seq;
+	uint32_t ack;
+	uint8_t off;   /* data offset (32-bit words) in the high nibble */
+	uint8_t flags; /* CWR ECE URG ACK PSH RST SYN FIN */
+	uint16_t win;
+	uint16_t csum;
+	uint16_t urg;
+};
+
 _Static_assert(sizeof(struct eth_hdr) == ETH_HLEN, "Ethernet header size");
 _Static_assert(sizeof(struct arp_pkt) == ARP_LEN, "ARP packet size");
 _Static_assert(sizeof(struct ip_hdr) == IP_HLEN, "IPv4 header size");
 _Static_assert(sizeof(struct icmp_hdr) == ICMP_HLEN, "ICMP header size");
 _Static_assert(sizeof(struct udp_hdr) == UDP_HLEN, "UDP header size");
+_Static_assert(sizeof(struct tcp_hdr) == TCP_HLEN, "TCP header size");

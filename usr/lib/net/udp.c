@@ -1,17 +1,17 @@
 /* UDP (RFC 768): zero-copy delivery, in-place replies and new datagrams. */
-#include "net_priv.h"
+#include "ipv4.h"
+#include "rx.h"
 
 /*
- * The datagram's IPv4 header (hlen bytes, total tot_len) has been validated.
- * A UDP length shorter than the IP payload is accepted (the rest is ignored);
- * a checksum field of 0 means the sender computed none.
+ * The datagram's IPv4 header ip has been validated; its payload, avail
+ * bytes at l4, is in the frame or a reassembly buffer. A UDP length shorter
+ * than the IP payload is accepted (the rest is ignored); a checksum field of
+ * 0 means the sender computed none.
  */
-int udp_rx(struct net_stack *s, uint8_t *frame, size_t hlen, size_t tot_len, unsigned int flags,
-	   struct net_rx_result *out)
+int udp_rx(struct net_stack *s, const struct ip_hdr *ip, uint8_t *l4, size_t avail,
+	   unsigned int flags, struct net_rx_result *out)
 {
-	const struct ip_hdr *ip = (const struct ip_hdr *)(frame + ETH_HLEN);
-	struct udp_hdr *udp = (struct udp_hdr *)(frame + ETH_HLEN + hlen);
-	size_t avail = tot_len - hlen;
+	struct udp_hdr *udp = (struct udp_hdr *)l4;
 	size_t ulen;
 	uint16_t dport;
 
@@ -30,12 +30,13 @@ int udp_rx(struct net_stack *s, uint8_t *frame, size_t hlen, size_t tot_len, uns
 	if (!udp_is_bound(s, dport))
 		return net_drop(s, &s->stats.rx_udp_no_port);
 
-	out->udp.payload = (uint8_t *)udp + UDP_HLEN;
+	out->udp.payload = l4 + UDP_HLEN;
 	out->udp.len = (uint16_t)(ulen - UDP_HLEN);
 	out->udp.sport = net_ntohs(udp->sport);
 	out->udp.dport = dport;
 	out->udp.csum = udp->csum;
 	out->udp.csum_partial = flags & NET_RX_F_CSUM_PARTIAL;
+	out->udp.reasm = 0;
 	out->udp.src_ip = net_ntohl(ip->src);
 	out->udp.dst_ip = net_ntohl(ip->dst);
 	s->stats.rx_udp++;
@@ -153,6 +154,79 @@ int udp_build(struct net_stack *s, uint8_t *frame, size_t cap, uint32_t dst_ip, 
 			  0);
 }
 
+int udp_reply_reasm(struct net_stack *s, const struct net_udp *u, size_t payload_len, bool same)
+{
+	unsigned int slot = u->reasm - 1u;
+	struct net_reasm *r = &s->reasm[slot];
+	struct udp_hdr *udp;
+	uint16_t ulen;
+
+	if (u->reasm == 0 || slot >= NET_REASM_SLOTS || r->state != NET_REASM_HELD ||
+	    u->payload != r->data + UDP_HLEN || u->sport == 0)
+		return -EINVAL;
+	if (payload_len > NET_UDP_MAX_DGRAM || payload_len > r->cap - UDP_HLEN)
+		return -EMSGSIZE;
+	/* The UDP header sits in front of the payload: the reply's goes there. */
+	udp = (struct udp_hdr *)r->data;
+	ulen = (uint16_t)(UDP_HLEN + payload_len);
+	udp->sport = net_htons(u->dport);
+	udp->dport = net_htons(u->sport);
+	udp->len = net_htons(ulen);
+	/* Fragments cannot leave their checksum to the device: always a full one. */
+	if (s->cfg.udp_csum == NET_UDP_CSUM_NONE) {
+		udp->csum = 0;
+	} else if (same && u->csum != 0 && !u->csum_partial) {
+		udp->csum = u->csum;
+	} else {
+		uint64_t sum =
+		    ip_pseudo_be(net_htonl(s->cfg.ip), net_htonl(u->src_ip), IP_PROTO_UDP, ulen);
+		uint16_t c;
+
+		udp->csum = 0;
+		c = net_csum_fold(net_csum_partial(udp, ulen, sum));
+		udp->csum = c ? c : 0xffff;
+	}
+	return ipv4_send(s, r->mac, net_htonl(u->src_ip), IP_PROTO_UDP, NULL, 0, r->data, ulen);
+}
+
+int udp_send(struct net_stack *s, uint32_t dst_ip, uint16_t sport, uint16_t dport, const void *data,
+	     size_t len, uint64_t now_ns)
+{
+	uint32_t dst_be = net_htonl(dst_ip);
+	struct udp_hdr udp;
+	uint8_t mac[ETH_ALEN];
+	uint32_t hop;
+	uint16_t ulen;
+
+	if (len > NET_UDP_MAX_DGRAM)
+		return -EMSGSIZE;
+	if (dport == 0)
+		return -EINVAL;
+	if (ip_is_bcast(s, dst_ip)) {
+		mac_copy(mac, net_bcast_mac);
+	} else {
+		if (ip_is_bad_src(s, dst_ip) || !net_next_hop(s, dst_ip, &hop))
+			return -EINVAL;
+		if (!arp_lookup(s, hop, mac, now_ns))
+			return -EAGAIN;
+	}
+	ulen = (uint16_t)(UDP_HLEN + len);
+	udp.sport = net_htons(sport);
+	udp.dport = net_htons(dport);
+	udp.len = net_htons(ulen);
+	udp.csum = 0;
+	if (s->cfg.udp_csum != NET_UDP_CSUM_NONE) {
+		uint64_t sum = ip_pseudo_be(net_htonl(s->cfg.ip), dst_be, IP_PROTO_UDP, ulen);
+		uint16_t c;
+
+		/* The header is 8 bytes: the data's sum starts at an even offset. */
+		sum = net_csum_partial(&udp, UDP_HLEN, sum);
+		c = net_csum_fold(net_csum_partial(data, len, sum));
+		udp.csum = c ? c : 0xffff;
+	}
+	return ipv4_send(s, mac, dst_be, IP_PROTO_UDP, &udp, UDP_HLEN, data, len);
+}
+
 unsigned int net_rx_partial(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset)
 {
 	const struct eth_hdr *eth = (const struct eth_hdr *)frame;
@@ -164,17 +238,6 @@ unsigned int net_rx_partial(uint8_t *frame, size_t len, size_t csum_start, size_
 		return NET_RX_F_CSUM_PARTIAL;
 	net_csum_complete(frame, len, csum_start, csum_offset);
 	return 0;
-}
-
-void net_csum_complete(uint8_t *frame, size_t len, size_t csum_start, size_t csum_offset)
-{
-	uint16_t c;
-
-	if (csum_start > len || csum_offset + 2 > len - csum_start)
-		return;
-	/* The field holds the pseudo-header sum: it is part of the sum. */
-	c = net_csum_fold(net_csum_partial(frame + csum_start, len - csum_start, 0));
-	__builtin_memcpy(frame + csum_start + csum_offset, &c, sizeof(c));
 }
 
 void udp_csum_complete(uint8_t *frame, size_t len)
@@ -191,4 +254,22 @@ void udp_csum_complete(uint8_t *frame, size_t len)
 			  NET_UDP_CSUM_OFFSET);
 	if (udp->csum == 0)
 		udp->csum = 0xffff; /* RFC 768: 0 means none */
+}
+
+int udp_bind(struct net_stack *s, uint16_t port)
+{
+	if (port == 0)
+		return -EINVAL;
+	s->udp_ports[port / 64] |= 1ull << (port % 64);
+	return 0;
+}
+
+void udp_unbind(struct net_stack *s, uint16_t port)
+{
+	s->udp_ports[port / 64] &= ~(1ull << (port % 64));
+}
+
+bool udp_is_bound(const struct net_stack *s, uint16_t port)
+{
+	return s->udp_ports[port / 64] >> (port % 64) & 1;
 }
