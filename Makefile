@@ -26,7 +26,8 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wstrict-prototypes \
 	-Wmissing-prototypes -Wshadow -Wvla
 KERNEL_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -nostdinc \
 	-isystem $(shell $(CC) -print-file-name=include) \
-	-fno-stack-protector -fno-pic -fno-pie -mno-red-zone -mcmodel=kernel \
+	-fstack-protector-strong -mstack-protector-guard=global \
+	-fno-pic -fno-pie -mno-red-zone -mcmodel=kernel \
 	-mno-sse -mno-mmx -mno-sse2 -mno-avx -mno-80387 -mgeneral-regs-only \
 	-fno-omit-frame-pointer -fno-asynchronous-unwind-tables \
 	-fno-strict-aliasing -fno-common -MMD -MP $(WARN) $(INCLUDES)
@@ -41,12 +42,13 @@ KERNEL_OBJS := $(patsubst %,$(BUILD)/kernel/%.o,$(KERNEL_SRCS))
 .PHONY: all run check bench unit-tests fuzz-targets fuzz host-progs programs format clean toolchain
 all: kernel.elf kernel.iso
 
-$(BUILD)/kernel/%.c.o: %.c
+# Objects depend on this Makefile too: a change of flags rebuilds them.
+$(BUILD)/kernel/%.c.o: %.c Makefile
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	$(Q)$(CC) $(KERNEL_CFLAGS) -c $< -o $@
 
-$(BUILD)/kernel/%.S.o: %.S
+$(BUILD)/kernel/%.S.o: %.S Makefile
 	@mkdir -p $(dir $@)
 	@echo "  AS      $<"
 	$(Q)$(CC) $(KERNEL_ASFLAGS) -c $< -o $@

@@ -278,6 +278,7 @@ class Guest:
         self.cpus, self.queues = cpus, queues  # vCPUs, NIC queue pairs
         self.rss = False  # the device steers flows by RSS (queues > 1)
         self.bios = None  # firmware other than QEMU's default SeaBIOS
+        self.iommu = False  # a VT-d IOMMU in front of the NIC (Manticore+IOMMU)
 
     def media_args(self, net):
         if self.iso:
@@ -354,6 +355,15 @@ def manticore_guest(net, iso=None, manifest="net=eth0:0", extra="", label="Manti
                  note=f"kernel.elf + echod.elf: '{cmd}'")
 
 
+def manticore_iommu_guest(net, iso=None, extra=""):
+    """The same Manticore guest on the same machine plus a VT-d IOMMU with
+    interrupt remapping, the NIC's DMA through it (as scripts/run does)."""
+    g = manticore_guest(net, iso, extra=extra)
+    g.key, g.label, g.iommu = "manticore-iommu", "Manticore+IOMMU", True
+    g.note += "; -device intel-iommu,intremap=on, iommu_platform=on"
+    return g
+
+
 # ------------------------------------------------------------------- QEMU
 
 def accel_args(accel):
@@ -372,7 +382,13 @@ def qemu_args(guest, net, serial, accel="tcg", mem=MEM_MB):
         if guest.rss:
             nic += ",rss=on,hash=on"
     bios = ["-bios", guest.bios] if guest.bios else []
-    return (["qemu-system-x86_64", "-machine", "q35", *accel_args(accel), *bios,
+    # Manticore+IOMMU: the IOMMU before the NIC, so that the NIC is behind it
+    # (KVM's interrupt remapping needs the split irqchip).
+    iommu = ["-device", "intel-iommu,intremap=on"] if guest.iommu else []
+    if guest.iommu:
+        nic += ",iommu_platform=on"
+    machine = "q35,kernel-irqchip=split" if guest.iommu and accel == "kvm" else "q35"
+    return (["qemu-system-x86_64", "-machine", machine, *accel_args(accel), *bios, *iommu,
              "-m", str(mem), "-smp", str(guest.cpus), "-no-reboot",
              "-display", "none", "-vga", "none", "-monitor", "none",
              "-serial", f"file:{serial}",

@@ -3,7 +3,7 @@
 Linux + DPDK guest on identical virtual hardware. See bench/README.md.
 
     bench/run.py [--quick] [--boots N] [--accel tcg|kvm] [--echod-iso PATH]
-                 [--guests manticore,linux,dpdk] [--net tap|user] [--out DIR]
+                 [--guests manticore,linux,dpdk,manticore-iommu] [--net tap|user] [--out DIR]
                  [--echod-args ARGS] [--linux-args WORDS] [--dpdk-args WORDS]
     bench/run.py --multiqueue [--quick] [--boots N]
 
@@ -11,7 +11,8 @@ Boots every guest --boots times, alternating (Manticore, Linux, DPDK,
 Manticore, ...), measures each boot, prints a side-by-side table with the
 ratios Manticore/Linux and Manticore/DPDK, and writes DIR/results.json and
 DIR/latency-cdf.png (default DIR: bench/out). Latencies are full round
-trips. --multiqueue compares one core and queue pair with two, for echod
+trips. Last comes Manticore again behind a VT-d IOMMU (the ratio IOMMU
+on/off). --multiqueue compares one core and queue pair with two, for echod
 and for the Linux sockets guest (DIR/multiqueue.json).
 """
 import argparse
@@ -29,7 +30,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import lib  # noqa: E402
 from lib import BenchError, log  # noqa: E402
 
-ORDER = ["manticore", "linux", "dpdk"]
+ORDER = ["manticore", "linux", "dpdk", "manticore-iommu"]
 
 # The baselines' settings, chosen with bench/tune.py (bench/README.md,
 # "Choosing the baselines' settings"): what a latency-minded user would run.
@@ -171,13 +172,14 @@ def ratio(a, b):
 def table(res):
     cols = [g for g in ORDER if g in res["guests"]]
     labels = {g: res["guests"][g]["label"] for g in cols}
-    rows = [["figure", "unit"] + [labels[g] for g in cols] + ["Mant/Linux", "Mant/DPDK"]]
+    rows = [["figure", "unit"] + [labels[g] for g in cols] +
+            ["Mant/Linux", "Mant/DPDK", "IOMMU on/off"]]
     for key, label, unit, better in FIGURES:
         row = [label + (" ↓" if better == "lower" else " ↑"), unit]
         for g in cols:
             row.append(cell(res["results"].get(g, {}).get("summary", {}), key, unit))
-        for other in ("linux", "dpdk"):
-            r = res["ratios"].get(key, {}).get(f"manticore/{other}")
+        for other in ("manticore/linux", "manticore/dpdk", "manticore-iommu/manticore"):
+            r = res["ratios"].get(key, {}).get(other)
             row.append("n/a" if r is None else f"{r:.3g}")
         rows.append(row)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
@@ -227,7 +229,7 @@ def main():
                     "usr/echod/echod.iso if its echod options fit, else one assembled "
                     "from kernel.elf and usr/echod/build/echod.elf)")
     ap.add_argument("--guests", default=",".join(ORDER),
-                    help="comma-separated subset of manticore,linux,dpdk")
+                    help="comma-separated subset of manticore,linux,dpdk,manticore-iommu")
     ap.add_argument("--net", choices=["tap", "user"],
                     help="tap in a netns (default as root) or QEMU user networking")
     ap.add_argument("--out", default=lib.OUT, help="output folder (default bench/out)")
@@ -296,6 +298,9 @@ def run(args):
             try:
                 if g == "manticore":
                     guests[g] = lib.manticore_guest(net, args.echod_iso, extra=args.echod_args)
+                elif g == "manticore-iommu":
+                    guests[g] = lib.manticore_iommu_guest(net, args.echod_iso,
+                                                          extra=args.echod_args)
                 elif g == "linux":
                     guests[g] = lib.linux_guest(args.linux_args)
                 else:
@@ -352,6 +357,8 @@ def run(args):
         for other in ("linux", "dpdk"):
             o = res["results"].get(other, {}).get("summary", {}).get(fkey, {}).get("median")
             res["ratios"][fkey][f"manticore/{other}"] = ratio(m, o)
+        i = res["results"].get("manticore-iommu", {}).get("summary", {}).get(fkey, {})
+        res["ratios"][fkey]["manticore-iommu/manticore"] = ratio(i.get("median"), m)
     res["meta"]["elapsed_s"] = round(time.monotonic() - started, 1)
 
     results_json = os.path.join(outdir, "results.json")

@@ -1,7 +1,7 @@
 /* ELF64 validation of untrusted user executables (System V gABI, x86-64 psABI). */
-#include <kernel/elf.h>
-#include <kernel/phys.h>
 #include <arch/memlayout.h>
+#include <kernel/elf.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

@@ -7,11 +7,11 @@
 #include <arch/gdt.h>
 #include <kernel/elf.h>
 #include <kernel/exec.h>
-#include <kernel/kmem.h>
-#include <kernel/phys.h>
 #include <kernel/proc.h>
 #include <kernel/time.h>
 #include <lib/string.h>
+#include <mm/kmem.h>
+#include <mm/phys.h>
 #include <uapi/auxv.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>

@@ -5,26 +5,28 @@
 #include <arch/percpu.h>
 #include <arch/pvh.h>
 #include <arch/trap.h>
+#include <drivers/iommu.h>
+#include <drivers/pci.h>
+#include <drivers/uart.h>
+#include <drivers/virtio_net.h>
 #include <kernel/boot.h>
 #include <kernel/cmdline.h>
 #include <kernel/cpulocal.h>
-#include <kernel/pci.h>
-#include <kernel/phys.h>
-#include <kernel/virtio_net.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
+#include <kernel/selftest.h>
+#include <kernel/smp.h>
+#include <kernel/stackprot.h>
 #include <kernel/syscall.h>
+#include <kernel/testhook.h>
+#include <kernel/time.h>
 #include <kernel/uaccess.h>
 #include <lib/format.h>
-#include <kernel/selftest.h>
-#include <kernel/testhook.h>
-#include <kernel/smp.h>
-#include <kernel/time.h>
-#include <kernel/tlb.h>
-#include <kernel/uart.h>
-#include <kernel/vm.h>
+#include <mm/phys.h>
+#include <mm/tlb.h>
+#include <mm/vm.h>
 
 /* Limit for reading the boot information through the boot direct map. */
 #define BOOT_MAPPED_END 0x100000000UL
@@ -92,6 +94,11 @@ static void print_acpi(void)
 	for (uint32_t i = 0; i < a->mcfg_count; i++)
 		printk("acpi: PCIe ECAM base %#lx segment %u buses %u-%u\n", a->mcfg[i].base,
 		       a->mcfg[i].segment, a->mcfg[i].bus_start, a->mcfg[i].bus_end);
+	if (a->found & ACPI_FOUND_DMAR)
+		printk("acpi: DMAR: %u remapping unit(s), %u reserved range(s), %u-bit DMA\n",
+		       a->dmar.unit_count, a->dmar.rmrr_count, a->dmar.host_width);
+	else if (a->dmar_why)
+		printk("acpi: DMAR ignored: %s\n", a->dmar_why);
 }
 
 static void acpi_init(void)
@@ -142,7 +149,8 @@ static void cpu_early_init(void)
 
 	c->id = 0;
 	c->kstack_top = (uint64_t)boot_stack_top;
-	c->ist_stacks = bsp_ist_stacks;
+	for (int i = 0; i < 3; i++) /* until percpu_init gives it guarded ones */
+		c->ist_top[i] = (uint64_t)(bsp_ist_stacks + (i + 1) * IST_STACK_SIZE);
 	percpu_early_init(c);
 	idt_init();
 	idt_load();
@@ -150,6 +158,7 @@ static void cpu_early_init(void)
 
 void kmain(uint32_t magic, paddr_t mbi_pa)
 {
+	stackprot_init(); /* before anything that checks the guard returns */
 	uart_init(UART_COM1);
 	cpu_early_init();
 	printk("\nManticore parakernel booting\n");
@@ -172,14 +181,17 @@ void kmain(uint32_t magic, paddr_t mbi_pa)
 		power_exit(selftest_run(test) ? EXIT_PASS : EXIT_FAIL);
 
 	proc_fpu_init();
-	printk("cpu: SMEP %s, SMAP %s, UMIP %s\n", cpu_smep ? "on" : "absent",
-	       cpu_smap ? "on" : "absent", cpu_umip ? "on" : "absent");
+	printk("cpu: SMEP %s, SMAP %s, UMIP %s; stack protector guard from %s, guard pages "
+	       "under every kernel stack\n",
+	       cpu_smep ? "on" : "absent", cpu_smap ? "on" : "absent", cpu_umip ? "on" : "absent",
+	       stackprot_source());
 	sched_init();
 	tlb_init();
 	testhook_init();
 	if (!cmdline_has("nosmp"))
 		smp_init(&boot_acpi);
 	pci_init(&boot_acpi);
+	iommu_init(&boot_acpi);
 	virtio_net_init();
 	spawn_modules();
 	sched_start();

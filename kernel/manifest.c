@@ -8,9 +8,9 @@
  * memory, stack= sizes its first thread's stack, net=DEV:QP or DEV:FIRST-LAST
  * grants it NIC queue pairs (repeatable).
  */
-#include <kernel/phys.h>
 #include <kernel/proc.h>
 #include <lib/string.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 
 #define DEFAULT_MEM   (64UL << 20)

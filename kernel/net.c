@@ -1,24 +1,35 @@
 /*
- * NIC queue-pair grants (kernel bypass). net_attach maps a queue pair's
- * rings, doorbells and DMA pool into the one process whose manifest names
- * it (net=DEV:QP) and that asks first; the queue's interrupt becomes an
- * EV_NET event for that process. When the process ends, the device is
- * reset before any of its memory is reused, so a new owner starts clean.
+ * NIC queue-pair grants (kernel bypass). net_attach gives a queue pair to
+ * the one process whose manifest names it (net=DEV:QP) and that asks
+ * first, and maps what the driver names for it — rings, doorbells, DMA
+ * pool (kernel/grant.c) — into that process; the queue's interrupt becomes
+ * an EV_NET event for the thread that attached it. When the process ends,
+ * the device is reset before any of its memory is reused, so a new owner
+ * starts clean.
  */
 #include <arch/percpu.h>
-#include <kernel/phys.h>
+#include <drivers/virtio_net.h>
+#include <kernel/grant.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/syscall.h>
 #include <kernel/uaccess.h>
-#include <kernel/virtio_net.h>
 #include <lib/format.h>
 #include <lib/string.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
 #define NET_NAME_MAX	  8
 #define NET_SLOT_RESERVED ((struct vnet_qp *)1) /* an attach in progress */
+#define NET_KILL_STATUS	  (128 + 9)		/* like a process killed outright */
+
+static uint64_t dma_kills; /* processes killed for their pair's DMA (any CPU, atomic) */
+
+uint64_t net_dma_kills(void)
+{
+	return __atomic_load_n(&dma_kills, __ATOMIC_RELAXED);
+}
 
 static long copy_name(uint64_t uname, char *name)
 {
@@ -39,63 +50,52 @@ static bool granted(const struct process *p, const char *name, uint64_t qp)
 	return false;
 }
 
-/* The queue pair's interrupt: an event for the thread that attached it. */
-static void net_notify(void *owner, unsigned qp)
+/*
+ * What the driver tells the thread that attached a pair: its interrupt
+ * (EV_NET), a device reset under it (EV_NET_RESET: re-attach), or that its
+ * descriptors made the device fault: the process is killed, since a bad
+ * descriptor stops the whole device for every owner (QEMU) and an event
+ * would let it do so again and again.
+ */
+static void net_notify(void *owner, unsigned qp, enum vnet_note note, const char *why)
 {
 	struct thread *t = owner;
-	thread_post_event(t, EV_NET, qp, 0, 0);
-}
-
-/* Map [pa, pa+len) into p; returns the user address of pa or a negative errno. */
-static long map_into(struct process *p, paddr_t pa, size_t len, bool uncached)
-{
-	paddr_t start = ALIGN_DOWN(pa, PAGE_SIZE);
-	size_t size = ALIGN_UP(pa + len, PAGE_SIZE) - start;
-	long va =
-	    vmspace_map_phys(&p->vs, 0, start, size, PROT_READ | PROT_WRITE, uncached, VMR_DEVICE);
-	return va < 0 ? va : va + (long)(pa - start);
-}
-
-static void unmap_all(struct process *p, const long *va, int n)
-{
-	for (int i = 0; i < n; i++)
-		if (va[i] > 0)
-			vmspace_unmap(&p->vs, ALIGN_DOWN((uintptr_t)va[i], PAGE_SIZE), VMR_DEVICE);
-}
-
-/* Map the rings, doorbells and pool, and rewrite the layout's physical
- * addresses as the process's virtual ones. */
-static long map_queue_pair(struct process *p, const struct vnet_qp *q, struct mc_net_layout *l)
-{
-	long va[5] = {0};
-	va[0] = map_into(p, q->rx.mem, q->rx.mem_bytes, false);
-	va[1] = va[0] < 0 ? va[0] : map_into(p, q->tx.mem, q->tx.mem_bytes, false);
-	va[2] = va[1] < 0 ? va[1] : map_into(p, q->rx.notify, 2, true);
-	bool shared_bell =
-	    ALIGN_DOWN(q->rx.notify, PAGE_SIZE) == ALIGN_DOWN(q->tx.notify, PAGE_SIZE);
-	va[3] = va[2] < 0     ? va[2]
-		: shared_bell ? va[2] + (long)(q->tx.notify - q->rx.notify)
-			      : map_into(p, q->tx.notify, 2, true);
-	va[4] = va[3] < 0 ? va[3] : map_into(p, q->pool, q->pool_bytes, false);
-	for (int i = 0; i < 5; i++) {
-		if (va[i] < 0) {
-			long err = va[i];
-			if (shared_bell)
-				va[3] = 0;
-			unmap_all(p, va, 5);
-			return err;
-		}
+	struct process *p = t->proc;
+	switch (note) {
+	case VNET_NOTE_IRQ:
+		thread_post_event(t, EV_NET, qp, 0, 0);
+		break;
+	case VNET_NOTE_RESET:
+		thread_post_event(t, EV_NET_RESET, qp, 0, 0);
+		break;
+	case VNET_NOTE_FAULT:
+		printk("pid %d (%s) killed: its queue pair %u %s\n", p->pid, p->name, qp, why);
+		proc_kill(p, NET_KILL_STATUS);
+		__atomic_add_fetch(&dma_kills, 1, __ATOMIC_RELAXED);
+		break;
 	}
-	l->rx.desc = (uint64_t)va[0] + (q->rx.desc - q->rx.mem);
-	l->rx.avail = (uint64_t)va[0] + (q->rx.avail - q->rx.mem);
-	l->rx.used = (uint64_t)va[0] + (q->rx.used - q->rx.mem);
-	l->tx.desc = (uint64_t)va[1] + (q->tx.desc - q->tx.mem);
-	l->tx.avail = (uint64_t)va[1] + (q->tx.avail - q->tx.mem);
-	l->tx.used = (uint64_t)va[1] + (q->tx.used - q->tx.mem);
-	l->rx.notify = (uint64_t)va[2];
-	l->tx.notify = (uint64_t)va[3];
-	l->pool = (uint64_t)va[4];
-	return 0;
+}
+
+/*
+ * net_attach of a pair the calling thread holds and the device was reset
+ * under (EV_NET_RESET): the pair comes back with wiped rings, same layout.
+ * 1 if this was not such a call.
+ */
+static long reattach(struct thread *t, const char *name, uint64_t qp, uint64_t ulayout)
+{
+	struct process *p = t->proc;
+	for (int i = 0; i < PROC_NET_MAX; i++) {
+		struct vnet_qp *q = p->net_owned[i];
+		if (!q || q == NET_SLOT_RESERVED || !virtio_net_is(q, name, (unsigned)qp))
+			continue;
+		long err = virtio_net_resume(q, t);
+		if (err)
+			return err; /* held, but not reset (or by another thread) */
+		printk("pid %d (%s) re-attached %s queue pair %lu after a device reset\n", p->pid,
+		       p->name, name, qp);
+		return copy_to_user(ulayout, &p->net_layout[i], sizeof(p->net_layout[i]));
+	}
+	return 1;
 }
 
 /*
@@ -115,6 +115,9 @@ long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulay
 		return -EFAULT;
 	if (!granted(p, name, qp))
 		return -EPERM;
+	err = reattach(t, name, qp, ulayout);
+	if (err <= 0)
+		return err;
 	/* A slot, reserved under the lock against the process's other threads. */
 	unsigned long f = spin_lock_irqsave(&p->lock);
 	int slot = -1;
@@ -127,24 +130,31 @@ long sys_net_attach(struct thread *t, uint64_t uname, uint64_t qp, uint64_t ulay
 	if (slot < 0)
 		return -ENOSPC;
 	struct vnet_qp *q;
+	struct grant g;
 	err = virtio_net_claim(name, (unsigned)qp, t, cpus[t->cpu].apic_id, net_notify, &q);
-	if (err) {
-		p->net_owned[slot] = NULL;
-		return err;
-	}
-	virtio_net_layout(q, &l);
-	err = map_queue_pair(p, q, &l);
-	if (!err)
-		err = copy_to_user(ulayout, &l, sizeof(l));
-	if (err) {
-		virtio_net_release(q);
-		p->net_owned[slot] = NULL;
-		return err;
-	}
+	if (err)
+		goto free_slot;
+	virtio_net_grant(q, &g);
+	err = grant_map(p, &g);
+	if (err)
+		goto release_queue_pair;
+	virtio_net_layout(q, &g, &l);
+	err = copy_to_user(ulayout, &l, sizeof(l));
+	if (err)
+		goto unmap_grant;
+	p->net_layout[slot] = l;
 	p->net_owned[slot] = q;
-	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u)\n", p->pid, p->name,
-	       name, qp, t->tid, t->cpu);
+	printk("pid %d (%s) attached %s queue pair %lu (thread %d, CPU %u, pool %lu KiB)\n", p->pid,
+	       p->name, name, qp, t->tid, t->cpu, l.pool_size / 1024);
 	return 0;
+
+unmap_grant:
+	grant_unmap(p, &g);
+release_queue_pair:
+	virtio_net_release(q);
+free_slot:
+	p->net_owned[slot] = NULL;
+	return err;
 }
 
 long sys_net_info(struct process *p, uint64_t uname, uint64_t uinfo)

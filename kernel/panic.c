@@ -1,11 +1,11 @@
 /* panic(): report a broken kernel invariant, with a backtrace, and stop. */
 #include <arch/cpu.h>
-#include <kernel/kmem.h>
+#include <arch/percpu.h>
 #include <kernel/ksyms.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>
-#include <arch/percpu.h>
+#include <mm/kmem.h>
 
 static volatile int panicking;
 

@@ -1,7 +1,7 @@
 /* printk: formatted output to the serial console, serialised across CPUs. */
+#include <drivers/uart.h>
 #include <kernel/printk.h>
 #include <kernel/spinlock.h>
-#include <kernel/uart.h>
 #include <lib/format.h>
 
 static struct spinlock console_lock = SPINLOCK_INIT;

@@ -9,17 +9,17 @@
 #include <arch/paging.h>
 #include <arch/percpu.h>
 #include <kernel/exec.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
 #include <kernel/thread.h>
 #include <kernel/time.h>
-#include <kernel/tlb.h>
-#include <kernel/vm.h>
 #include <lib/format.h>
 #include <lib/string.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/tlb.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 
@@ -182,6 +182,29 @@ void proc_exit(struct process *p, int status)
 	for (unsigned i = 0; i < n; i++)
 		proc_thread_gone(gone[i]);
 	proc_thread_gone(me);
+}
+
+void proc_kill(struct process *p, int status)
+{
+	struct thread *gone[PROC_THREADS];
+	unsigned n = 0;
+
+	unsigned long f = spin_lock_irqsave(&p->lock);
+	if (p->exiting || p->state == PROC_DEAD) {
+		spin_unlock_irqrestore(&p->lock, f);
+		return; /* on its way out already */
+	}
+	p->exiting = true;
+	p->killed = true;
+	p->exit_status = status;
+	for (unsigned i = 0; i < p->nthreads; i++) {
+		struct thread *t = p->threads[i];
+		if (t && sched_stop(t))
+			gone[n++] = t; /* was off its CPU: counted out here */
+	}
+	spin_unlock_irqrestore(&p->lock, f);
+	for (unsigned i = 0; i < n; i++)
+		proc_thread_gone(gone[i]);
 }
 
 void thread_exit(struct thread *t, int status)

@@ -15,15 +15,15 @@
 #include <arch/fpu.h>
 #include <arch/memlayout.h>
 #include <arch/percpu.h>
-#include <kernel/kmem.h>
-#include <kernel/page.h>
 #include <kernel/power.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
 #include <kernel/time.h>
-#include <kernel/vm.h>
 #include <lib/string.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 #define SLICE_NS (10 * NSEC_PER_MSEC)

@@ -9,14 +9,14 @@
 #include <arch/paging.h>
 #include <arch/percpu.h>
 #include <arch/trap.h>
-#include <kernel/kmem.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/selftest.h>
 #include <kernel/time.h>
-#include <kernel/vm.h>
 #include <lib/string.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 #define CHECK(cond)                                                                                \
@@ -117,6 +117,18 @@ static bool test_paging(void)
 	CHECK(check_ro_aliases(_text, _etext, true));
 	CHECK(check_ro_aliases(_rodata, _erodata, false));
 	size_t leaves = 0;
+	/* Every kernel stack sits above an unmapped guard page. */
+	struct cpu *c = this_cpu();
+	CHECK(vm_stack_guard(c->kstack_top - KSTACK_SIZE - 1));
+	CHECK(!vm_stack_guard(c->kstack_top - KSTACK_SIZE));
+	CHECK(!(pt_lookup(vm_kernel_pml4(), c->kstack_top - KSTACK_SIZE - 1, NULL) & PTE_P));
+	for (int i = 0; i < 3; i++) {
+		uint64_t base = c->ist_top[i] - IST_STACK_SIZE;
+		uint64_t e = pt_lookup(vm_kernel_pml4(), base, NULL);
+		CHECK((e & PTE_P) && (e & PTE_W) && (e & PTE_NX));
+		CHECK(!(pt_lookup(vm_kernel_pml4(), base - 1, NULL) & PTE_P));
+		CHECK(vm_stack_guard(base - 1));
+	}
 	CHECK(count_wx(vm_kernel_pml4(), PML4_SHIFT, &leaves) == 0);
 	printk("selftest: %zu kernel mappings, none writable and executable\n", leaves);
 	return true;
@@ -196,6 +208,48 @@ static bool test_text_alias(void)
 	return false; /* not reached */
 }
 
+/*
+ * Recurse until the stack runs into its guard page: the page fault cannot
+ * push its frame there, so it becomes a double fault, taken on its own
+ * (guarded) IST stack, whose report must name the overflow.
+ */
+static volatile uint64_t overflow_depth = ~0UL; /* deeper than any stack */
+
+__attribute__((noinline)) static uint64_t deeper(uint64_t n)
+{
+	volatile uint8_t frame[256];
+	frame[0] = (uint8_t)n;
+	if (n >= overflow_depth)
+		return n;
+	return deeper(n + 1) + frame[0]; /* not a tail call: the frame stays */
+}
+
+static bool test_stack_overflow(void)
+{
+	printk("selftest: recursing until the stack overflows\n");
+	return deeper(0) == 0; /* not reached */
+}
+
+/* Write past a local array, over the stack protector's guard. */
+__attribute__((noinline)) static void scribble(volatile uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = 0x5a;
+}
+
+__attribute__((noinline)) static int smashed_frame(void)
+{
+	uint8_t buf[16];
+	scribble(buf, 16 + 8); /* the array, then the guard above it */
+	return buf[0];
+}
+
+static bool test_canary(void)
+{
+	printk("selftest: overwriting a stack protector guard\n");
+	return smashed_frame() == 0; /* the return is where it is caught */
+}
+
 static bool test_panic(void)
 {
 	panic("selftest: deliberate panic %d", 42);
@@ -217,6 +271,8 @@ static const struct selftest tests[] = {
     {"ud", test_ud, false},
     {"panic", test_panic, false},
     {"textalias", test_text_alias, false},
+    {"stackoverflow", test_stack_overflow, false},
+    {"canary", test_canary, false},
 };
 
 static bool run_one(const struct selftest *t)

@@ -6,7 +6,6 @@
 #include <arch/cpu.h>
 #include <arch/gdt.h>
 #include <arch/percpu.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
@@ -14,6 +13,7 @@
 #include <kernel/testhook.h>
 #include <kernel/time.h>
 #include <kernel/uaccess.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

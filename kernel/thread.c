@@ -8,15 +8,15 @@
 #include <arch/fpu.h>
 #include <arch/gdt.h>
 #include <arch/memlayout.h>
-#include <kernel/kmem.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/proc.h>
 #include <kernel/sched.h>
 #include <kernel/thread.h>
-#include <kernel/vmspace.h>
 #include <lib/string.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/vmspace.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

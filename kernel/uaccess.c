@@ -9,9 +9,9 @@
  * With SMAP the kernel can touch user pages only inside these functions.
  */
 #include <arch/extable.h>
-#include <kernel/phys.h>
 #include <kernel/proc.h>
 #include <kernel/uaccess.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 
 int copy_from_user(void *dst, uintptr_t usrc, size_t len)

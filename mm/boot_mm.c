@@ -6,11 +6,11 @@
  */
 #include <arch/memlayout.h>
 #include <kernel/boot.h>
-#include <kernel/kmem.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
-#include <kernel/vm.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 
 #define LOW_MEMORY_END 0x100000UL
 /* The boot page tables reach only the first 4 GiB through the direct map. */

@@ -5,9 +5,9 @@
 #include <lib/string.h>
 #endif
 
-#include <kernel/kmem.h>
-#include <kernel/page.h>
 #include <kernel/spinlock.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
 
 /*
  * Every heap block -- a slab or a large allocation -- is a run of pages

@@ -5,8 +5,8 @@
 #include <lib/string.h>
 #endif
 
-#include <kernel/page.h>
 #include <kernel/spinlock.h>
+#include <mm/page.h>
 #include <uapi/errno.h>
 
 #define BITS_PER_WORD	   64

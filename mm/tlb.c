@@ -13,9 +13,9 @@
 #include <arch/percpu.h>
 #include <arch/trap.h>
 #include <kernel/spinlock.h>
-#include <kernel/tlb.h>
-#include <kernel/vm.h>
-#include <kernel/vmspace.h>
+#include <mm/tlb.h>
+#include <mm/vm.h>
+#include <mm/vmspace.h>
 
 #define TLB_REQ_FLUSH 1
 #define TLB_REQ_LEAVE 2

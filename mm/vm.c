@@ -6,16 +6,17 @@
 #include <arch/cpu.h>
 #include <arch/memlayout.h>
 #include <arch/paging.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/spinlock.h>
-#include <kernel/vm.h>
 #include <lib/string.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 extern const char _text[], _etext[], _rodata[], _erodata[], _data[], _end[];
 extern const char _kernel_phys_start[];
+extern const char boot_stack_guard[];
 
 #define MAX_RAM_RANGES 64
 
@@ -24,6 +25,8 @@ static struct mem_region ram_ranges[MAX_RAM_RANGES];
 static size_t ram_range_count;
 static uintptr_t mmio_next = MMIO_WINDOW_BASE;
 static struct spinlock mmio_lock = SPINLOCK_INIT;
+static uintptr_t stack_next = STACK_WINDOW_BASE; /* under stack_lock */
+static struct spinlock stack_lock = SPINLOCK_INIT;
 
 static void map_or_die(uintptr_t va, paddr_t pa, uint64_t flags, bool large)
 {
@@ -71,6 +74,17 @@ static void map_image(const char *start, const char *end, uint64_t flags)
 		map_or_die(va, va - KERNEL_VMA, flags | PTE_G, false);
 }
 
+static void make_slot(uintptr_t va)
+{
+	uint64_t *e = &kernel_pml4[PT_INDEX(va, PML4_SHIFT)];
+	if (*e & PTE_P)
+		return;
+	paddr_t t = page_alloc_zeroed(1);
+	if (!t)
+		panic("vm: no memory for the kernel window at %p", (void *)va);
+	*e = t | PTE_P | PTE_W;
+}
+
 void vm_init(const struct mem_region *ram, size_t n)
 {
 	paddr_t pa = page_alloc_zeroed(1);
@@ -86,13 +100,10 @@ void vm_init(const struct mem_region *ram, size_t n)
 	map_image(_text, _etext, 0);
 	map_image(_rodata, _erodata, PTE_NX);
 	map_image(_data, _end, PTE_W | PTE_NX);
-	/* Make the MMIO window's top-level slot exist so processes share it. */
-	if (!pt_lookup(kernel_pml4, MMIO_WINDOW_BASE, NULL)) {
-		paddr_t t = page_alloc_zeroed(1);
-		if (!t)
-			panic("vm: no memory for the MMIO window");
-		kernel_pml4[PT_INDEX(MMIO_WINDOW_BASE, PML4_SHIFT)] = t | PTE_P | PTE_W;
-	}
+	pt_unmap(kernel_pml4, (uintptr_t)boot_stack_guard); /* below the boot stack */
+	/* Make the windows' top-level slots exist so processes share them. */
+	make_slot(MMIO_WINDOW_BASE);
+	make_slot(STACK_WINDOW_BASE);
 
 	write_cr4(read_cr4() | CR4_PGE);
 	write_cr3(pa);
@@ -141,6 +152,38 @@ void *vm_map_mmio(paddr_t pa, size_t len)
 			return NULL;
 	}
 	return (void *)(va + (pa - start));
+}
+
+uint64_t vm_stack_alloc(size_t size)
+{
+	size_t pages = ALIGN_UP(size, PAGE_SIZE) / PAGE_SIZE;
+	paddr_t pa = page_alloc(pages); /* not zeroed: a stack needs no clearing */
+	if (!pa)
+		return 0;
+	unsigned long f = spin_lock_irqsave(&stack_lock);
+	uintptr_t va = stack_next + PAGE_SIZE; /* the guard page stays unmapped */
+	if (pages * PAGE_SIZE + PAGE_SIZE > STACK_WINDOW_BASE + STACK_WINDOW_SIZE - stack_next) {
+		spin_unlock_irqrestore(&stack_lock, f);
+		page_free(pa, pages);
+		return 0;
+	}
+	stack_next = va + pages * PAGE_SIZE;
+	spin_unlock_irqrestore(&stack_lock, f);
+	for (size_t i = 0; i < pages; i++)
+		if (pt_map(kernel_pml4, va + i * PAGE_SIZE, pa + i * PAGE_SIZE,
+			   PTE_W | PTE_NX | PTE_G))
+			return 0; /* no memory for a page table: the pages stay lost */
+	return va + pages * PAGE_SIZE;
+}
+
+bool vm_stack_guard(uintptr_t addr)
+{
+	uintptr_t boot_guard = (uintptr_t)boot_stack_guard;
+	if (addr >= boot_guard && addr < boot_guard + PAGE_SIZE)
+		return true;
+	if (addr < STACK_WINDOW_BASE || addr >= __atomic_load_n(&stack_next, __ATOMIC_RELAXED))
+		return false;
+	return !(pt_lookup(kernel_pml4, addr, NULL) & PTE_P); /* a hole between stacks */
 }
 
 uint64_t *vm_kernel_pml4(void)

@@ -10,13 +10,13 @@
 #include <arch/memlayout.h>
 #include <arch/paging.h>
 #include <arch/percpu.h>
-#include <kernel/kmem.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
-#include <kernel/tlb.h>
-#include <kernel/vm.h>
-#include <kernel/vmspace.h>
 #include <lib/string.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
+#include <mm/phys.h>
+#include <mm/tlb.h>
+#include <mm/vm.h>
+#include <mm/vmspace.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

@@ -639,12 +639,31 @@ static int parse_fadt(struct walk *w, const uint8_t *t, uint32_t len)
 	return parse_dsdt(w);
 }
 
+/* ---- DMAR (arch/x86_64/dmar.c) ---- */
+
+/*
+ * A malformed DMAR must not stop the boot: the machine runs without DMA
+ * remapping and says so (dmar_why), as it would on hardware without it.
+ */
+static int parse_dmar(struct walk *w, const uint8_t *t, uint32_t len)
+{
+	const char *why = NULL;
+
+	if (acpi_dmar_parse(t, len, &w->out->dmar, &why)) {
+		memset(&w->out->dmar, 0, sizeof(w->out->dmar));
+		w->out->dmar_why = why;
+		return -EAGAIN; /* not found, not fatal: see parse_entry */
+	}
+	return 0;
+}
+
 /* ---- RSDP and root table ---- */
 
 static const struct table_handler handlers[] = {
     {"APIC", ACPI_FOUND_MADT, parse_madt},
     {"FACP", ACPI_FOUND_FADT, parse_fadt},
     {"MCFG", ACPI_FOUND_MCFG, parse_mcfg},
+    {"DMAR", ACPI_FOUND_DMAR, parse_dmar},
 };
 
 static const struct table_handler *find_handler(const char *sig)
@@ -672,11 +691,27 @@ static int parse_entry(struct walk *w, paddr_t pa)
 	th = find_handler(h->sig);
 	if (!th || (w->out->found & th->found))
 		return 0;
+	if (th->found == ACPI_FOUND_DMAR && w->out->dmar_why)
+		return 0; /* the first DMAR was bad: no second one is looked at */
 	w->cur = th->sig;
-	err = map_table(w, pa, th->sig, &t, &len);
+	if (th->found == ACPI_FOUND_DMAR) {
+		const char **why = w->why, *reason = NULL;
+		w->why = &reason; /* optional: a bad DMAR is recorded, not fatal */
+		err = map_table(w, pa, th->sig, &t, &len);
+		w->why = why;
+		if (err) {
+			w->out->dmar_why = reason;
+			w->out->fail_table[0] = '\0';
+			return 0;
+		}
+	} else {
+		err = map_table(w, pa, th->sig, &t, &len);
+	}
 	if (err)
 		return err;
 	err = th->parse(w, t, len);
+	if (err == -EAGAIN)
+		return 0; /* an optional table that is unusable: recorded, not fatal */
 	if (err)
 		return err;
 	w->out->found |= th->found;

@@ -2,10 +2,10 @@
 #include <arch/apic.h>
 #include <arch/cpu.h>
 #include <arch/trap.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/time.h>
-#include <kernel/vm.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 
 #define CPUID_1_ECX_X2APIC (1U << 21)
 #define X2APIC_MSR(off)	   (0x800 + ((off) >> 4))
@@ -80,6 +80,19 @@ void apic_init_cpu(void)
 bool apic_ready(void)
 {
 	return x2apic || xapic;
+}
+
+/*
+ * Whether the local APIC has an interrupt of this vector in service (ISR,
+ * SDM vol. 3, 10.8.4). An exception never sets it: for vectors 0-31 it
+ * tells an exception from an interrupt message that names the same vector.
+ * Uses no per-CPU data (callers may run with a user's GS base).
+ */
+bool apic_in_service(unsigned vector)
+{
+	if (!apic_ready() || vector > 255)
+		return false;
+	return apic_read(APIC_ISR + 0x10 * (vector / 32)) >> (vector % 32) & 1;
 }
 
 bool apic_x2apic(void)

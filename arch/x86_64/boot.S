@@ -212,9 +212,14 @@ higher_half:
 	hlt
 	jmp 1b
 
-	.bss
-	.balign 16
-	.globl boot_stack, boot_stack_top
+	/* The boot CPU's stack, for good (sched_start), with a page under it
+	 * that vm_init leaves unmapped: an overflow faults (a double fault
+	 * that names it, arch/x86_64/trap.c) instead of running into .bss. */
+	.section .bss.stack, "aw", @nobits
+	.balign 4096
+	.globl boot_stack_guard, boot_stack, boot_stack_top
+boot_stack_guard:
+	.skip 4096
 boot_stack:
 	.skip KSTACK_SIZE
 boot_stack_top:

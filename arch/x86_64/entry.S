@@ -6,19 +6,67 @@
 #include <arch/regs_asm.h>
 #include <arch/trap.h>
 
-/* Vectors for which the CPU pushes an error code (SDM 6.13). */
+/*
+ * Vectors for which the CPU pushes an error code (SDM 6.13) — when it
+ * raises the exception. An interrupt message naming the same vector (a
+ * device's DMA to the interrupt range can send one) pushes none: those
+ * go through errcode_check first.
+ */
 	.macro VECTOR n
 	.balign 16
 vector_\n:
 	.if (\n == 8) || (\n >= 10 && \n <= 14) || (\n == 17) || (\n == 21) || (\n == 29) || (\n == 30)
+	pushq $\n
+	jmp errcode_check
 	.else
 	pushq $0
-	.endif
 	pushq $\n
 	jmp trap_common
+	.endif
 	.endm
 
 	.text
+	/*
+	 * On the stack: the vector, then the error code or, for an interrupt,
+	 * the return RIP. The local APIC has an interrupt of this vector in
+	 * service only in the second case (an exception never sets ISR): then
+	 * insert a zero error code and mark the vector VEC_INJECTED + n. Runs
+	 * before swapgs: apic_in_service uses no per-CPU data.
+	 */
+errcode_check:
+	cld
+	pushq %rax
+	pushq %rcx
+	pushq %rdx
+	pushq %rsi
+	pushq %rdi
+	pushq %r8
+	pushq %r9
+	pushq %r10
+	pushq %r11
+	pushq %rbp
+	movq %rsp, %rbp
+	andq $-16, %rsp			/* the C ABI's alignment: the frame may lack 8 bytes */
+	movq 80(%rbp), %rdi		/* the vector, above rbp and nine registers */
+	call apic_in_service
+	testb %al, %al			/* neither mov nor pop changes the flags */
+	movq %rbp, %rsp
+	popq %rbp
+	popq %r11
+	popq %r10
+	popq %r9
+	popq %r8
+	popq %rdi
+	popq %rsi
+	popq %rdx
+	popq %rcx
+	popq %rax
+	jz trap_common			/* an exception: its error code is there */
+	pushq (%rsp)			/* vector, vector, RIP ... */
+	movq $0, 8(%rsp)		/* vector, 0, RIP ... */
+	addq $VEC_INJECTED, (%rsp)
+	jmp trap_common
+
 	.globl trap_common
 trap_common:
 	testb $3, TF_HW_CS(%rsp)

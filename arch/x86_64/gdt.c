@@ -3,8 +3,8 @@
 #include <arch/cpu.h>
 #include <arch/gdt.h>
 #include <arch/percpu.h>
-#include <kernel/kmem.h>
 #include <kernel/printk.h>
+#include <mm/vm.h>
 
 struct cpu cpus[MAX_CPUS];
 unsigned cpu_count;
@@ -47,7 +47,7 @@ void gdt_init_cpu(struct cpu *c)
 	c->tss.iomap_base = sizeof(c->tss); /* no I/O bitmap: all ports trap */
 	c->tss.rsp[0] = c->kstack_top;
 	for (int i = 0; i < 3; i++)
-		c->tss.ist[i] = (uint64_t)(c->ist_stacks + (i + 1) * IST_STACK_SIZE);
+		c->tss.ist[i] = c->ist_top[i];
 
 	struct desc_ptr p = {sizeof(c->gdt) - 1, (uint64_t)c->gdt};
 	__asm__ volatile("lgdt %0\n\t"
@@ -91,9 +91,12 @@ struct cpu *percpu_recover(void)
 void percpu_init(struct cpu *c)
 {
 	c->self = c;
-	if (!c->ist_stacks)
-		c->ist_stacks = kmalloc(3 * IST_STACK_SIZE);
-	BUG_ON(!c->ist_stacks);
+	/* Each IST stack on its own guard page: the boot CPU's early ones
+	 * (static, unguarded) are replaced here too. */
+	for (int i = 0; i < 3; i++) {
+		c->ist_top[i] = vm_stack_alloc(IST_STACK_SIZE);
+		BUG_ON(!c->ist_top[i]);
+	}
 	gdt_init_cpu(c);
 	wrmsr(MSR_GS_BASE, (uint64_t)c);
 	wrmsr(MSR_KERNEL_GS_BASE, 0);

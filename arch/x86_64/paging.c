@@ -1,7 +1,7 @@
 /* Page-table walking and editing for 4-level paging. */
 #include <arch/paging.h>
-#include <kernel/page.h>
-#include <kernel/phys.h>
+#include <mm/page.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 
 /* Intermediate entries are permissive; leaf entries carry the real rights. */

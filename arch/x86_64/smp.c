@@ -13,13 +13,12 @@
 #include <arch/smp.h>
 #include <arch/trap.h>
 #include <kernel/cpulocal.h>
-#include <kernel/kmem.h>
-#include <kernel/phys.h>
 #include <kernel/printk.h>
 #include <kernel/smp.h>
 #include <kernel/time.h>
-#include <kernel/vm.h>
 #include <lib/string.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 
 #define APIC_ICR_NMI	   (4 << 8)
 #define STARTUP_TIMEOUT_US 200000
@@ -36,19 +35,19 @@ static void __noreturn ap_main(void)
 static bool start_ap(unsigned id, uint32_t apic)
 {
 	struct cpu *c = &cpus[id];
-	uint8_t *stack = kmalloc(KSTACK_SIZE);
-	if (!stack)
+	uint64_t top = vm_stack_alloc(KSTACK_SIZE); /* above a guard page */
+	if (!top)
 		return false;
 	c->id = id;
 	c->apic_id = apic;
-	c->kstack_top = (uint64_t)(stack + KSTACK_SIZE);
+	c->kstack_top = top;
 	c->online = false;
 	ap_booting = id;
 
 	uint64_t *params =
 	    (uint64_t *)((uint8_t *)phys_to_virt(AP_TRAMPOLINE_PHYS) + (ap_params - ap_trampoline));
 	params[AP_PARAM_CR3 / 8] = vm_kernel_pml4_phys();
-	params[AP_PARAM_STACK / 8] = (uint64_t)(stack + KSTACK_SIZE);
+	params[AP_PARAM_STACK / 8] = top;
 	params[AP_PARAM_ENTRY / 8] = (uint64_t)ap_main;
 
 	apic_send_ipi(apic, APIC_ICR_INIT | APIC_ICR_ASSERT);
@@ -62,8 +61,7 @@ static bool start_ap(unsigned id, uint32_t apic)
 			cpu_relax();
 		}
 	}
-	kfree(stack);
-	return false;
+	return false; /* its stack stays allocated: it may still come up late */
 }
 
 void smp_init(const struct acpi_info *acpi)

@@ -9,6 +9,9 @@
 #include <kernel/printk.h>
 #include <kernel/sched.h>
 #include <kernel/testhook.h>
+#include <lib/format.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 
 extern const char trap_iret_user[];
 
@@ -69,12 +72,60 @@ static const char *user_access_cause(const struct trap_frame *tf, uint64_t addr)
 	return "the kernel touched a user page";
 }
 
+/* Which stack has its guard page at addr: "CPU n's kernel stack", ... */
+static bool name_guard(uint64_t addr, char *buf, size_t len)
+{
+	static const char *const ist[3] = {"double-fault", "NMI", "machine-check"};
+	for (unsigned i = 0; i < MAX_CPUS; i++) {
+		const struct cpu *c = &cpus[i];
+		if (c->self != c)
+			continue;
+		uint64_t base = c->kstack_top - KSTACK_SIZE;
+		if (addr >= base - PAGE_SIZE && addr < base) {
+			fmt_snprintf(buf, len, "CPU %u's kernel stack", i);
+			return true;
+		}
+		for (int j = 0; j < 3; j++) {
+			base = c->ist_top[j] - IST_STACK_SIZE;
+			if (addr >= base - PAGE_SIZE && addr < base) {
+				fmt_snprintf(buf, len, "CPU %u's %s stack", i, ist[j]);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/*
+ * A kernel stack ran into the unmapped page below it (mm/vm.c). Pushing
+ * the page fault's frame there faults again, so it arrives as a double
+ * fault on its own IST stack: its RSP, or the address (CR2), is in a guard.
+ */
+static const char *stack_overflow_cause(const struct trap_frame *tf, uint64_t addr)
+{
+	static char why[96];
+	char which[40] = "a kernel stack";
+	uint64_t hit;
+	if (tf->vector == VEC_DF && vm_stack_guard(tf->rsp - 8))
+		hit = tf->rsp - 8;
+	else if ((tf->vector == VEC_DF || tf->vector == VEC_PF) && vm_stack_guard(addr))
+		hit = addr;
+	else
+		return NULL;
+	name_guard(hit, which, sizeof(which));
+	fmt_snprintf(why, sizeof(why), "kernel stack overflow: %#lx is in the guard page below %s",
+		     hit, which);
+	return why;
+}
+
 static void __noreturn kernel_exception(struct trap_frame *tf)
 {
 	/* GS may hold a user's base here: find this CPU another way first. */
 	percpu_recover();
 	panic_begin();
-	const char *cause = user_access_cause(tf, read_cr2());
+	const char *cause = stack_overflow_cause(tf, read_cr2());
+	if (!cause)
+		cause = user_access_cause(tf, read_cr2());
 	printk("\nKERNEL PANIC: unhandled %s in kernel mode%s%s%s\n", trap_name(tf->vector),
 	       cause ? " (" : "", cause ? cause : "", cause ? ")" : "");
 	trap_dump(tf);
@@ -131,8 +182,45 @@ static void nmi(void)
 	__atomic_add_fetch(&stray_nmis, 1, __ATOMIC_RELAXED);
 }
 
+static void (*injection_hook)(void);
+
+void trap_set_injection_hook(void (*fn)(void))
+{
+	__atomic_store_n(&injection_hook, fn, __ATOMIC_RELEASE);
+}
+
+/*
+ * An interrupt message named exception vector v: a device wrote to the
+ * interrupt range (0xfee00000-0xfeefffff), which no IOMMU stopped (QEMU
+ * 7.2 passes compatibility-format messages even with interrupt remapping
+ * on). Not an exception: acknowledged, counted, reported at powers of
+ * two, and the drivers look for who aimed the device there. No per-CPU
+ * data: it may come with a user's GS base only on paths entry.S fixes.
+ */
+static unsigned long injected;
+
+static void injected_interrupt(unsigned v)
+{
+	unsigned long n = __atomic_add_fetch(&injected, 1, __ATOMIC_RELAXED);
+	apic_eoi();
+	if (!(n & (n - 1)))
+		printk("kernel: interrupt message on exception vector %u (a device's DMA to the "
+		       "interrupt range?): ignored (%lu so far)\n",
+		       v, n);
+	void (*fn)(void) = __atomic_load_n(&injection_hook, __ATOMIC_ACQUIRE);
+	if (fn)
+		fn();
+}
+
 void trap_dispatch(struct trap_frame *tf)
 {
+	if (tf->vector >= VEC_INJECTED || (tf->vector < 32 && apic_in_service(tf->vector))) {
+		injected_interrupt(tf->vector % VEC_INJECTED);
+		tf->vector %= VEC_INJECTED;
+		if (trap_from_user(tf))
+			sched_trap_exit(tf);
+		return;
+	}
 	if (tf->vector == VEC_NMI) {
 		nmi();
 		return;
@@ -149,10 +237,20 @@ void trap_dispatch(struct trap_frame *tf)
 			sched_user_fault(tf, NULL);
 		}
 	} else if (tf->vector == VEC_SPURIOUS) {
-		return; /* no EOI for spurious interrupts (SDM 10.9) */
+		/* No EOI for a spurious interrupt (SDM 10.9), which sets no ISR
+		 * bit; a message naming the vector does, and would block every
+		 * interrupt below it until acknowledged. */
+		if (apic_in_service(VEC_SPURIOUS))
+			apic_eoi();
+		return;
 	} else {
-		if (!irq_run_handler(tf))
-			printk("unexpected interrupt vector %lu\n", tf->vector);
+		if (!irq_run_handler(tf)) {
+			static unsigned long stray;
+			unsigned long n = __atomic_add_fetch(&stray, 1, __ATOMIC_RELAXED);
+			if (!(n & (n - 1))) /* a device can be made to send many */
+				printk("unexpected interrupt vector %lu (%lu so far)\n", tf->vector,
+				       n);
+		}
 		apic_eoi();
 		if (trap_from_user(tf))
 			testhook_user_interrupt(tf);

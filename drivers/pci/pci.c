@@ -6,10 +6,11 @@
  */
 #include <arch/acpi.h>
 #include <arch/cpu.h>
-#include <kernel/pci.h>
-#include <kernel/phys.h>
+#include <drivers/iommu.h>
+#include <drivers/pci.h>
 #include <kernel/printk.h>
-#include <kernel/vm.h>
+#include <mm/phys.h>
+#include <mm/vm.h>
 #include <uapi/errno.h>
 
 #define ECAM_BUS_SIZE (1UL << 20)
@@ -20,7 +21,6 @@
  */
 #define PCI_HOLE_END 0xfec00000UL
 #define PCI_HOLE_MIN 0xc0000000UL
-#define MSI_ADDR_BASE 0xfee00000U /* SDM vol. 3, 10.11.1 */
 
 static struct pci_dev devices[PCI_MAX_DEVICES];
 static unsigned device_count;
@@ -250,6 +250,14 @@ void pci_init(const struct acpi_info *acpi)
 	printk("pci: %u function(s)\n", device_count);
 }
 
+struct pci_dev *pci_get(uint8_t bus, uint8_t dev, uint8_t fn)
+{
+	for (unsigned i = 0; i < device_count; i++)
+		if (devices[i].bus == bus && devices[i].dev == dev && devices[i].fn == fn)
+			return &devices[i];
+	return NULL;
+}
+
 struct pci_dev *pci_find(uint16_t vendor, uint16_t device, struct pci_dev *from)
 {
 	unsigned i = from ? (unsigned)(from - devices) + 1 : 0;
@@ -317,11 +325,15 @@ int pci_msix_route(struct pci_dev *d, unsigned entry, uint32_t apic_id, uint8_t 
 	if (entry >= d->msix_count)
 		return -EINVAL;
 	volatile uint8_t *e = d->msix_table + entry * PCI_MSIX_ENTRY_SIZE;
-	/* Address: fixed destination APIC id, physical mode; data: the vector,
-	 * edge triggered, fixed delivery (SDM vol. 3, 10.11.1-2). */
-	mmio_write32(e + PCI_MSIX_ENTRY_ADDR_LO, MSI_ADDR_BASE | (apic_id & 0xff) << 12);
+	/* The message comes from the IOMMU's interrupt remapping where there
+	 * is one, else it is the plain format (drivers/iommu). */
+	uint32_t addr, data;
+	int err = iommu_msi_message(d, entry, apic_id, vector, &addr, &data);
+	if (err)
+		return err;
+	mmio_write32(e + PCI_MSIX_ENTRY_ADDR_LO, addr);
 	mmio_write32(e + PCI_MSIX_ENTRY_ADDR_HI, 0);
-	mmio_write32(e + PCI_MSIX_ENTRY_DATA, vector);
+	mmio_write32(e + PCI_MSIX_ENTRY_DATA, data);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* 8250/16550 UART driver, polled, used as the kernel console on COM1. */
 #include <arch/cpu.h>
-#include <kernel/uart.h>
+#include <drivers/uart.h>
 
 /* Register offsets from the base port (16550 datasheet). */
 #define UART_DATA	      0 /* RBR/THR, or DLL when DLAB=1 */

@@ -1,11 +1,15 @@
-/* Modern virtio-pci transport registers (virtio 1.2 §4.1.4). */
+/*
+ * The modern virtio-pci transport (virtio 1.2 §4.1): finding the
+ * configuration structures, the status handshake, feature negotiation and
+ * queue set-up and reset, for any virtio device type. A device driver
+ * (virtio_net.c) owns the device; this file knows nothing of its type.
+ */
 #pragma once
 
-#include <kernel/pci.h>
+#include <drivers/pci.h>
 #include <kernel/types.h>
 
-#define VIRTIO_PCI_VENDOR     0x1af4
-#define VIRTIO_PCI_DEVICE_NET 0x1041 /* 0x1040 + device type 1 */
+#define VIRTIO_PCI_VENDOR 0x1af4
 
 /* struct virtio_pci_cap fields, as offsets from the capability. */
 #define VIRTIO_CAP_CFG_TYPE    3
@@ -49,38 +53,68 @@
 #define VIRTIO_STATUS_NEEDS_RESET 64
 #define VIRTIO_STATUS_FAILED	  128
 
-/* Feature bits (§6, §5.1.3) */
-#define VIRTIO_NET_F_CSUM	0
-#define VIRTIO_NET_F_GUEST_CSUM 1
-#define VIRTIO_NET_F_MTU	3
-#define VIRTIO_NET_F_MAC	5
-#define VIRTIO_NET_F_STATUS	16
-#define VIRTIO_NET_F_CTRL_VQ	17
-#define VIRTIO_NET_F_MQ		22
-#define VIRTIO_F_RING_RESET	40
-#define VIRTIO_NET_F_RSS	60
-#define VIRTIO_F_RING_EVENT_IDX 29
-#define VIRTIO_F_VERSION_1	32
+/* Feature bits of every device type (§6) */
+#define VIRTIO_F_RING_EVENT_IDX	 29
+#define VIRTIO_F_VERSION_1	 32
+#define VIRTIO_F_ACCESS_PLATFORM 33 /* device addresses go through the platform's IOMMU */
+#define VIRTIO_F_RING_RESET	 40
 
-/* struct virtio_net_config (§5.1.4) */
-#define VIRTIO_NET_CFG_MAC	   0
-#define VIRTIO_NET_CFG_STATUS	   6
-#define VIRTIO_NET_S_LINK_UP	   1
-#define VIRTIO_NET_CFG_MAX_QP	   8
-#define VIRTIO_NET_CFG_MTU	   10
-#define VIRTIO_NET_CFG_RSS_KEY_MAX 17 /* u8 rss_max_key_size */
-#define VIRTIO_NET_CFG_RSS_TBL_MAX 18 /* le16 rss_max_indirection_table_length */
-#define VIRTIO_NET_CFG_HASH_TYPES  20 /* le32 supported_hash_types */
+/* One device, as the transport sees it. */
+struct virtio_pci {
+	struct pci_dev *pci;
+	volatile uint8_t *common; /* struct virtio_pci_common_cfg */
+	volatile uint8_t *devcfg; /* the device type's configuration */
+	paddr_t notify_base;	  /* physical address of the notify area */
+	uint32_t notify_mult;
+	uint64_t offered, features;
+};
 
-/* The control virtqueue (§5.1.6.5): class, command, data, then the ack byte. */
-#define VIRTIO_NET_OK			0
-#define VIRTIO_NET_CTRL_MQ		4
-#define VIRTIO_NET_CTRL_MQ_VQ_PAIRS_SET 0
-#define VIRTIO_NET_CTRL_MQ_RSS_CONFIG	1
+/*
+ * The memory of one split virtqueue: one block laid out by
+ * virtq_block_layout (include/lib/virtq.h), its physical address for the
+ * kernel and the owner's mapping, and the address the device is given
+ * (an I/O virtual address behind an IOMMU, else the physical one).
+ */
+struct virtio_queue {
+	uint16_t index; /* virtqueue index */
+	uint16_t size;	/* entries; 0 until allocated */
+	paddr_t mem;	/* the block */
+	uint64_t dma;	/* the device's address of the block */
+	size_t desc_off, avail_off, used_off, mem_bytes;
+	paddr_t notify; /* physical address of its doorbell */
+};
 
-/* Hash types (§5.1.6.4.3.1) */
-#define VIRTIO_NET_HASH_TYPE_IPv4  (1U << 0)
-#define VIRTIO_NET_HASH_TYPE_TCPv4 (1U << 1)
-#define VIRTIO_NET_HASH_TYPE_UDPv4 (1U << 2)
+/* Locate the common, notify and device-config structures (§4.1.4); -ENODEV. */
+int virtio_pci_find_caps(struct virtio_pci *t, struct pci_dev *d);
+/* Write 0 to the status and wait until it reads back 0 (§4.1.4.3.2); -EIO. */
+int virtio_pci_reset(struct virtio_pci *t);
+void virtio_pci_set_status(struct virtio_pci *t, uint8_t bits);
+uint8_t virtio_pci_status(struct virtio_pci *t);
+/* The device's feature bits (all 64). */
+uint64_t virtio_pci_offered(struct virtio_pci *t);
+/*
+ * Accept offered & wanted (t->offered, t->features) and set FEATURES_OK
+ * (§3.1.1 steps 4-6). -ENOTSUP for a legacy-only device or one that
+ * refuses the set.
+ */
+int virtio_pci_negotiate(struct virtio_pci *t, uint64_t wanted);
+static inline bool virtio_pci_has(const struct virtio_pci *t, unsigned bit)
+{
+	return (t->features >> bit) & 1;
+}
+/* The MSI-X table entry for configuration changes (VIRTIO_MSI_NO_VECTOR: none). */
+void virtio_pci_config_vector(struct virtio_pci *t, uint16_t entry);
+/* The largest size the device allows for queue index (0: no such queue). */
+uint16_t virtio_pci_queue_max(struct virtio_pci *t, uint16_t index);
+/*
+ * Give the device queue q (its size, the device addresses of its three
+ * areas, its MSI-X entry) and enable it (§4.1.5.1.3); sets q->notify.
+ * -EIO if the device refuses the vector.
+ */
+int virtio_pci_queue_enable(struct virtio_pci *t, struct virtio_queue *q, uint16_t msix);
+/* §2.6.1: reset one queue and wait until the device has (needs RING_RESET); -EIO. */
+int virtio_pci_queue_reset(struct virtio_pci *t, uint16_t index);
 
-#define VIRTIO_NET_HDR_LEN 12 /* struct virtio_net_hdr with num_buffers */
+uint8_t virtio_pci_cfg_read8(struct virtio_pci *t, unsigned off);
+uint16_t virtio_pci_cfg_read16(struct virtio_pci *t, unsigned off);
+uint32_t virtio_pci_cfg_read32(struct virtio_pci *t, unsigned off);

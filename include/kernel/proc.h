@@ -11,8 +11,9 @@
 #include <arch/trap.h>
 #include <kernel/conout.h>
 #include <kernel/spinlock.h>
-#include <kernel/vmspace.h>
+#include <mm/vmspace.h>
 #include <uapi/event.h>
+#include <uapi/net.h>
 
 #define PROC_MAX      64
 #define THREAD_MAX    128 /* threads in the whole system */
@@ -102,8 +103,9 @@ struct process {
 	bool killed;
 
 	uint64_t start_ns;
-	uint64_t cpu_ns, syscalls;		 /* of threads that have stopped */
-	struct vnet_qp *net_owned[PROC_NET_MAX]; /* attached queue pairs */
+	uint64_t cpu_ns, syscalls;		       /* of threads that have stopped */
+	struct vnet_qp *net_owned[PROC_NET_MAX];       /* attached queue pairs */
+	struct mc_net_layout net_layout[PROC_NET_MAX]; /* as each was given (re-attach) */
 
 	/* console output (kernel/conout.c), under out_lock */
 	struct spinlock out_lock;
@@ -120,6 +122,9 @@ int proc_spawn(const void *image, size_t size, const char *cmdline, const char *
 /* End p: every thread stops, then its memory and devices are released.
  * Called by one of its threads (exit, or a fatal fault with killed set). */
 void proc_exit(struct process *p, int status);
+/* End p from outside it (an interrupt, another process): killed with status;
+ * its threads stop at once or at their next kernel entry. */
+void proc_kill(struct process *p, int status);
 /* End only thread t (thread_exit); the last thread out ends the process. */
 void thread_exit(struct thread *t, int status);
 /* Called by the scheduler when a thread has stopped for good on its CPU (or
@@ -140,6 +145,8 @@ void proc_console_write(struct process *p, const char *buf, size_t n);
 /* Whether every net= grant names a device and queue pairs it has (-ENODEV,
  * -EINVAL with a reason). */
 int net_check_grants(const struct manifest *mf, const char **why);
+/* Processes killed so far because their queue pair made the NIC fault. */
+uint64_t net_dma_kills(void);
 /* Give back the NIC queue pairs p attached. */
 void proc_net_release(struct process *p);
 void proc_fpu_init(void);

@@ -73,6 +73,37 @@ static inline size_t virtq_used_bytes(unsigned int size)
 }
 
 /*
+ * A whole queue in one block of memory, the way the kernel allocates it:
+ * the descriptor table, the driver area right after it, and the device
+ * area from the next page boundary. The device only reads the first part
+ * [0, used_off) and writes the second, so the two can be given different
+ * rights (the IOMMU maps them apart). A page-aligned block meets every
+ * alignment of §2.7.
+ */
+struct virtq_block {
+	size_t desc_off;  /* 0 */
+	size_t avail_off; /* right after the descriptor table */
+	size_t used_off;  /* page aligned: the device-written part starts here */
+	size_t bytes;	  /* the whole block, in whole pages */
+};
+
+static inline size_t virtq_round_up(size_t x, size_t page_size)
+{
+	return (x + page_size - 1) / page_size * page_size;
+}
+
+static inline struct virtq_block virtq_block_layout(unsigned int size, size_t page_size)
+{
+	struct virtq_block b;
+
+	b.desc_off = 0;
+	b.avail_off = virtq_desc_bytes(size);
+	b.used_off = virtq_round_up(b.avail_off + virtq_avail_bytes(size), page_size);
+	b.bytes = virtq_round_up(b.used_off + virtq_used_bytes(size), page_size);
+	return b;
+}
+
+/*
  * §2.7.10: with EVENT_IDX, the side that moved its index from old_idx to
  * new_idx notifies the other iff event_idx lies in [old_idx, new_idx), all
  * modulo 2^16: the other side asked to hear when entry event_idx is written.

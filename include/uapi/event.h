@@ -16,6 +16,13 @@
 #define EV_NET	 2 /* data[0] = queue pair, data[1] = interrupt count */
 #define EV_CHILD 3 /* reserved: data[0] = pid, data[1] = status */
 #define EV_WAKE	 4 /* thread_wake: data[0] = value, data[1] = the sender's thread id */
+/*
+ * data[0] = queue pair: the NIC was reset under it (another owner of the
+ * device made it fail). Its rings are off and will be wiped: buffers posted
+ * and frames not yet sent are gone. net_attach the same pair again to have
+ * it back, with the same layout, and start over from empty rings.
+ */
+#define EV_NET_RESET 5
 
 struct mc_event {
 	uint32_t type;

@@ -31,6 +31,24 @@
  * is killed for it, the system goes on. */
 #define TH_NULL_SS_ON_RETURN 7
 
+/* test_hook(TH_DMA_TARGET, which): the physical address of a page a hostile
+ * queue owner aims descriptors at: TH_TARGET_KERNEL, a page of kernel data
+ * (a pattern written at boot); TH_TARGET_VICTIM, the page a process
+ * published with TH_DMA_PUBLISH (-ENOENT until then). */
+#define TH_DMA_TARGET 8
+/* test_hook(TH_DMA_PUBLISH, addr): the caller's page at addr (mapped,
+ * writable) becomes TH_TARGET_VICTIM. */
+#define TH_DMA_PUBLISH 9
+/* test_hook(TH_DMA_SUM, which): a checksum (63 bits) of that target page,
+ * read by the kernel. */
+#define TH_DMA_SUM 10
+/* test_hook(TH_DMA_KILLS): processes killed so far because their queue
+ * pair made the NIC fault. */
+#define TH_DMA_KILLS 11
+
+#define TH_TARGET_KERNEL 0
+#define TH_TARGET_VICTIM 1
+
 #define TH_PROBE_PENDING 0
 #define TH_PROBE_BLOCKED 1
 #define TH_PROBE_READ	 2

@@ -1,6 +1,7 @@
-/* Fuzz target: the ACPI table parser (arch/x86_64/acpi.c): RSDP, RSDT/XSDT, MADT, MCFG, FADT, DSDT.
+/* Fuzz target: the ACPI table parser (arch/x86_64/acpi.c): RSDP, RSDT/XSDT, MADT, MCFG, FADT, DSDT,
+ * DMAR.
  */
-/* fuzz-sources: arch/x86_64/acpi.c */
+/* fuzz-sources: arch/x86_64/acpi.c arch/x86_64/dmar.c */
 #include <arch/acpi.h>
 #include <uapi/errno.h>
 
@@ -115,6 +116,10 @@ static void check_info(const struct acpi_info *ai)
 	}
 	if (ai->found & ACPI_FOUND_S5)
 		FUZZ_CHECK(ai->slp_typa <= 7 && ai->slp_typb <= 7);
+	if (ai->found & ACPI_FOUND_DMAR)
+		FUZZ_CHECK(ai->dmar.unit_count >= 1 && !ai->dmar_why);
+	else
+		FUZZ_CHECK(ai->dmar.unit_count == 0);
 	FUZZ_CHECK(ai->oem_id[6] == '\0');
 	FUZZ_CHECK(ai->fail_table[0] == '\0');
 }

@@ -1,10 +1,10 @@
 /* Fuzz target: the ELF validator and relocator (kernel/elf.c) on whole files. */
 /* fuzz-sources: kernel/elf.c */
 /* fuzz-seeds: tests/elf/corpus */
+#include <arch/memlayout.h>
 #include <kernel/elf.h>
 #include <kernel/exec.h>
-#include <kernel/phys.h>
-#include <arch/memlayout.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

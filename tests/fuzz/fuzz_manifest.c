@@ -1,8 +1,8 @@
 /* Fuzz target: a module's command line, the manifest and argv (kernel/manifest.c). */
 /* fuzz-sources: kernel/manifest.c lib/string.c */
 /* fuzz-cflags: -include tests/unit/string_rename.h */
-#include <kernel/phys.h>
 #include <kernel/proc.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 
 #include "fuzz.h"

@@ -102,13 +102,41 @@ def dsdt(pkg):
     return sdt(b"DSDT", 1, aml)
 
 
-def acpi_image(rev=2, x2apic=False, override=False, fadt_len=244, s5=0, nmcfg=1, wide=None):
-    """RSDP at offset 0, then RSDT, XSDT, FACP, APIC, MCFG, DSDT, FACS."""
+def dmar_scope(typ, bus, path, enum_id=0):
+    hops = b"".join(bytes([d, f]) for d, f in path)
+    return bytes([typ, 6 + len(hops), 0, 0, enum_id, bus]) + hops
+
+
+def dmar_struct(typ, body):
+    return struct.pack("<HH", typ, 4 + len(body)) + body
+
+
+def dmar_body(rmrr=False, units=1):
+    """QEMU's DMAR (VT-d 4.1 ch. 8): 39-bit DMA, one DRHD for every device
+    with the IOAPIC in its scope, an ATSR; optionally more units and an RMRR."""
+    body = bytes([38, 1]) + bytes(10)
+    for i in range(units - 1):
+        body += dmar_struct(0, struct.pack("<BBHQ", 0, 0, 0, 0xFED91000 + 0x1000 * i)
+                            + dmar_scope(1, 0, [(2 + i, 0)]) + dmar_scope(2, 0, [(0x1C, 0), (0, 1)]))
+    body += dmar_struct(0, struct.pack("<BBHQ", 1, 0, 0, 0xFED90000)
+                        + dmar_scope(3, 0xFF, [(0, 0)]))
+    if rmrr:
+        body += dmar_struct(1, struct.pack("<HHQQ", 0, 0, 0x7F000000, 0x7F0FFFFF)
+                            + dmar_scope(1, 0, [(0x1D, 0)]))
+    body += dmar_struct(2, struct.pack("<BBH", 1, 0, 0))
+    return body
+
+
+def acpi_image(rev=2, x2apic=False, override=False, fadt_len=244, s5=0, nmcfg=1, wide=None,
+               dmar=False):
+    """RSDP at offset 0, then RSDT, XSDT, FACP, APIC, MCFG, DSDT, FACS (and DMAR)."""
     off = {"rsdt": 0x30, "xsdt": 0x60, "facp": 0xA0, "apic": 0x1A0, "mcfg": 0x240,
-           "dsdt": 0x290, "facs": 0x300}
+           "dsdt": 0x290, "facs": 0x300, "dmar": 0x340}
+    if dmar:  # root tables with a fourth entry do not fit their usual places
+        off.update(rsdt=0x3C0, xsdt=0x400)
     pa = {k: MEM_BASE + v for k, v in off.items()}
-    img = bytearray(0x340)
-    tables = [pa["facp"], pa["apic"], pa["mcfg"]]
+    img = bytearray(0x450 if dmar else 0x340)
+    tables = [pa["facp"], pa["apic"], pa["mcfg"]] + ([pa["dmar"]] if dmar else [])
     parts = {
         "rsdt": sdt(b"RSDT", 1, b"".join(struct.pack("<I", t) for t in tables)),
         "xsdt": sdt(b"XSDT", 1, b"".join(struct.pack("<Q", t) for t in tables)),
@@ -118,6 +146,8 @@ def acpi_image(rev=2, x2apic=False, override=False, fadt_len=244, s5=0, nmcfg=1,
         "dsdt": dsdt(S5_PACKAGES[s5]),
         "facs": b"FACS" + struct.pack("<I", 64) + bytes(56),
     }
+    if dmar:
+        parts["dmar"] = sdt(b"DMAR", 1, dmar_body())
     for k, v in parts.items():
         img[off[k]:off[k] + len(v)] = v
     rsdp = struct.pack("<8sB6sBIIQB3s", b"RSD PTR ", 0, b"BOCHS ", rev, pa["rsdt"], 36,
@@ -141,6 +171,15 @@ def acpi_seeds():
         "fadt-v1-short": bytes([F_FIX_SUMS]) + acpi_image(fadt_len=116, s5=1, nmcfg=2),
         "s5-long-pkglen": bytes([F_FIX_SUMS]) + acpi_image(s5=2),
         "raw-sums": bytes([0]) + acpi_image(),
+        "q35-dmar": bytes([F_FIX_SUMS]) + acpi_image(dmar=True),
+    }
+
+
+def dmar_seeds():
+    """Whole DMAR tables, header included, as fuzz_dmar.c takes them."""
+    return {
+        "qemu": sdt(b"DMAR", 1, dmar_body()),
+        "units-rmrr": sdt(b"DMAR", 1, dmar_body(rmrr=True, units=3)),
     }
 
 
@@ -330,7 +369,7 @@ def vnet_seeds():
 
 
 def main():
-    sets = {"acpi": acpi_seeds(), "multiboot2": multiboot2_seeds(),
+    sets = {"acpi": acpi_seeds(), "dmar": dmar_seeds(), "multiboot2": multiboot2_seeds(),
             "manifest": manifest_seeds(), "cmdline": cmdline_seeds(), "net": net_seeds(),
             "vnet": vnet_seeds()}
     for target, seeds in sets.items():

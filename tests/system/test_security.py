@@ -160,3 +160,30 @@ def test_kernel_text_alias_is_read_only():
     b.expect_status(EXIT_PANIC)
     b.expect("writing kernel text through the direct map",
              "KERNEL PANIC: unhandled page fault in kernel mode", "test_text_alias+0x")
+
+
+def test_kernel_stack_overflow_hits_its_guard_page():
+    # A recursion runs the boot CPU's stack into the unmapped page below it:
+    # the page fault cannot be pushed there, so it arrives as a double fault
+    # on its own (guarded) IST stack, and the report names the overflow.
+    b = boot(iso("test=stackoverflow"), "sec-stack-overflow")
+    b.expect_status(EXIT_PANIC)
+    b.expect("recursing until the stack overflows",
+             "KERNEL PANIC: unhandled double fault in kernel mode (kernel stack overflow: ",
+             "is in the guard page below CPU 0's kernel stack)", "double fault (vector 8)",
+             "deeper+0x")
+
+
+def test_stack_protector_catches_a_smashed_frame():
+    b = boot(iso("test=canary"), "sec-canary")
+    b.expect_status(EXIT_PANIC)
+    b.expect("overwriting a stack protector guard",
+             "KERNEL PANIC: stack protector: the guard in the frame of smashed_frame",
+             "__stack_chk_fail+0x")
+
+
+def test_protections_are_reported_at_boot():
+    b = _run("sec-report", ["hostile nt"])
+    assert re.search(r"cpu: SMEP on, SMAP on, UMIP on; stack protector guard from "
+                     r"(RDRAND|the TSC), guard pages under every kernel stack", b.log), b.logfile
+    _honest_finished(b)

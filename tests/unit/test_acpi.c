@@ -1,5 +1,5 @@
 /* Host tests of the ACPI parser on a QEMU q35-like table set, good and corrupt. */
-/* unit-sources: arch/x86_64/acpi.c */
+/* unit-sources: arch/x86_64/acpi.c arch/x86_64/dmar.c */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -1484,6 +1484,78 @@ static void test_random_madt_entries(void **state)
 	}
 }
 
+/* ---- DMAR (its own parser: tests/unit/test_dmar.c) ---- */
+
+/* QEMU's: one unit for every device, the IOAPIC in its scope. */
+static void build_dmar(size_t off, uint64_t base)
+{
+	tb_begin(off, "DMAR", 1);
+	tb_u8(38); /* 39-bit DMA */
+	tb_u8(1);
+	tb_zero(10);
+	tb_u16(0); /* DRHD */
+	tb_u16(24);
+	tb_u8(1); /* INCLUDE_PCI_ALL */
+	tb_u8(0);
+	tb_u16(0);
+	tb_u64(base);
+	tb_bytes((uint8_t[]){3, 8, 0, 0, 0, 0xff, 0, 0}, 8); /* IOAPIC scope */
+	tb_end();
+}
+
+static void test_dmar_found(void **state)
+{
+	(void)state;
+	build_dmar(OFF_FREE, 0xfed90000);
+	set_root_entry(2, OFF_FREE);
+	assert_int_equal(parse(), 0);
+	assert_true(info.found & ACPI_FOUND_DMAR);
+	assert_null(info.dmar_why);
+	assert_int_equal(info.dmar.unit_count, 1);
+	assert_int_equal(info.dmar.units[0].base, 0xfed90000);
+	assert_int_equal(info.dmar.host_width, 39);
+}
+
+/* A bad DMAR costs DMA remapping, not the boot: the rest is parsed, the reason kept. */
+static void test_dmar_bad_is_not_fatal(void **state)
+{
+	(void)state;
+	build_dmar(OFF_FREE, 0);
+	set_root_entry(2, OFF_FREE);
+	assert_int_equal(parse(), 0);
+	assert_false(info.found & ACPI_FOUND_DMAR);
+	assert_true(info.found & ACPI_FOUND_MADT);
+	assert_int_equal(info.dmar.unit_count, 0);
+	assert_non_null(strstr(info.dmar_why, "register base is 0"));
+
+	memcpy(mem, pristine, sizeof(mem));
+	build_dmar(OFF_FREE, 0xfed90000);
+	mem[OFF_FREE + HDR_CHECKSUM] ^= 1;
+	set_root_entry(2, OFF_FREE);
+	assert_int_equal(parse(), 0);
+	assert_false(info.found & ACPI_FOUND_DMAR);
+	assert_non_null(strstr(info.dmar_why, "checksum"));
+	assert_int_equal(info.cpu_count, 2);
+
+	/* Only the first DMAR counts, good or bad (fuzz corpus crash-bad-dmar-then-good). */
+	memcpy(mem, pristine, sizeof(mem));
+	build_dmar(OFF_FREE, 0x1234);
+	build_dmar(OFF_FREE2, 0xfed90000);
+	set_root_entry(2, OFF_FREE);
+	set_root_entry(4, OFF_FREE2);
+	assert_int_equal(parse(), 0);
+	assert_false(info.found & ACPI_FOUND_DMAR);
+	assert_non_null(strstr(info.dmar_why, "not page aligned"));
+	assert_int_equal(info.dmar.unit_count, 0);
+
+	memcpy(mem, pristine, sizeof(mem));
+	build_dmar(OFF_FREE, 0xfed90000);
+	put32(OFF_FREE + HDR_LENGTH, 2 * 1024 * 1024);
+	set_root_entry(2, OFF_FREE);
+	assert_int_equal(parse(), 0);
+	assert_non_null(strstr(info.dmar_why, "length"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1557,6 +1629,8 @@ int main(void)
 	    T(test_flip_every_byte),
 	    T(test_flip_every_byte_fixed_checksum),
 	    T(test_random_madt_entries),
+	    T(test_dmar_found),
+	    T(test_dmar_bad_is_not_fatal),
 #undef T
 	};
 

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <kernel/elf.h>
-#include <kernel/phys.h>
 #include <arch/memlayout.h>
+#include <kernel/elf.h>
+#include <mm/phys.h>
 #include <uapi/errno.h>
 #include <uapi/syscall.h>
 

@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <kernel/kmem.h>
-#include <kernel/page.h>
+#include <mm/kmem.h>
+#include <mm/page.h>
 
 uintptr_t host_direct_map_base;
 

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <kernel/page.h>
+#include <mm/page.h>
 #include <uapi/errno.h>
 
 uintptr_t host_direct_map_base;

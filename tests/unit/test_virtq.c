@@ -718,6 +718,37 @@ static void test_device_writes_descriptors(void **state)
 	sim_free(s);
 }
 
+/* The block the kernel allocates per queue: every area where §2.7 wants
+ * it, the device-written part on its own pages, nothing overlapping. */
+static void test_block_layout(void **state)
+{
+	static const unsigned sizes[] = {1, 2, 64, 256, 1024, 4096, VIRTQ_SIZE_MAX};
+	size_t page = 4096;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		unsigned n = sizes[i];
+		struct virtq_block b = virtq_block_layout(n, page);
+
+		assert_int_equal(b.desc_off, 0);
+		assert_int_equal(b.avail_off % VIRTQ_AVAIL_ALIGN, 0);
+		assert_int_equal(b.used_off % page, 0);
+		assert_int_equal(b.bytes % page, 0);
+		assert_true(b.avail_off >= b.desc_off + virtq_desc_bytes(n));
+		assert_true(b.used_off >= b.avail_off + virtq_avail_bytes(n));
+		assert_true(b.bytes >= b.used_off + virtq_used_bytes(n));
+		/* no page more than needed */
+		assert_true(b.used_off < b.avail_off + virtq_avail_bytes(n) + page);
+		assert_true(b.bytes < b.used_off + virtq_used_bytes(n) + page);
+	}
+	/* 1024 entries: 16 KiB of descriptors, 2054 bytes of driver ring, then
+	 * the device ring from the next page (6 + 8192 bytes). */
+	struct virtq_block b = virtq_block_layout(1024, page);
+	assert_int_equal(b.avail_off, 16384);
+	assert_int_equal(b.used_off, 20480);
+	assert_int_equal(b.bytes, 32768);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -729,6 +760,7 @@ int main(void)
 	    cmocka_unit_test(test_irq_event_idx),     cmocka_unit_test(test_irq_flags),
 	    cmocka_unit_test(test_bad_device),
 	    cmocka_unit_test(test_device_writes_descriptors),
+	    cmocka_unit_test(test_block_layout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -588,6 +588,76 @@ static void test_used_idx_jump(void **state)
 	sim_free(s);
 }
 
+/* What the kernel does to a parked pair: the device forgets it, the rings are wiped. */
+static void sim_reset_queue(struct fake_vq *q)
+{
+	memset(q->desc, 0, virtq_desc_bytes(q->size));
+	memset(q->avail, 0, virtq_avail_bytes(q->size));
+	memset(q->used, 0, virtq_used_bytes(q->size));
+	q->next_avail = q->next_used = 0;
+	q->bell = FAKE_VQ_NO_BELL;
+}
+
+/*
+ * EV_NET_RESET: the driver attaches again and starts over on wiped rings.
+ * Frames queued for TX are lost and counted, buffers the application holds
+ * stay its own, every other buffer is posted or free again, and traffic
+ * flows as before.
+ */
+static void test_restart_after_reset(void **state)
+{
+	struct sim *s = sim_new(64, 64, 256, true);
+	struct vnet_pkt p[8], held;
+	struct vnet vn;
+	uint8_t frame[60];
+
+	(void)state;
+	assert_int_equal(vnet_open(&vn, "eth0", 0), 0);
+	make_frame(frame, sizeof(frame), 1);
+	assert_int_equal(dev_receive(s, frame, sizeof(frame), 0), 1);
+	assert_int_equal(vnet_rx_burst(&vn, &held, 1), 1); /* the application keeps it */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(vnet_alloc_tx_buf(&vn, &p[i]), 0);
+		make_frame(p[i].data, 60, 10 + i);
+		p[i].len = 60;
+	}
+	assert_int_equal(vnet_tx_burst(&vn, p, 3), 3); /* queued, never sent */
+	check_conservation(&vn, 1);
+
+	sim_reset_queue(&s->rx);
+	sim_reset_queue(&s->tx);
+	assert_int_equal(vnet_restart(&vn), 0);
+	assert_int_equal(vn.stats.resets, 1);
+	assert_int_equal(vn.stats.reset_lost, 3);
+	assert_int_equal(virtq_inflight(&vn.tx), 0);
+	assert_int_equal(fvq_pending(&s->rx), 64);
+	check_conservation(&vn, 1);
+	assert_int_equal(vnet_buf_free(&vn, held.buf), 0);
+	check_conservation(&vn, 0);
+
+	/* Traffic again, from index 0 on both sides. */
+	make_frame(frame, sizeof(frame), 2);
+	assert_int_equal(dev_receive(s, frame, sizeof(frame), 0), 1);
+	assert_int_equal(vnet_rx_burst(&vn, p, 8), 1);
+	assert_memory_equal(p[0].data, frame, sizeof(frame));
+	assert_int_equal(vnet_tx_burst(&vn, p, 1), 1);
+	assert_int_equal(dev_transmit(s), 1);
+	assert_memory_equal(s->sent, frame, sizeof(frame));
+	assert_int_equal(vnet_tx_reclaim(&vn), 1);
+	check_conservation(&vn, 0);
+
+	/* The kernel refuses, or hands back another layout: nothing changes. */
+	s->attach_result = -EBUSY;
+	assert_int_equal(vnet_restart(&vn), -EBUSY);
+	s->attach_result = 0;
+	s->layout.pool_dma += 4096;
+	assert_int_equal(vnet_restart(&vn), -EINVAL);
+	assert_int_equal(vn.stats.resets, 1);
+	check_conservation(&vn, 0);
+	vnet_close(&vn);
+	sim_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -602,6 +672,7 @@ int main(void)
 	    cmocka_unit_test(test_irq),
 	    cmocka_unit_test(test_irq_tx_full),
 	    cmocka_unit_test(test_used_idx_jump),
+	    cmocka_unit_test(test_restart_after_reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

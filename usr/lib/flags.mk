@@ -15,9 +15,12 @@ LD := ld
 AR := ar
 
 # Freestanding: no host headers or libraries; SSE is fine in user space.
+# User programs see only the ABI and the shared library's headers: include/
+# (the kernel's, mm's and drivers' headers too) is not on their path;
+# usr/lib/include/uapi and usr/lib/include/lib link to its two public parts.
 USER_CFLAGS := -std=gnu11 -O2 -g -ffreestanding -fno-stack-protector \
 	-nostdlib -nostdinc -isystem $(shell $(CC) -print-file-name=include) \
-	-I$(MC_ROOT)/include -I$(MC_LIBDIR)/include -I$(MC_LIBDIR) \
+	-I$(MC_LIBDIR)/include -I$(MC_LIBDIR) \
 	-fno-common -fno-asynchronous-unwind-tables \
 	-ffunction-sections -fdata-sections \
 	-Wall -Wextra -Werror -Wstrict-prototypes -Wmissing-prototypes \

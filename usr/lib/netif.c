@@ -647,6 +647,14 @@ static void drain_events(struct netif *nif)
 			nif->stats.net_events++;
 			continue;
 		}
+		if (ev.type == EV_NET_RESET && ev.data[0] == nif->qp) {
+			/* Another owner stopped the device; ours comes back empty. */
+			if (vnet_restart(&nif->vn) == 0)
+				nif->last_active_ns = netif_now_ns(nif);
+			else
+				nif->stats.restart_fails++;
+			continue;
+		}
 		nif->stats.other_events++;
 		if (nif->on_event)
 			nif->on_event(nif, &ev, nif->event_arg);

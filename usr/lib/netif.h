@@ -106,6 +106,7 @@ struct netif_stats {
 	uint64_t wakeups;	 /* returns from the wait system call */
 	uint64_t net_events;	 /* EV_NET events for this queue pair */
 	uint64_t other_events;	 /* other events netif_wait took off the ring */
+	uint64_t restart_fails;	 /* EV_NET_RESET, and the pair could not be had back */
 	uint64_t busy_cycles;	 /* TSC cycles in netif_poll calls that moved frames */
 };
 

@@ -177,7 +177,42 @@ int vnet_open(struct vnet *vn, const char *name, unsigned int qp)
 	rc = sys_net_attach(name, qp, &l);
 	if (rc < 0)
 		return (int)rc;
-	return vnet_setup(vn, &l);
+	rc = vnet_setup(vn, &l);
+	if (rc == 0) {
+		size_t i;
+		for (i = 0; i + 1 < sizeof(vn->name) && name[i]; i++)
+			vn->name[i] = name[i];
+		vn->name[i] = '\0';
+	}
+	return (int)rc;
+}
+
+int vnet_restart(struct vnet *vn)
+{
+	bool event_idx = vn->layout.features & MC_NET_F_EVENT_IDX;
+	struct mc_net_layout l;
+	long rc;
+
+	memset(&l, 0, sizeof(l));
+	rc = sys_net_attach(vn->name, vn->layout.qp, &l);
+	if (rc < 0)
+		return (int)rc;
+	if (memcmp(&l, &vn->layout, sizeof(l)) != 0)
+		return -EINVAL; /* the same pair comes back where it was */
+	/* Cannot fail: the same areas and sizes vnet_setup accepted. */
+	vnet_queue_init(&vn->rx, &l.rx, vn->rx_slots, event_idx);
+	vnet_queue_init(&vn->tx, &l.tx, vn->tx_slots, event_idx);
+	for (uint32_t id = 0; id < vn->nbufs; id++) {
+		if (vn->owner[id] == OWN_TX)
+			vn->stats.reset_lost++;
+		if (vn->owner[id] == OWN_RX || vn->owner[id] == OWN_TX)
+			buf_put(vn, id);
+	}
+	vn->stats.resets++;
+	vn->rx_dry = false;
+	vnet_irq_disable(vn);
+	vnet_rx_refill(vn);
+	return 0;
 }
 
 void vnet_close(struct vnet *vn)

@@ -81,10 +81,13 @@ struct vnet_stats {
 	uint64_t no_buffers;	/* vnet_alloc_tx_buf found no free buffer */
 	uint64_t buf_errors;	/* vnet_buf_free of a buffer the caller does not hold */
 	uint64_t dev_errors;	/* used entries naming no buffer the queue holds */
+	uint64_t resets;	/* device resets under the pair (EV_NET_RESET) */
+	uint64_t reset_lost;	/* frames queued for TX that a reset threw away */
 };
 
 struct vnet {
 	struct mc_net_layout layout;
+	char name[8]; /* the device, for vnet_restart */
 	struct virtq rx;
 	struct virtq tx;
 	uint8_t *pool;
@@ -117,6 +120,16 @@ int vnet_open(struct vnet *vn, const char *name, unsigned int qp);
 
 /* vnet_open after the system call: take over the queues described by l. */
 int vnet_setup(struct vnet *vn, const struct mc_net_layout *l);
+
+/*
+ * After EV_NET_RESET for this queue pair (the device was reset under it):
+ * attach the pair again (a system call) and start over on its wiped rings.
+ * Buffers the device held come back to the free list (frames that were
+ * queued for TX are lost, counted in reset_lost); buffers the application
+ * holds stay its own. 0, or a negative errno: what net_attach refused with,
+ * -EINVAL if the kernel handed back a different layout.
+ */
+int vnet_restart(struct vnet *vn);
 
 /*
  * Free the driver's own memory. The device keeps the queue pair and may

@@ -13,6 +13,8 @@
 #include <uapi/errno.h>
 #include <uapi/testhook.h>
 
+#include "hostile.h"
+
 #define RFLAGS_NT (1UL << 14)
 #define RFLAGS_AC (1UL << 18)
 #define PAGE	  4096UL
@@ -241,12 +243,25 @@ static const struct mode modes[] = {
     {"umip", umip},
 };
 
+/* Modes with arguments of their own (dma.c). */
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} arg_modes[] = {
+    {"dma-tx", dma_attack},
+    {"dma-rx", dma_attack},
+    {"dma-victim", dma_victim},
+};
+
 int main(int argc, char **argv)
 {
 	for (size_t i = 0; argc > 1 && i < sizeof(modes) / sizeof(modes[0]); i++)
 		if (strcmp(argv[1], modes[i].name) == 0)
 			return modes[i].fn();
+	for (size_t i = 0; argc > 1 && i < sizeof(arg_modes) / sizeof(arg_modes[0]); i++)
+		if (strcmp(argv[1], arg_modes[i].name) == 0)
+			return arg_modes[i].fn(argc, argv);
 	printf("usage: hostile MODE (nt, iret-nt, iret-ss, user-gs, smap-irq, smap, smep, "
-	       "jump-doorbell, jump-ring, protnone, forge, umip)\n");
+	       "jump-doorbell, jump-ring, protnone, forge, umip, dma-tx, dma-rx, dma-victim)\n");
 	return 2;
 }

@@ -1,4 +1,4 @@
-/* ACPI table parser (ACPI 6.5 ch. 5): RSDP, RSDT/XSDT, MADT, MCFG, FADT, DSDT \_S5_. */
+/* ACPI table parser (ACPI 6.5 ch. 5): RSDP, RSDT/XSDT, MADT, MCFG, FADT, DSDT \_S5_, DMAR. */
 #pragma once
 
 #include <kernel/types.h>
@@ -15,6 +15,7 @@
 #define ACPI_FOUND_MCFG (1u << 2)
 #define ACPI_FOUND_DSDT (1u << 3)
 #define ACPI_FOUND_S5	(1u << 4) /* slp_typa/slp_typb are valid */
+#define ACPI_FOUND_DMAR (1u << 5) /* dmar is valid (a bad DMAR: dmar_why says why) */
 
 /* MADT Processor Local (x2)APIC flags (ACPI 6.5 §5.2.12.2) */
 #define ACPI_CPU_ENABLED	(1u << 0)
@@ -65,6 +66,79 @@ struct acpi_mcfg_entry {
 };
 
 /*
+ * The DMA remapping table (Intel VT-d 4.1 ch. 8): the remapping hardware
+ * units (DRHD), each with the devices it translates for, and the reserved
+ * memory ranges (RMRR) some devices must keep reaching.
+ */
+#define ACPI_DMAR_MAX_UNITS  8
+#define ACPI_DMAR_MAX_SCOPES 16 /* per unit or per reserved range */
+#define ACPI_DMAR_MAX_RMRRS  8
+#define ACPI_DMAR_MAX_PATH   4 /* bridge hops a scope may name */
+
+/* DMAR flags (§8.1) */
+#define ACPI_DMAR_INTR_REMAP	(1u << 0)
+#define ACPI_DMAR_X2APIC_OPTOUT (1u << 1)
+#define ACPI_DMAR_DMA_CTRL_OPT	(1u << 2)
+
+/* Device scope types (§8.3.1) */
+#define ACPI_DMAR_SCOPE_ENDPOINT 1
+#define ACPI_DMAR_SCOPE_BRIDGE	 2
+#define ACPI_DMAR_SCOPE_IOAPIC	 3
+#define ACPI_DMAR_SCOPE_HPET	 4
+#define ACPI_DMAR_SCOPE_ACPI	 5
+
+struct acpi_dmar_scope {
+	uint8_t type;	   /* ACPI_DMAR_SCOPE_* */
+	uint8_t enum_id;   /* IOAPIC id, HPET number, ACPI device number */
+	uint8_t start_bus; /* bus of path[0] */
+	uint8_t path_len;  /* entries in path (>= 1) */
+	struct {
+		uint8_t dev, fn;
+	} path[ACPI_DMAR_MAX_PATH]; /* device, function at each hop from start_bus */
+};
+
+struct acpi_dmar_unit {
+	paddr_t base;	  /* register base, 4 KiB aligned */
+	uint16_t segment; /* PCI segment */
+	bool include_all; /* INCLUDE_PCI_ALL: every device of the segment not in another unit */
+	uint8_t size;	  /* register set: 2^size pages */
+	uint32_t scope_count;
+	uint32_t scopes_dropped;
+	struct acpi_dmar_scope scopes[ACPI_DMAR_MAX_SCOPES];
+};
+
+struct acpi_dmar_rmrr {
+	uint16_t segment;
+	paddr_t base, limit; /* inclusive range, 4 KiB granular */
+	uint32_t scope_count;
+	uint32_t scopes_dropped;
+	struct acpi_dmar_scope scopes[ACPI_DMAR_MAX_SCOPES];
+};
+
+struct acpi_dmar {
+	uint8_t host_width; /* bits of physical address DMA can reach (HAW + 1) */
+	uint8_t flags;	    /* ACPI_DMAR_* */
+	uint32_t unit_count;
+	uint32_t units_dropped;
+	struct acpi_dmar_unit units[ACPI_DMAR_MAX_UNITS];
+	uint32_t rmrr_count;
+	uint32_t rmrrs_dropped;
+	struct acpi_dmar_rmrr rmrrs[ACPI_DMAR_MAX_RMRRS];
+	uint32_t others; /* structures of types this parser only skips (ATSR, RHSA, ...) */
+};
+
+/*
+ * Parse a DMAR table of len bytes (header included; acpi_parse has
+ * checked its signature, length and checksum). Returns 0, or -EINVAL with
+ * a static reason in *why (why may be NULL) for any malformation: short
+ * table, structure lengths that do not tile it, a register base of 0 or
+ * unaligned, a reversed or unaligned reserved range, a device scope that
+ * does not fit its structure or names no device. Arrays that overflow keep
+ * the first entries and count the rest (not an error).
+ */
+int acpi_dmar_parse(const uint8_t *t, uint32_t len, struct acpi_dmar *out, const char **why);
+
+/*
  * What acpi_parse found. Arrays that overflow keep the first entries in table
  * order and count the rest in *_dropped (not an error).
  */
@@ -104,6 +178,12 @@ struct acpi_info {
 	paddr_t dsdt_pa;
 	uint8_t slp_typa; /* \_S5_ values, valid when ACPI_FOUND_S5 */
 	uint8_t slp_typb;
+
+	/* DMAR (valid when ACPI_FOUND_DMAR). A malformed DMAR does not fail
+	 * acpi_parse: the machine boots without DMA remapping, and dmar_why
+	 * says why. */
+	struct acpi_dmar dmar;
+	const char *dmar_why;
 };
 
 /*
@@ -113,7 +193,8 @@ struct acpi_info {
  * NULL) and the table's signature in out->fail_table: -ENOENT no RSDP or no
  * MADT, -EFAULT the mapper refused a range, -ERANGE a length out of bounds,
  * -EINVAL any other malformation (signature, checksum, entry layout).
- * A missing FADT, MCFG, DSDT or \_S5_ only leaves its ACPI_FOUND_* bit clear.
+ * A missing FADT, MCFG, DSDT or \_S5_ only leaves its ACPI_FOUND_* bit clear;
+ * so does a missing or malformed DMAR (see dmar_why).
  */
 int acpi_parse(paddr_t rsdp_pa, const void *rsdp_copy, size_t rsdp_len, acpi_map_fn map, void *ctx,
 	       struct acpi_info *out, const char **why);

@@ -10,6 +10,7 @@
 #define APIC_EOI	    0x0b0
 #define APIC_SVR	    0x0f0
 #define APIC_SVR_ENABLE	    (1 << 8)
+#define APIC_ISR	    0x100 /* eight registers, 0x10 apart */
 #define APIC_ESR	    0x280
 #define APIC_ICR_LO	    0x300
 #define APIC_ICR_HI	    0x310
@@ -41,6 +42,8 @@ uint32_t apic_id(void);
 bool apic_x2apic(void);
 /* Whether apic_id() can be used yet (the local APIC is set up). */
 bool apic_ready(void);
+/* An interrupt of this vector is in service here (no per-CPU data used). */
+bool apic_in_service(unsigned vector);
 void apic_eoi(void);
 void apic_send_ipi(uint32_t apic_id, uint32_t icr_lo);
 /* Calibration (driven by arch/x86_64/time.c): free-run the masked timer,

@@ -126,6 +126,16 @@ static inline void invlpg(uintptr_t va)
 	__asm__ volatile("invlpg (%0)" : : "r"(va) : "memory");
 }
 
+/* Write back and evict the cache lines of [p, p + len) (SDM vol. 2, CLFLUSH),
+ * for memory a device reads without snooping the CPU's caches. */
+static inline void cpu_cache_flush(const volatile void *p, size_t len)
+{
+	uintptr_t a = (uintptr_t)p & ~63UL, end = (uintptr_t)p + len;
+	for (; a < end; a += 64)
+		__asm__ volatile("clflush (%0)" : : "r"(a) : "memory");
+	__asm__ volatile("mfence" : : : "memory");
+}
+
 static inline void cpu_relax(void)
 {
 	__builtin_ia32_pause();

@@ -4,11 +4,14 @@
 #define KERNEL_VMA  0xffffffff80000000
 #define KERNEL_PHYS 0x200000
 
-/* PML4 slot 256 onward: all RAM, see include/kernel/phys.h. */
+/* PML4 slot 256 onward: all RAM, see include/mm/phys.h. */
 #define DIRECT_MAP_PML4 256
 /* Device MMIO mapped uncached, allocated upward from here. */
 #define MMIO_WINDOW_BASE 0xffffc00000000000
 #define MMIO_WINDOW_SIZE 0x0000008000000000
+/* Kernel stacks (per-CPU and IST), each above an unmapped guard page. */
+#define STACK_WINDOW_BASE 0xffffc08000000000
+#define STACK_WINDOW_SIZE 0x0000008000000000
 
 /*
  * User space: the canonical lower half, less its first 4 MiB and its last

@@ -31,7 +31,7 @@ struct cpu {
 	uint64_t idle_ns; /* time spent halted */
 	struct tss tss __attribute__((aligned(16)));
 	uint64_t gdt[GDT_ENTRIES] __attribute__((aligned(16)));
-	uint8_t *ist_stacks;
+	uint64_t ist_top[3]; /* tops of the IST stacks (IST_DF, IST_NMI, IST_MC) */
 };
 
 STATIC_ASSERT(offsetof(struct cpu, kstack_top) == CPU_OFF_KSTACK, "asm offset");
@@ -47,8 +47,8 @@ static inline struct cpu *this_cpu(void)
 	return c;
 }
 
-/* This CPU's GDT, TSS and GS base (c->kstack_top and c->ist_stacks set,
- * or ist_stacks allocated here). */
+/* This CPU's GDT, TSS and GS base (c->kstack_top set); its IST stacks are
+ * allocated here, each above a guard page (mm/vm.c). */
 void percpu_init(struct cpu *c);
 /* Just GS's base, for the boot CPU before the heap exists. */
 void percpu_early_init(struct cpu *c);

@@ -27,6 +27,12 @@
 #define VEC_DEVICE_FIRST 48
 #define VEC_DEVICE_LAST	 239
 #define VEC_SPURIOUS	 255
+/*
+ * trap_frame.vector of an interrupt message that named an exception vector
+ * (VEC_INJECTED + vector): a device's DMA write to 0xfee00000-0xfeefffff is
+ * such a message, unless the IOMMU blocks it (entry.S, trap.c).
+ */
+#define VEC_INJECTED 256
 
 /* Page-fault error code bits (SDM 4.7). */
 #define PFERR_P	   (1 << 0)
@@ -66,6 +72,10 @@ static inline bool trap_from_user(const struct trap_frame *tf)
 {
 	return (tf->cs & 3) == 3;
 }
+
+/* Called when an interrupt names an exception vector (a device was made to
+ * send it): drivers look for the queue owner behind it. Any CPU, any time. */
+void trap_set_injection_hook(void (*fn)(void));
 
 /* Run the handler registered for tf->vector; false if there is none. */
 bool irq_run_handler(struct trap_frame *tf);

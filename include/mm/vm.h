@@ -15,6 +15,11 @@ void vm_init(const struct mem_region *ram, size_t n);
 void *vm_map_mmio(paddr_t pa, size_t len);
 /* Whether [va, va+len) lies in the direct map of RAM. */
 bool vm_direct_mapped(paddr_t pa, size_t len);
+/* A kernel stack of size bytes in the stack window, above an unmapped guard
+ * page; returns its top (16-aligned), or 0 without memory. Never freed. */
+uint64_t vm_stack_alloc(size_t size);
+/* Whether addr is in a guard page under a kernel stack (the boot CPU's too). */
+bool vm_stack_guard(uintptr_t addr);
 /* The end of the highest RAM range that starts below `limit`. */
 paddr_t vm_ram_top_below(paddr_t limit);
 /* The kernel's top-level table, whose upper half every process shares. */

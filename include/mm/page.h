@@ -2,7 +2,7 @@
 #pragma once
 
 #include <kernel/types.h>
-#include <kernel/phys.h>
+#include <mm/phys.h>
 
 /*
  * Boot sequence:

@@ -22,6 +22,7 @@
 #define PCI_BAR_MEM_TYPE_64	 0x4
 #define PCI_BAR_PREFETCH	 0x8
 #define PCI_SECONDARY_BUS	 0x19
+#define PCI_SUBORDINATE_BUS	 0x1a
 #define PCI_CAP_PTR		 0x34
 
 #define PCI_CAP_ID_MSIX	  0x11
@@ -70,6 +71,8 @@ struct pci_dev {
 struct acpi_info;
 /* Enumerate every bus reachable from the MCFG's ECAM ranges. */
 void pci_init(const struct acpi_info *acpi);
+/* The function at bus:dev.fn of segment 0, if enumeration found it. */
+struct pci_dev *pci_get(uint8_t bus, uint8_t dev, uint8_t fn);
 /* Next device (after `from`, NULL to start) with this vendor and device id. */
 struct pci_dev *pci_find(uint16_t vendor, uint16_t device, struct pci_dev *from);
 
