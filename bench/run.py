@@ -6,13 +6,15 @@ Linux + DPDK guest on identical virtual hardware. See bench/README.md.
                  [--guests manticore,linux,dpdk] [--net tap|user] [--out DIR]
                  [--echod-args ARGS] [--linux-args WORDS] [--dpdk-args WORDS]
     bench/run.py --multiqueue [--quick] [--boots N]
+    bench/run.py --kv [--quick] [--boots N] [--kv-p99-us US] [--kv-rate R]
 
 Boots every guest --boots times, alternating (Manticore, Linux, DPDK,
 Manticore, ...), measures each boot, prints a side-by-side table with the
 ratios Manticore/Linux and Manticore/DPDK, and writes DIR/results.json and
 DIR/latency-cdf.png (default DIR: bench/out). Latencies are full round
 trips. --multiqueue compares one core and queue pair with two, for echod
-and for the Linux sockets guest (DIR/multiqueue.json).
+and for the Linux sockets guest (DIR/multiqueue.json). --kv runs the
+key-value benchmark, kvd against memcached (bench/kv.py, DIR/kv.json).
 """
 import argparse
 import datetime
@@ -26,6 +28,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kv  # noqa: E402
 import lib  # noqa: E402
 from lib import BenchError, log  # noqa: E402
 
@@ -233,7 +236,10 @@ def main():
                     help=f"the DPDK guest's mc.* words (default {DPDK_ARGS!r})")
     ap.add_argument("--multiqueue", action="store_true",
                     help="one core and queue pair against two, echod and Linux")
+    kv.add_args(ap)
     args = ap.parse_args()
+    if args.kv:
+        return kv.main(args, params(args))
     if args.multiqueue:
         import multiqueue
         return multiqueue.main(args, params(args))
