@@ -104,7 +104,7 @@ FUZZ_CFLAGS := -std=gnu11 -g -O1 -Wall -Wextra -Werror -Wno-unknown-attributes \
 fuzz-sources = $(shell sed -n 's|^/\* fuzz-sources: \(.*\) \*/$$|\1|p' $(1))
 fuzz-cflags = $(shell sed -n 's|^/\* fuzz-cflags: \(.*\) \*/$$|\1|p' $(1))
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $$(call fuzz-sources,tests/fuzz/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/fuzz/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h)
+$(BUILD)/fuzz/%: tests/fuzz/%.c $$(call fuzz-sources,tests/fuzz/%.c) $$(wildcard include/*/*.h arch/x86_64/include/arch/*.h tests/fuzz/*.h tests/unit/*.h usr/lib/*.h usr/lib/*/*.h usr/kvd/*.h usr/kvd/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  FUZZCC  $@"
 	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(call fuzz-cflags,$<) -o $@ $< $(call fuzz-sources,$<)
@@ -153,6 +153,7 @@ check: all programs unit-tests fuzz-targets $(BUILD)/kvd-host host-progs
 # QUICK=1 for the short form.
 bench: all programs
 	python3 bench/run.py $(if $(QUICK),--quick)
+	python3 bench/run.py --kv $(if $(QUICK),--quick)
 
 # Boot the echo server with user networking: host port 5555 -> guest port 7.
 run: all programs

@@ -6,6 +6,7 @@ Linux + DPDK guest on identical virtual hardware. See bench/README.md.
                  [--guests manticore,linux,dpdk,manticore-iommu] [--net tap|user] [--out DIR]
                  [--echod-args ARGS] [--linux-args WORDS] [--dpdk-args WORDS]
     bench/run.py --multiqueue [--quick] [--boots N]
+    bench/run.py --kv [--quick] [--boots N] [--kv-p99-us US] [--kv-rate R]
 
 Boots every guest --boots times, alternating (Manticore, Linux, DPDK,
 Manticore, ...), measures each boot, prints a side-by-side table with the
@@ -13,7 +14,8 @@ ratios Manticore/Linux and Manticore/DPDK, and writes DIR/results.json and
 DIR/latency-cdf.png (default DIR: bench/out). Latencies are full round
 trips. Last comes Manticore again behind a VT-d IOMMU (the ratio IOMMU
 on/off). --multiqueue compares one core and queue pair with two, for echod
-and for the Linux sockets guest (DIR/multiqueue.json).
+and for the Linux sockets guest (DIR/multiqueue.json). --kv runs the
+key-value benchmark, kvd against memcached (bench/kv.py, DIR/kv.json).
 """
 import argparse
 import datetime
@@ -27,6 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kv  # noqa: E402
 import lib  # noqa: E402
 from lib import BenchError, log  # noqa: E402
 
@@ -243,6 +246,7 @@ def main():
     ap.add_argument("--rt", action="store_true",
                     help="QEMU and the clients under SCHED_FIFO, RT throttling off meanwhile "
                          "(a host shared with other work; root)")
+    kv.add_args(ap)
     args = ap.parse_args()
     restore_rt = lib.set_realtime(args.rt)
     try:
@@ -252,6 +256,8 @@ def main():
 
 
 def run(args):
+    if args.kv:
+        return kv.main(args, params(args))
     if args.multiqueue:
         import multiqueue
         return multiqueue.main(args, params(args))

@@ -368,8 +368,141 @@ def vnet_seeds():
     }
 
 
+# ---------------------------------------------------------------- kvd protocols (fuzz_kvd.c)
+
+K_FEED, K_BULK, K_DRAIN, K_DRAIN_ALL, K_CLOCK, K_CLOSE, K_COPY = 0, 2, 3, 4, 5, 6, 7
+
+
+def k_feed(data, conn=0):
+    """data in reads of at most 4096 bytes (fuzz_kvd.c's FEED_MAX)."""
+    return b"".join(bytes([conn << 3 | K_FEED]) + struct.pack("<H", len(data[i:i + 4096]))
+                    + data[i:i + 4096] for i in range(0, max(len(data), 1), 4096))
+
+
+def k_bulk(key, size, conn=0):
+    return bytes([conn << 3 | K_BULK]) + struct.pack("<IB", size, key)
+
+
+def k_all(conn=0):
+    return bytes([conn << 3 | K_DRAIN_ALL])
+
+
+def k_clock(ms):
+    return bytes([K_CLOCK]) + struct.pack("<H", ms)
+
+
+def k_split(data, conn=0, piece=7):
+    """data fed in small pieces: commands split anywhere."""
+    return b"".join(k_feed(data[i:i + piece], conn) for i in range(0, len(data), piece))
+
+
+def bin_req(op, key=b"", extras=b"", value=b"", cas=0, opaque=0):
+    """protocol_binary.txt "Request header": magic 0x80, then the fields."""
+    body = extras + key + value
+    return struct.pack(">BBHBBHIIQ", 0x80, op, len(key), len(extras), 0, 0, len(body),
+                       opaque, cas) + body
+
+
+def kvd_seeds():
+    text = (b"set a 5 0 3\r\nabc\r\nget a b\r\ngets a\r\nappend a 0 0 2\r\nde\r\n"
+            b"prepend a 0 0 1\r\nz\r\ncas a 0 0 1 1\r\nq\r\nadd a 0 0 1\r\nx\r\n"
+            b"replace b 0 0 1\r\ny\r\nset n 0 0 2 noreply\r\n10\r\nincr n 5\r\n"
+            b"decr n 100\r\ntouch a 10\r\ngat 100 a n\r\ngats 0 a\r\ndelete a\r\n"
+            b"delete a noreply\r\nversion\r\nverbosity 1\r\nstats\r\nstats settings\r\n"
+            b"stats items\r\nstats slabs\r\nflush_all 10\r\nflush_all\r\nbogus\r\nquit\r\n")
+    meta = (b"ms m1 3 T10 F7 c\r\nabc\r\nmg m1 v c f t k s O123 q\r\nmg m2 v\r\n"
+            b"ma m3 N0 J5 v\r\nma m3 MD D2 v\r\nmd m1 I T30\r\nmg m1 v c\r\n"
+            b"ms m1 S2 I C1\r\nxy\r\nms bWtleQ== 2 b\r\nhi\r\nmn\r\nme m1\r\n"
+            b"mg m1 h l u E99\r\nms m4 2 MA\r\nzz\r\nms m4 2 MP N30\r\naa\r\n")
+    setx = struct.pack(">II", 0xdeadbeef, 0)
+    binary = (bin_req(0x01, b"k", setx, b"value") + bin_req(0x00, b"k") + bin_req(0x0c, b"k")
+              + bin_req(0x09, b"missing") + bin_req(0x0d, b"k") + bin_req(0x02, b"k", setx, b"v")
+              + bin_req(0x03, b"k", setx, b"w") + bin_req(0x0e, b"k", b"", b"++")
+              + bin_req(0x0f, b"k", b"", b"--")
+              + bin_req(0x05, b"c", struct.pack(">QQI", 3, 10, 0))
+              + bin_req(0x06, b"c", struct.pack(">QQI", 1, 0, 0))
+              + bin_req(0x1c, b"k", struct.pack(">I", 10)) + bin_req(0x1d, b"k", struct.pack(">I", 0))
+              + bin_req(0x11, b"q", setx, b"quiet") + bin_req(0x04, b"q") + bin_req(0x0a)
+              + bin_req(0x0b) + bin_req(0x10) + bin_req(0x10, b"settings")
+              + bin_req(0x08, b"", struct.pack(">I", 5)) + bin_req(0x01, b"k", setx, b"v", cas=99)
+              + bin_req(0x07))
+    evict = b"".join(k_bulk(i, 200000) for i in range(14)) + k_bulk(99, 1048000) \
+        + k_bulk(98, 1100000)
+    return {
+        "text": b"\x00" + k_split(text, piece=5) + k_all(),
+        "text-whole": b"\x01" + k_feed(text, 1) + bytes([1 << 3 | K_DRAIN, 3, 0x40, 0]) + k_all(1),
+        "meta": b"\x00" + k_feed(meta) + k_all(),
+        "binary": b"\x01" + k_feed(binary, 2) + k_all(2),
+        "binary-split": b"\x00" + k_split(binary, 3, 11) + bytes([3 << 3 | K_COPY, 100]) + k_all(3),
+        "two-workers": b"\x01" + k_feed(b"set x 0 0 1\r\n1\r\n", 0)
+        + k_feed(b"get x\r\nmg x v\r\n", 1) + k_all(1) + k_all(0),
+        "expiry": b"\x00" + k_feed(b"set t 0 2 1\r\nt\r\nflush_all 5\r\n") + k_clock(3000)
+        + k_feed(b"get t\r\nmg t v\r\n") + k_clock(9000) + k_all(),
+        "big-value": b"\x02" + k_bulk(1, 70000) + k_feed(b"get bulk1 bulk1 bulk1\r\nmg bulk1 v\r\n")
+        + bytes([K_DRAIN, 2, 0xff, 0x7f]) + bytes([K_CLOSE]),
+        "evict": b"\x04" + evict + k_feed(b"get bulk0 bulk13\r\nstats items\r\n") + k_all(),
+    }
+
+
+# ---------------------------------------------------------------- TCP (fuzz_tcp.c)
+
+T_SEG, T_TX, T_APP, T_CALL, T_TIME, T_WAIT, T_ARP = 0, 2, 3, 4, 5, 6, 7
+MSS = b"\x02\x04\x05\xb4"
+SYN_OPTS = (MSS + b"\x04\x02\x01\x01" + b"\x01\x03\x03\x07"  # MSS, SACK-permitted, wscale
+            + b"\x01\x01\x08\x0a\x00\x00\x00\x01\x00\x00\x00\x00")  # timestamps
+
+
+def t_seg(peer, how, flags=0, opts=b"", plen=0, seq=b"\x00", ack=b"\x00", extra=b""):
+    """how: bits 0-1 flag mode (0 ACK+PSH/FIN from flags, 1 SYN or ACK, 2 the
+    five flags, 3 any), 0x10 window follows, 0x20 to the closed port, 0x40
+    payload on SYN/RST, 0x80 a stranger's port; seq/ack: pick byte (0 exact,
+    2 + int16 delta, 3 + uint32)."""
+    assert len(opts) % 4 == 0
+    return (bytes([T_SEG, peer, how, flags, len(opts) // 4]) + struct.pack("<H", plen) + opts
+            + extra + seq + ack)
+
+
+def t_tx(n=64):
+    return bytes([T_TX, n])
+
+
+def t_call(what, i=0, rest=b""):
+    return bytes([T_CALL, what, i]) + rest
+
+
+def tcp_seeds():
+    hs = t_seg(0, 1, 0, SYN_OPTS) + t_tx() + t_seg(0, 0, 0)  # handshake
+    talk = (hs + t_seg(0, 0, 0x08, plen=300) + bytes([T_APP, 0]) + t_call(0, 0, b"\xf4\x01")
+            + t_tx() + t_seg(0, 0, 0x08, plen=1460) + t_seg(0, 0, 0x08, plen=1460)
+            + bytes([T_APP, 1]) + t_tx() + t_seg(0, 0, 0x01) + bytes([T_APP, 2])
+            + t_call(2) + t_tx() + t_seg(0, 0, 0) + bytes([T_TIME]) + struct.pack("<H", 2000))
+    active = (t_call(0x86) + t_tx() + bytes([T_ARP]) + t_tx() + bytes([T_WAIT, 0xff, 0x0f])
+              + t_tx() + bytes([T_TIME, 0xb0, 0x04, T_WAIT, 0, 1]) + t_tx()  # RTO: the SYN
+              + t_seg(4, 2, 0x12, MSS) + bytes([T_APP, 0]) + t_tx() + t_call(0, 0, b"\x00\x10")
+              + t_tx() + t_seg(4, 0, 0x09, plen=10) + bytes([T_APP, 0]) + t_call(1) + t_tx()
+              + t_seg(4, 0, 0) + bytes([T_TIME, 0xff, 0x7f, T_WAIT, 0xff, 0xff]))
+    hostile = (hs + t_seg(0, 2, 0x04, seq=b"\x02\x10\x00") + t_seg(0, 2, 0x02, seq=b"\x03abcd")
+               + t_seg(0, 0, 0x08, b"\x05\x0a\x00\x00\x00\x10\x00\x00\x00\x20\x01\x01", 200,
+                       seq=b"\x02\x00\x02") + t_seg(0, 0x0c, 0x08, plen=50)
+               + t_seg(1, 0x80, 0x10, plen=10, extra=b"\x07") + t_seg(2, 0x21, 0x02)
+               + t_seg(0, 3, 0xff, b"\x03\x03\x0e\x00\x02\x00\x00\x00") + t_seg(0, 0x10, 0x00,
+                                                                                    extra=b"\x00\x00")
+               + t_tx() + bytes([T_APP, 0, T_APP, 1]) + t_call(3) + t_tx())
+    many = b"".join(t_seg(i, 1, 0, MSS) for i in range(4)) + t_tx() + b"".join(
+        t_seg(i, 0, 0x08, plen=64) for i in range(4)) + bytes([T_APP, 0, T_APP, 1]) + t_tx() \
+        + t_call(7) + t_seg(3, 1, 0, MSS) + t_tx() + t_call(7, 5)
+    return {
+        "talk": b"\x00" + talk,
+        "talk-offload": b"\x03" + talk,
+        "active-open": b"\x00" + active,
+        "hostile": b"\x01" + hostile,
+        "many-small": b"\xf4" + many,
+    }
+
+
 def main():
-    sets = {"acpi": acpi_seeds(), "dmar": dmar_seeds(), "multiboot2": multiboot2_seeds(),
+    sets = {"kvd": kvd_seeds(), "tcp": tcp_seeds(), "acpi": acpi_seeds(), "dmar": dmar_seeds(),
+            "multiboot2": multiboot2_seeds(),
             "manifest": manifest_seeds(), "cmdline": cmdline_seeds(), "net": net_seeds(),
             "vnet": vnet_seeds()}
     for target, seeds in sets.items():

@@ -1,54 +1,75 @@
 /* kvd: the memcached-protocol server, the kvd engine served over netif's TCP. */
 #include <lib/string.h>
 #include <mc/errno.h>
+#include <mc/event.h>
 #include <mc/runtime.h>
 #include <mc/stdio.h>
 #include <mc/stdlib.h>
 #include <mc/sys.h>
+#include <mc/thread.h>
 #include <netif.h>
 
 #include "kvd.h"
 
 /*
  *   kvd [--port N] [-m MB] [--ip A.B.C.D] [--mask M] [--gw G] [--backlog N]
- *       [--max-conns N] [--stats SEC]
+ *       [--max-conns N] [--stats SEC] [--qp N] [--threads N]
  *
- * One core, one queue pair, one kvd worker today; the engine is ready for
- * one worker per core when the process gets several (each core its own
- * queue pair, its own connections, all sharing the store). Item memory (-m,
- * default 64 MiB) comes from vmspace_alloc in 1 MiB regions inside the
- * manifest's mem= budget; if mem= runs out first the cache stops growing
- * there and evicts. The engine reads no clock: every wake-up hands it
- * netif's TSC time. The guest has no wall clock yet, so absolute
+ * One worker per owned core (cpus= in the manifest), each on its own queue
+ * pair (--qp, --qp + 1, ...) with its own netif, TCP stack, listener and
+ * connections: a connection lives on the core whose queue its flow hashes
+ * to (the NIC's RSS or the multiqueue tap steers it) and is never touched
+ * by another. All workers serve one key space: each is a kvd_worker of one
+ * store, which locks only the key's hash stripe on the GET path. Nothing
+ * else writable is shared but the heap (locked) and the counters the first
+ * worker reads for --stats.
+ *
+ * Item memory (-m, default 64 MiB) comes from vmspace_alloc in 1 MiB
+ * regions inside the manifest's mem= budget; if mem= runs out first the
+ * cache stops growing there and evicts. The engine reads no clock: every
+ * wake-up hands it netif's TSC time (the same on every core: the kernel's
+ * TSC rate, AT_MC_TSC_HZ). The guest has no wall clock yet, so absolute
  * expiration times (over 30 days) count from boot.
  */
 
-#define NS_PER_SEC 1000000000ull
-#define IOV_BATCH  16
+#define NS_PER_SEC  1000000000ull
+#define IOV_BATCH   16
+#define MAX_WORKERS 8
+
+struct worker;
 
 struct session {
 	struct tcp_conn *tc;
 	struct kvd_conn *kc;
+	struct worker *w;
 };
+
+/* One per core and queue pair; only its own thread writes it. */
+struct worker {
+	struct netif nif;
+	struct kvd_worker *kw;
+	struct tcp_listener *lis;
+	unsigned int id, qp, cpu;
+	uint64_t sessions_now, sessions_total, refused;
+} __attribute__((aligned(64)));
 
 struct options {
 	uint32_t ip, mask, gw;
 	uint16_t port;
-	unsigned int backlog, stats_sec;
+	unsigned int backlog, stats_sec, qp, threads;
 	size_t mem_mb;
 	struct tcp_config tcp;
 };
 
 static struct options opt;
-static struct netif nif;
 static struct kvd_store *store;
-static struct kvd_worker *worker;
-static uint64_t sessions_now, refused;
+static struct worker workers[MAX_WORKERS];
+static unsigned int nworkers;
 
-static void usage(void)
+__attribute__((noreturn)) static void usage(void)
 {
 	printf("usage: kvd [--port N] [-m MB] [--ip A.B.C.D] [--mask M] [--gw G] [--backlog N]\n"
-	       "           [--max-conns N] [--stats SEC]\n");
+	       "           [--max-conns N] [--stats SEC] [--qp N] [--threads N]\n");
 	exit(2);
 }
 
@@ -69,12 +90,12 @@ static bool parse_ip(const char *s, uint32_t *out)
 	return true;
 }
 
-static unsigned long num(const char *s)
+static unsigned long num(const char *s, unsigned long max)
 {
 	char *end;
 	unsigned long v = strtoul(s, &end, 10);
 
-	if (end == s || *end)
+	if (end == s || *end || v > max)
 		usage();
 	return v;
 }
@@ -94,9 +115,9 @@ static void parse_args(int argc, char **argv)
 			usage();
 		i++;
 		if (!strcmp(a, "--port"))
-			opt.port = (uint16_t)num(v);
+			opt.port = (uint16_t)num(v, 65535);
 		else if (!strcmp(a, "-m"))
-			opt.mem_mb = num(v);
+			opt.mem_mb = num(v, 1ul << 20);
 		else if (!strcmp(a, "--ip") && parse_ip(v, &opt.ip))
 			;
 		else if (!strcmp(a, "--mask") && parse_ip(v, &opt.mask))
@@ -104,11 +125,16 @@ static void parse_args(int argc, char **argv)
 		else if (!strcmp(a, "--gw") && parse_ip(v, &opt.gw))
 			;
 		else if (!strcmp(a, "--backlog"))
-			opt.backlog = (unsigned int)num(v);
+			opt.backlog = (unsigned int)num(v, 1u << 20);
 		else if (!strcmp(a, "--max-conns"))
-			opt.tcp.max_conns = (uint32_t)num(v);
+			opt.tcp.max_conns = (uint32_t)num(v, 1u << 24);
 		else if (!strcmp(a, "--stats"))
-			opt.stats_sec = (unsigned int)num(v);
+			opt.stats_sec = (unsigned int)num(v, 86400);
+		else if (!strcmp(a, "--qp"))
+			opt.qp = (unsigned int)num(v, 255);
+		else if (!strcmp(a, "--threads") &&
+			 (opt.threads = (unsigned int)num(v, MAX_WORKERS)))
+			;
 		else
 			usage();
 	}
@@ -127,8 +153,8 @@ static void session_end(struct session *s, bool abort)
 	else
 		tcp_close(s->tc);
 	kvd_conn_close(s->kc);
+	s->w->sessions_now--;
 	free(s);
-	sessions_now--;
 }
 
 /* Replies into the send buffer as far as it takes them; false on a broken connection. */
@@ -169,7 +195,7 @@ static void serve(struct session *s)
 	const uint8_t *p;
 	size_t n;
 
-	kvd_worker_clock(worker, netif_now_ns(&nif), 0);
+	kvd_worker_clock(s->w->kw, netif_now_ns(&s->w->nif), 0);
 	for (;;) {
 		bool progress = false;
 
@@ -198,7 +224,7 @@ static void serve(struct session *s)
 		session_end(s, false);
 }
 
-static void on_accept(struct tcp_listener *l)
+static void on_accept(struct worker *w, struct tcp_listener *l)
 {
 	struct tcp_conn *c;
 
@@ -206,25 +232,39 @@ static void on_accept(struct tcp_listener *l)
 		struct session *s = calloc(1, sizeof(*s));
 
 		if (s)
-			s->kc = kvd_conn_open(worker);
+			s->kc = kvd_conn_open(w->kw);
 		if (!s || !s->kc) {
 			free(s);
 			tcp_abort(c);
-			refused++;
+			w->refused++;
 			continue;
 		}
 		s->tc = c;
+		s->w = w;
 		tcp_set_user(c, s);
 		tcp_set_nodelay(c, true); /* a reply is complete when it is queued */
-		sessions_now++;
+		w->sessions_now++;
+		w->sessions_total++;
 		serve(s);
 	}
 }
 
+static uint64_t peek_u64(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/*
+ * The engine's counters, merged, as `stats` gives them; then with several
+ * workers one line each: which queue pair and core, the sessions it has
+ * served and the requests its connections made (read while they run: a
+ * snapshot).
+ */
 static void print_stats(void)
 {
-	struct kvd_conn *c = kvd_conn_open(worker);
-	const struct tcp_stats *t = tcp_stats(&nif.stack);
+	struct kvd_conn *c = kvd_conn_open(workers[0].kw);
+	uint64_t sessions = 0, refused = 0, conns = 0, established = 0, rx_held = 0, snd = 0;
+	uint64_t nfree = 0, rx_in_ring = 0, deferred = 0, no_bufs = 0;
 	static char buf[8192];
 	size_t n;
 
@@ -234,9 +274,27 @@ static void print_stats(void)
 	n = kvd_conn_output_copy(c, buf, sizeof(buf) - 1);
 	buf[n] = 0;
 	kvd_conn_close(c);
+	for (unsigned int i = 0; i < nworkers; i++) {
+		const struct tcp_stats *t = tcp_stats(&workers[i].nif.stack);
+
+		sessions += peek_u64(&workers[i].sessions_now);
+		refused += peek_u64(&workers[i].refused);
+		conns += t ? peek_u64(&t->conns) : 0;
+		established += t ? peek_u64(&t->established) : 0;
+		rx_held += t ? peek_u64(&t->rx_held) : 0;
+		snd += t ? peek_u64(&t->snd_bytes) : 0;
+		nfree += __atomic_load_n(&workers[i].nif.vn.nfree, __ATOMIC_RELAXED);
+		rx_in_ring += virtq_inflight(&workers[i].nif.vn.rx);
+		deferred += peek_u64(&workers[i].nif.stats.rx_deferred);
+		no_bufs += peek_u64(&workers[i].nif.vn.stats.no_buffers);
+	}
 	/* one line: the engine's counters that tell health, then TCP's gauges */
-	printf("kvd: stats sessions %lu refused %lu tcp_conns %lu established %lu", sessions_now,
-	       refused, t ? (unsigned long)t->conns : 0, t ? (unsigned long)t->established : 0);
+	/* where the pool's buffers are: TCP's receive queues, free, in the RX ring */
+	printf("kvd: stats buffers rx_held %lu snd_bytes %lu free %lu rx_posted %lu "
+	       "rx_deferred %lu no_buffers %lu\n",
+	       rx_held, snd, nfree, rx_in_ring, deferred, no_bufs);
+	printf("kvd: stats sessions %lu refused %lu tcp_conns %lu established %lu", sessions,
+	       refused, conns, established);
 	for (char *line = buf; *line;) {
 		char *eol = line;
 
@@ -245,63 +303,72 @@ static void print_stats(void)
 		if (!strncmp(line, "STAT curr_items ", 16) ||
 		    !strncmp(line, "STAT evictions ", 15) || !strncmp(line, "STAT cmd_get ", 13) ||
 		    !strncmp(line, "STAT cmd_set ", 13) || !strncmp(line, "STAT bytes ", 11) ||
+		    !strncmp(line, "STAT get_hits ", 14) ||
 		    !strncmp(line, "STAT curr_connections ", 22) ||
 		    !strncmp(line, "STAT kvd_err_", 13))
 			printf(" %.*s", (int)(eol - line - 5), line + 5);
 		line = *eol ? eol + 2 : eol;
 	}
 	printf("\n");
+	for (unsigned int i = 0; nworkers > 1 && i < nworkers; i++) {
+		struct worker *w = &workers[i];
+		struct kvd_worker_stats ws;
+
+		kvd_worker_stats(w->kw, &ws);
+		printf("kvd: stats worker %u queue %u cpu %u sessions %lu total %lu rx %lu "
+		       "cmd_get %lu get_hits %lu cmd_set %lu\n",
+		       w->id, w->qp, w->cpu, peek_u64(&w->sessions_now),
+		       peek_u64(&w->sessions_total), peek_u64(&w->nif.vn.stats.rx_packets),
+		       ws.cmd_get, ws.get_hits, ws.cmd_set);
+	}
 	mc_flush();
 }
 
-int main(int argc, char **argv)
+__attribute__((noreturn, format(printf, 1, 2))) static void fatal(const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	printf("kvd: %s\n", msg); /* one call: other workers may be printing */
+	exit(1);
+}
+
+/* Attach this worker's queue pair and listen on it; called on its own core. */
+static void setup(struct worker *w)
 {
 	struct net_config cfg = {.udp_csum = NET_UDP_CSUM_FULL};
-	struct kvd_config kc = {.workers = 1};
-	const uint8_t *rnd = mc_random_bytes();
-	struct tcp_listener *l;
-	uint64_t next_stats = 0;
 	int err;
 
-	parse_args(argc, argv);
 	cfg.ip = opt.ip;
 	cfg.netmask = opt.mask;
 	cfg.gateway = opt.gw;
-	err = netif_open(&nif, "eth0", 0, &cfg);
-	if (err) {
-		printf("kvd: netif_open: %d\n", err);
-		return 1;
-	}
-	kc.maxbytes = opt.mem_mb << 20;
-	kc.start_mono_ns = netif_now_ns(&nif);
-	kc.pid = (uint32_t)getpid();
-	kc.tcp_port = opt.port;
-	kc.max_conns = opt.tcp.max_conns;
-	kc.region_alloc = region_alloc;
-	if (rnd)
-		memcpy(&kc.seed, rnd, sizeof(kc.seed));
-	err = kvd_store_create(&kc, &store);
-	if (err) {
-		printf("kvd: kvd_store_create: %d\n", err);
-		return 1;
-	}
-	worker = kvd_store_worker(store, 0);
-	err = netif_tcp_init(&nif, &opt.tcp);
+	err = netif_open(&w->nif, "eth0", w->qp, &cfg);
+	if (err)
+		fatal("netif_open queue pair %u: %d", w->qp, err);
+	err = netif_tcp_init(&w->nif, &opt.tcp);
 	if (!err)
-		err = netif_tcp_listen(&nif, opt.port, opt.backlog, &l);
-	if (err) {
-		printf("kvd: listen on %u: %d\n", opt.port, err);
-		return 1;
-	}
-	printf("kvd ready on port %u, %lu MiB for items\n", opt.port, (unsigned long)opt.mem_mb);
-	mc_flush();
+		err = netif_tcp_listen(&w->nif, opt.port, opt.backlog, &w->lis);
+	if (err)
+		fatal("listen on %u (queue pair %u): %d", opt.port, w->qp, err);
+}
+
+/* Serve this worker's connections until the process ends. */
+__attribute__((noreturn)) static void run(struct worker *w)
+{
+	bool lead = w == &workers[0];
+	uint64_t next_stats = 0;
+
 	for (;;) {
 		struct tcp_event ev;
 		uint64_t now;
+		int err;
 
-		while (netif_tcp_next(&nif, &ev)) {
+		while (netif_tcp_next(&w->nif, &ev)) {
 			if (ev.lis) {
-				on_accept(ev.lis);
+				on_accept(w, ev.lis);
 			} else if (ev.user) {
 				struct session *s = ev.user;
 
@@ -311,15 +378,86 @@ int main(int argc, char **argv)
 					serve(s);
 			}
 		}
-		now = netif_now_ns(&nif);
-		if (opt.stats_sec && now >= next_stats) {
+		now = netif_now_ns(&w->nif);
+		if (lead && opt.stats_sec && now >= next_stats) {
 			print_stats();
 			next_stats = now + opt.stats_sec * NS_PER_SEC;
 		}
-		err = netif_wait(&nif, opt.stats_sec ? next_stats - now : WAIT_FOREVER);
-		if (err < 0) {
-			printf("kvd: wait: %d\n", err);
-			return 1;
-		}
+		err = netif_wait(&w->nif, lead && opt.stats_sec ? next_stats - now : WAIT_FOREVER);
+		if (err < 0)
+			fatal("wait on queue pair %u: %d", w->qp, err);
 	}
+}
+
+static void worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	setup(w);
+	mc_thread_wake(0, w->id);
+	run(w);
+}
+
+/* One worker per owned core (the first on this thread's), up to --threads. */
+static void plan_workers(void)
+{
+	uint64_t owned = mc_cpus_owned();
+	unsigned int me = mc_cpu_now(), limit = opt.threads ? opt.threads : MAX_WORKERS;
+
+	workers[0].cpu = me;
+	nworkers = 1;
+	for (unsigned int c = 0; c < 64 && nworkers < limit; c++)
+		if ((owned >> c & 1) && c != me)
+			workers[nworkers++].cpu = c;
+	for (unsigned int i = 0; i < nworkers; i++) {
+		workers[i].id = i;
+		workers[i].qp = opt.qp + i;
+	}
+}
+
+static void create_store(void)
+{
+	const uint8_t *rnd = mc_random_bytes();
+	struct kvd_config kc = {0};
+	int err;
+
+	kc.workers = nworkers;
+	kc.maxbytes = opt.mem_mb << 20;
+	kc.start_mono_ns = mc_now_ns();
+	kc.pid = (uint32_t)getpid();
+	kc.tcp_port = opt.port;
+	kc.max_conns = opt.tcp.max_conns;
+	kc.region_alloc = region_alloc;
+	if (rnd)
+		memcpy(&kc.seed, rnd, sizeof(kc.seed));
+	err = kvd_store_create(&kc, &store);
+	if (err)
+		fatal("kvd_store_create: %d", err);
+	for (unsigned int i = 0; i < nworkers; i++)
+		workers[i].kw = kvd_store_worker(store, i);
+}
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	plan_workers();
+	create_store();
+	setup(&workers[0]);
+	for (unsigned int i = 1; i < nworkers; i++)
+		if (mc_thread_start(workers[i].cpu, worker_main, &workers[i], 0) < 0)
+			fatal("thread on cpu %u: %s", workers[i].cpu, strerror(errno));
+	for (unsigned int ready = 1; ready < nworkers;) {
+		struct mc_event ev;
+
+		while (mc_event_pop(&ev))
+			ready += ev.type == EV_WAKE;
+		if (ready < nworkers)
+			sys_wait(WAIT_FOREVER);
+	}
+	if (nworkers > 1)
+		printf("kvd: %u workers on queue pairs %u-%u\n", nworkers, opt.qp,
+		       opt.qp + nworkers - 1);
+	printf("kvd ready on port %u, %lu MiB for items\n", opt.port, (unsigned long)opt.mem_mb);
+	mc_flush();
+	run(&workers[0]);
 }

@@ -90,6 +90,13 @@ struct kvd_worker *kvd_store_worker(struct kvd_store *s, unsigned id);
  */
 void kvd_worker_clock(struct kvd_worker *w, uint64_t mono_ns, uint64_t unix_s);
 
+/* What one worker's connections did (the rest of `stats` is merged over all). */
+struct kvd_worker_stats {
+	uint64_t total_connections, cmd_get, get_hits, cmd_set;
+};
+/* A snapshot of w's counters; any thread may call it while w works. */
+void kvd_worker_stats(const struct kvd_worker *w, struct kvd_worker_stats *out);
+
 /* A new connection served by w, or NULL if memory is short. */
 struct kvd_conn *kvd_conn_open(struct kvd_worker *w);
 /* Drop the connection and whatever output it still holds. */

@@ -79,6 +79,7 @@ static void general(struct kvd_conn *c, kvd_stat_emit emit)
 	KVD_EMIT(reclaimed)
 #undef KVD_EMIT
 	/* kvd's own: memory and every reason input was refused */
+	emit_u(c, emit, "kvd_worker", w->id); /* the core's worker serving this connection */
 	emit_u(c, emit, "kvd_arena_regions", s->arena.regions);
 	emit_u(c, emit, "kvd_arena_used", s->arena.used);
 	emit_u(c, emit, "kvd_outofmemory", t.outofmemory);
@@ -188,4 +189,12 @@ bool kvd_stats_report(struct kvd_conn *c, const char *group, size_t ngroup, kvd_
 	else
 		return false;
 	return true;
+}
+
+void kvd_worker_stats(const struct kvd_worker *w, struct kvd_worker_stats *out)
+{
+	out->total_connections = __atomic_load_n(&w->st.total_connections, __ATOMIC_RELAXED);
+	out->cmd_get = __atomic_load_n(&w->st.cmd_get, __ATOMIC_RELAXED);
+	out->get_hits = __atomic_load_n(&w->st.get_hits, __ATOMIC_RELAXED);
+	out->cmd_set = __atomic_load_n(&w->st.cmd_set, __ATOMIC_RELAXED);
 }
