@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Try settings of one guest against each other, boot by boot, alternating,
 and print the medians [min-max] of what a latency-minded user looks at:
-sockperf ping-pong round trips (64 B) and throughput at windows 1 and 16.
+sockperf ping-pong round trips (64 B) and throughput at windows 1, 16 and 64.
 
     bench/tune.py dpdk "" "mc.tp=--burst=1" "mc.tp=--no-lsc-interrupt" ...
     bench/tune.py linux "" "mc.busy=50"
@@ -39,7 +39,7 @@ def one_boot(g, net, seconds, outdir, rnd):
         q.guest_mem_kib(timeout=4)
         r = lib.sockperf_pingpong(net, 64, seconds)
         fig = {"p50": r["p50"], "p99": r["p99"]}
-        for w in (1, 16):
+        for w in (1, 16, 64):
             fig[f"w{w}"] = lib.echo_load(net, w, seconds=seconds)["rate"]
     return fig
 
@@ -85,15 +85,17 @@ def run(args):
                     continue
                 results[v].append(fig)
                 log(f"round {rnd + 1} {v or '(default)'}: p50 {fig['p50']:.1f} p99 "
-                    f"{fig['p99']:.1f} µs RTT, W1 {fig['w1']:.0f} W16 {fig['w16']:.0f} req/s")
+                    f"{fig['p99']:.1f} µs RTT, W1 {fig['w1']:.0f} W16 {fig['w16']:.0f} "
+                    f"W64 {fig['w64']:.0f} req/s")
     print(f"{args.kind}: {args.rounds} boots each, alternating; median [min-max]")
-    print("variant | RTT p50 µs | RTT p99 µs | W=1 req/s | W=16 req/s")
+    print("variant | RTT p50 µs | RTT p99 µs | W=1 req/s | W=16 req/s | W=64 req/s")
     for v in args.variants:
         rs = results[v]
         print(f"{v or '(default)'} | {cell([r['p50'] for r in rs], lambda x: f'{x:.1f}')} | "
               f"{cell([r['p99'] for r in rs], lambda x: f'{x:.1f}')} | "
               f"{cell([r['w1'] for r in rs], lambda x: f'{x:,.0f}')} | "
-              f"{cell([r['w16'] for r in rs], lambda x: f'{x:,.0f}')}")
+              f"{cell([r['w16'] for r in rs], lambda x: f'{x:,.0f}')} | "
+              f"{cell([r['w64'] for r in rs], lambda x: f'{x:,.0f}')}")
 
 
 if __name__ == "__main__":

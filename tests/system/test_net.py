@@ -86,3 +86,21 @@ def test_echo_fragmented_datagrams():
                 break
             time.sleep(0.3)
         assert last and int(last[0]) >= len(sizes) and last[1] == "0", f"reassembled: {last}"
+
+
+def test_profile_accounts_for_each_round_trip():
+    # echod --profile: every stage of the loop shows up per datagram, and
+    # one request at a time each reply rings the doorbell once.
+    with Guest(_echod_image("net=eth0:0 echod --stats 1 --profile"), "net-profile") as g:
+        g.wait_for(READY)
+        missing = udp_roundtrips(g.port, [b"profile %d" % i for i in range(300)], burst=1)
+        assert not missing, f"{len(missing)} datagrams lost"
+        line = r"echod: profile qp 0 datagrams (\d+) kicks/100 (\d+) cycles/datagram " \
+               r"idle (\d+) rx (\d+) house (\d+) app (\d+) tx (\d+) kick (\d+) total (\d+)"
+        g.wait_for(line)
+        rows = [tuple(map(int, m)) for m in re.findall(line, g.log())]
+        assert sum(r[0] for r in rows) >= 300, rows
+        busiest = max(rows, key=lambda r: r[0])
+        n, kicks, idle, rx, house, app, tx, kick, total = busiest
+        assert 90 <= kicks <= 100, f"{kicks} doorbells per 100 datagrams one at a time"
+        assert min(idle, rx, app, tx, kick) > 0, busiest

@@ -34,6 +34,7 @@ struct options {
 	const char *dev;
 	unsigned int qp;
 	bool sockperf;
+	bool profile;		/* with the stats: each worker's cycles, stage by stage */
 	unsigned int stats_sec; /* 0: only at exit */
 	unsigned int poll_us;
 	unsigned int retry_sec; /* keep asking for a taken queue this long */
@@ -52,6 +53,8 @@ struct worker {
 	struct netif_ep *ep;
 	uint64_t echoed;      /* datagrams answered */
 	uint64_t echo_cycles; /* TSC cycles spent answering (outside netif_poll) */
+	struct vnet_prof prof0; /* the profile at the last print */
+	uint64_t rx0;		/* and rx_packets then */
 } __attribute__((aligned(64)));
 
 static struct worker workers[MAX_WORKERS];
@@ -88,6 +91,33 @@ static uint64_t total_rx(void)
 }
 
 /* The counters of every worker, merged (read while they run: a snapshot). */
+/*
+ * Since the last print, per datagram received: the TSC cycles of each stage
+ * of the worker's loop (struct vnet_prof in usr/lib/vnet.h), and doorbells.
+ * Read while the worker runs: figures of one print may be a burst apart.
+ */
+static void print_profile(struct worker *w)
+{
+	static const char *const names[VNET_STAGES] = {"idle", "rx", "house", "app", "tx", "kick"};
+	const struct vnet_prof *p = &w->nif.vn.prof;
+	uint64_t rx = w->nif.vn.stats.rx_packets, n = rx - w->rx0, sum = 0;
+	char line[256];
+	int len;
+
+	if (!n)
+		return;
+	len = snprintf(line, sizeof(line), "echod: profile qp %u datagrams %lu kicks/100 %lu cycles/datagram",
+		       w->qp, n, (p->entries[VNET_KICK] - w->prof0.entries[VNET_KICK]) * 100 / n);
+	for (unsigned int s = 0; s < VNET_STAGES; s++) {
+		uint64_t c = (p->cycles[s] - w->prof0.cycles[s]) / n;
+		sum += c;
+		len += snprintf(line + len, sizeof(line) - (size_t)len, " %s %lu", names[s], c);
+	}
+	printf("%s total %lu\n", line, sum);
+	w->prof0 = *p;
+	w->rx0 = rx;
+}
+
 static void print_stats(void)
 {
 	struct net_stats ns = {0};
@@ -107,6 +137,8 @@ static void print_stats(void)
 		add_counters(&ls, &w->nif.stats, sizeof(ls));
 		echoed += w->echoed;
 		echo_cycles += w->echo_cycles;
+		if (opt.profile)
+			print_profile(w);
 		if (nworkers > 1)
 			printf("echod: stats queue %u cpu %u rx %lu tx %lu echoed %lu "
 			       "cycles_per_datagram %lu\n",
@@ -168,8 +200,9 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fatal(const char *fm
 __attribute__((noreturn)) static void usage(void)
 {
 	printf("usage: echod [--port N] [--ip A.B.C.D] [--mask A.B.C.D] [--gw A.B.C.D]\n"
-	       "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--poll-us N]\n"
-	       "             [--retry SECONDS] [--exit-after N] [--threads N] [--delay MS]\n");
+	       "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--profile]\n"
+	       "             [--poll-us N] [--retry SECONDS] [--exit-after N] [--threads N]\n"
+	       "             [--delay MS]\n");
 	exit(2);
 }
 
@@ -255,6 +288,10 @@ static void parse_args(int argc, char **argv)
 			opt.sockperf = true;
 			continue;
 		}
+		if (!strcmp(a, "--profile")) {
+			opt.profile = true;
+			continue;
+		}
 		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			usage();
 		val = optarg_of(argc, argv, &i);
@@ -335,6 +372,7 @@ static void sockperf_mark_reply(struct netif_dgram *d)
 }
 
 /* Echo every datagram waiting on ep, in place: each buffer goes back out on TX. */
+
 static unsigned int echo_all(struct worker *w)
 {
 	struct netif_dgram d[BURST];
@@ -421,6 +459,11 @@ static void setup(struct worker *w)
 		printf("echod: %s; polling never times out\n",
 		       w->nif.clock.ns0 ? "TSC does not advance" : "no monotonic clock");
 	netif_set_poll_ns(&w->nif, opt.poll_us * NS_PER_US);
+	if (opt.profile) {
+		vnet_prof_start(&w->nif.vn);
+		w->prof0 = w->nif.vn.prof;
+		w->rx0 = w->nif.vn.stats.rx_packets;
+	}
 	err = netif_udp_open(&w->nif, opt.port, &w->ep);
 	if (err)
 		fatal("udp_bind %u: %s", opt.port, strerror(-err));

@@ -621,6 +621,7 @@ unsigned int netif_poll(struct netif *nif)
 	else
 		n = vnet_rx_burst(&nif->vn, rx, NETIF_BURST);
 	if (n) {
+		vnet_prof(&nif->vn, VNET_RX);
 		now = netif_now_ns(nif);
 		nif->last_active_ns = now;
 		nif->last_burst = n;
@@ -628,9 +629,12 @@ unsigned int netif_poll(struct netif *nif)
 			rx_frame(nif, &rx[i], now, &nreply);
 		if (nreply)
 			netif_flush(nif);
+		vnet_prof(&nif->vn, VNET_HOUSE);
 	}
 	run_timers(nif);
 	vnet_rx_refill(&nif->vn);
+	if (n)
+		vnet_prof(&nif->vn, VNET_APP);
 	if (n || nif->vn.stats.tx_packets != tx0) /* time with work, not idle polls */
 		nif->stats.busy_cycles += __builtin_ia32_rdtsc() - t0;
 	return n;
@@ -683,15 +687,17 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 		if (now - start >= timeout_ns)
 			return 0;
 		/*
-		 * PAUSE only under load. Under TCG a PAUSE leaves the translated
-		 * code and takes QEMU's big lock, which hands the host core to
-		 * the I/O thread that fills our RX ring: with many requests in
-		 * flight that doubles throughput (window 64: ~46k -> ~100k
-		 * req/s). One request at a time it only delays the answer
-		 * (median half round trip 22 -> 38 us), so a poll whose last
-		 * burst held a single frame spins without it.
+		 * PAUSE only while a backlog stands: when the last poll took a
+		 * whole burst, more frames wait than one poll takes. Under TCG a
+		 * PAUSE leaves the translated code and takes QEMU's big lock,
+		 * which hands the host core to the I/O thread that fills our RX
+		 * ring: at a window of 64 that is worth a few per cent. Below a
+		 * backlog the lock only gets in the I/O thread's way: PAUSE after
+		 * any burst of two or more cost a quarter of the throughput at a
+		 * window of 16, and one request at a time it only delays the
+		 * answer (bench/README.md, "Where echod's time goes").
 		 */
-		if (nif->last_burst > 1)
+		if (nif->last_burst >= NETIF_BURST)
 			__builtin_ia32_pause();
 		n = netif_poll(nif);
 		if (n)

@@ -355,6 +355,7 @@ unsigned int vnet_tx_burst(struct vnet *vn, const struct vnet_pkt *pkts, unsigne
 	const struct vnet_pkt *p;
 	unsigned int i;
 
+	vnet_prof(vn, VNET_TX);
 	if (virtq_free_count(&vn->tx) < n)
 		vnet_tx_reclaim(vn);
 	for (i = 0; i < n; i++) {
@@ -374,13 +375,17 @@ unsigned int vnet_tx_burst(struct vnet *vn, const struct vnet_pkt *pkts, unsigne
 		vn->stats.tx_packets++;
 		vn->stats.tx_bytes += p->len;
 	}
-	if (!i)
+	if (!i) {
+		vnet_prof(vn, VNET_IDLE);
 		return 0;
+	}
 	virtq_publish(&vn->tx);
 	if (virtq_kick_needed(&vn->tx)) {
+		vnet_prof(vn, VNET_KICK);
 		doorbell(vn->tx_notify, vn->layout.tx.index);
 		vn->stats.tx_kicks++;
 	}
+	vnet_prof(vn, VNET_IDLE);
 	return i;
 }
 

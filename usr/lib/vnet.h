@@ -85,6 +85,28 @@ struct vnet_stats {
 	uint64_t reset_lost;	/* frames queued for TX that a reset threw away */
 };
 
+/*
+ * Where a polling thread's TSC cycles go between two answers, stage by
+ * stage (vnet_prof_on; echod --profile prints them per datagram):
+ *  IDLE  after the last doorbell, until a poll finds frames (the waiting
+ *        and the cost of noticing);
+ *  RX    the driver and the stack on the frames found;
+ *  HOUSE timers, RX refill after them;
+ *  APP   the application, from the poll's return to its transmit;
+ *  TX    the driver queueing the replies;
+ *  KICK  the doorbell (an MMIO write: a VM exit, or under TCG QEMU's
+ *        big lock and the wake-up of its I/O thread).
+ */
+enum vnet_stage { VNET_IDLE, VNET_RX, VNET_HOUSE, VNET_APP, VNET_TX, VNET_KICK, VNET_STAGES };
+
+struct vnet_prof {
+	bool on;
+	enum vnet_stage cur;
+	uint64_t last;			/* TSC when cur began */
+	uint64_t cycles[VNET_STAGES];
+	uint64_t entries[VNET_STAGES];	/* times the stage began */
+};
+
 struct vnet {
 	struct mc_net_layout layout;
 	char name[8]; /* the device, for vnet_restart */
@@ -108,7 +130,26 @@ struct vnet {
 	bool tx_irq_on;
 	bool rx_dry; /* the RX ring was found empty and not refilled since */
 	struct vnet_stats stats;
+	struct vnet_prof prof;
 };
+
+/* Enter stage s; costs a load and a branch while profiling is off. */
+static inline void vnet_prof(struct vnet *vn, enum vnet_stage s)
+{
+	if (__builtin_expect(vn->prof.on, 0)) {
+		uint64_t t = __builtin_ia32_rdtsc();
+		vn->prof.cycles[vn->prof.cur] += t - vn->prof.last;
+		vn->prof.entries[s]++;
+		vn->prof.cur = s;
+		vn->prof.last = t;
+	}
+}
+
+/* Start (or restart) the profile from zero. */
+static inline void vnet_prof_start(struct vnet *vn)
+{
+	vn->prof = (struct vnet_prof){.on = true, .last = __builtin_ia32_rdtsc()};
+}
 
 /*
  * Attach queue pair qp of NIC name (a system call: net_attach), cut the pool
