@@ -135,19 +135,13 @@ static void desc_free(struct virtq *vq, uint16_t id)
 }
 
 /* Refresh the shadow of used->idx; acquire orders the entries' reads after it. */
-static bool used_available(struct virtq *vq)
-{
-	if (vq->used_shadow == vq->last_used_idx)
-		vq->used_shadow = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
-	return vq->used_shadow != vq->last_used_idx;
-}
 
 int virtq_get_used(struct virtq *vq, void **cookie, uint32_t *len)
 {
 	const struct virtq_used_elem *e;
 	uint32_t id, n;
 
-	if (!used_available(vq))
+	if (!virtq_used_pending(vq))
 		return 0;
 	e = &vq->used->ring[vq->last_used_idx & vq->mask];
 	id = __atomic_load_n(&e->id, __ATOMIC_RELAXED);
@@ -179,10 +173,6 @@ int virtq_get_used(struct virtq *vq, void **cookie, uint32_t *len)
 	return 1;
 }
 
-bool virtq_used_pending(struct virtq *vq)
-{
-	return used_available(vq);
-}
 
 bool virtq_enable_irq(struct virtq *vq)
 {

@@ -197,7 +197,12 @@ bool virtq_kick_needed(struct virtq *vq);
 int virtq_get_used(struct virtq *vq, void **cookie, uint32_t *len);
 
 /* Whether the device has returned buffers not yet taken by virtq_get_used. */
-bool virtq_used_pending(struct virtq *vq);
+static inline bool virtq_used_pending(struct virtq *vq)
+{
+	if (vq->used_shadow == vq->last_used_idx)
+		vq->used_shadow = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+	return vq->used_shadow != vq->last_used_idx;
+}
 
 /*
  * Ask for a notification (interrupt) when the device next returns a buffer:

@@ -98,7 +98,7 @@ static uint64_t total_rx(void)
  */
 static void print_profile(struct worker *w)
 {
-	static const char *const names[VNET_STAGES] = {"idle", "rx", "house", "app", "tx", "kick"};
+	static const char *const names[VNET_STAGES] = {"idle", "rx", "app", "tx", "kick"};
 	const struct vnet_prof *p = &w->nif.vn.prof;
 	uint64_t rx = w->nif.vn.stats.rx_packets, n = rx - w->rx0, sum = 0;
 	char line[256];

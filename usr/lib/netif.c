@@ -612,6 +612,12 @@ unsigned int netif_poll(struct netif *nif)
 	vnet_tx_reclaim(&nif->vn);
 	netif_flush(nif);
 	/*
+	 * Housekeeping before receiving, not between a frame and its answer:
+	 * the RX buffers the last poll took go back to the device now.
+	 */
+	run_timers(nif);
+	vnet_rx_refill(&nif->vn);
+	/*
 	 * Frames the TX ring had no room for are still queued: receive
 	 * nothing more, so requests wait in the RX ring (and the device
 	 * behind it) instead of being answered into a full ring and dropped.
@@ -629,12 +635,8 @@ unsigned int netif_poll(struct netif *nif)
 			rx_frame(nif, &rx[i], now, &nreply);
 		if (nreply)
 			netif_flush(nif);
-		vnet_prof(&nif->vn, VNET_HOUSE);
-	}
-	run_timers(nif);
-	vnet_rx_refill(&nif->vn);
-	if (n)
 		vnet_prof(&nif->vn, VNET_APP);
+	}
 	if (n || nif->vn.stats.tx_packets != tx0) /* time with work, not idle polls */
 		nif->stats.busy_cycles += __builtin_ia32_rdtsc() - t0;
 	return n;
@@ -697,8 +699,17 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 		 * window of 16, and one request at a time it only delays the
 		 * answer (bench/README.md, "Where echod's time goes").
 		 */
-		if (nif->last_burst >= NETIF_BURST)
+		if (nif->last_burst >= NETIF_BURST) {
 			__builtin_ia32_pause();
+		} else {
+			/*
+			 * Between full polls watch only the RX ring's used
+			 * index: a frame is noticed a load after it lands, not
+			 * after a poll's housekeeping and a clock read.
+			 */
+			for (unsigned int i = 0; i < NETIF_SPINS && !vnet_rx_pending(&nif->vn); i++)
+				;
+		}
 		n = netif_poll(nif);
 		if (n)
 			return (int)n;

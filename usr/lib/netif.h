@@ -40,6 +40,7 @@
 #define NETIF_BURST	   32	      /* frames taken from the RX ring per poll */
 #define NETIF_TX_QUEUE	   64	      /* frames waiting for netif_flush */
 #define NETIF_POLL_NS	   1000000ull /* default poll window before sleeping: 1 ms */
+#define NETIF_SPINS	   64	      /* looks at the RX ring between full polls while waiting */
 #define NETIF_DGRAM_MAX	   NET_UDP_MAX_PAYLOAD /* largest payload in one frame: 1472 */
 #define NETIF_SEND_MAX	   NET_UDP_MAX_DGRAM   /* largest sent, fragmented past 1472: 65507 */
 #define NETIF_BUF_REASM	   0x80000000u /* netif_dgram.buf: reassembly slot, not a vnet buffer */

@@ -88,16 +88,15 @@ struct vnet_stats {
 /*
  * Where a polling thread's TSC cycles go between two answers, stage by
  * stage (vnet_prof_on; echod --profile prints them per datagram):
- *  IDLE  after the last doorbell, until a poll finds frames (the waiting
- *        and the cost of noticing);
+ *  IDLE  after the last doorbell, until a poll finds frames (the waiting,
+ *        the cost of noticing, and the RX refill and timers meanwhile);
  *  RX    the driver and the stack on the frames found;
- *  HOUSE timers, RX refill after them;
  *  APP   the application, from the poll's return to its transmit;
  *  TX    the driver queueing the replies;
  *  KICK  the doorbell (an MMIO write: a VM exit, or under TCG QEMU's
  *        big lock and the wake-up of its I/O thread).
  */
-enum vnet_stage { VNET_IDLE, VNET_RX, VNET_HOUSE, VNET_APP, VNET_TX, VNET_KICK, VNET_STAGES };
+enum vnet_stage { VNET_IDLE, VNET_RX, VNET_APP, VNET_TX, VNET_KICK, VNET_STAGES };
 
 struct vnet_prof {
 	bool on;
@@ -222,6 +221,12 @@ bool vnet_irq_enable(struct vnet *vn);
 
 /* Back to polling: no interrupts. */
 void vnet_irq_disable(struct vnet *vn);
+
+/* Whether the device has returned RX buffers not yet taken. */
+static inline bool vnet_rx_pending(struct vnet *vn)
+{
+	return virtq_used_pending(&vn->rx);
+}
 
 static inline uint8_t *vnet_frame(const struct vnet *vn, uint32_t buf)
 {
