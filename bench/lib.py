@@ -74,6 +74,41 @@ def set_realtime(on):
     return restore
 
 
+# --pin CPU (bench/run.py): QEMU's vCPU thread alone on host CPU CPU, its other
+# threads and the clients on the remaining ones. Unpinned, the host places
+# the three busy threads (vCPU, QEMU's I/O thread, client) as it likes, and a
+# boot's latency depends on where they land.
+PIN = None
+CLIENT_CPUS = []
+
+
+def set_pinning(cpu):
+    """Pin from now on (cpu: the vCPU's host CPU), or not (None)."""
+    global PIN, CLIENT_CPUS
+    PIN = cpu
+    CLIENT_CPUS = []
+    if cpu is None:
+        return
+    others = sorted(os.sched_getaffinity(0) - {cpu})
+    if cpu not in os.sched_getaffinity(0) or not others:
+        raise BenchError(f"--pin {cpu}: this host has CPUs {sorted(os.sched_getaffinity(0))}; "
+                         f"the vCPU needs one of them and the rest at least one more")
+    CLIENT_CPUS = ["taskset", "-c", ",".join(map(str, others))]
+
+
+def pin_qemu(pid):
+    """Put QEMU's vCPU threads ('CPU n/TCG', -name debug-threads=on) on PIN
+    and its other threads on the other CPUs."""
+    others = os.sched_getaffinity(0) - {PIN}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                comm = f.read().strip()
+            os.sched_setaffinity(int(tid), {PIN} if comm.startswith("CPU ") else others)
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # a thread that just ended
+
+
 class BenchError(Exception):
     """Something the benchmark cannot go on without, with the reason."""
 
@@ -388,7 +423,8 @@ def qemu_args(guest, net, serial, accel="tcg", mem=MEM_MB):
     if guest.iommu:
         nic += ",iommu_platform=on"
     machine = "q35,kernel-irqchip=split" if guest.iommu and accel == "kvm" else "q35"
-    return (["qemu-system-x86_64", "-machine", machine, *accel_args(accel), *bios, *iommu,
+    return (["qemu-system-x86_64", "-name", "guest,debug-threads=on", "-machine", machine,
+             *accel_args(accel), *bios, *iommu,
              "-m", str(mem), "-smp", str(guest.cpus), "-no-reboot",
              "-display", "none", "-vga", "none", "-monitor", "none",
              "-serial", f"file:{serial}",
@@ -473,7 +509,10 @@ class Qemu:
         deadline = self.t0 + timeout
         while True:
             if rx.search(self.read()):
-                return time.monotonic() - self.t0
+                secs = time.monotonic() - self.t0
+                if PIN is not None:
+                    pin_qemu(self.proc.pid)
+                return secs
             if self.proc.poll() is not None:
                 err = open(self.stderr_path).read().strip()[-500:]
                 raise BenchError(f"{self.guest.label}: QEMU ended ({self.proc.returncode}) "
@@ -517,7 +556,7 @@ def sockperf_pingpong(net, size, seconds, full_log=None, mps=None):
     observations, dropped and, with full_log, the samples."""
     exe = ensure_sockperf()
     ip, port = net.target
-    args = net.prefix() + RT + ["env", f"LD_PRELOAD={sockperf_shim()}",
+    args = net.prefix() + RT + CLIENT_CPUS + ["env", f"LD_PRELOAD={sockperf_shim()}",
                            exe, "ping-pong", "-i", ip, "-p", str(port), "-m", str(size),
                            "-t", str(seconds), "--full-rtt"]
     if mps:
@@ -567,7 +606,7 @@ def echo_load(net, window, size=64, seconds=5, warmup=0.5, timeout_ms=200, flows
     dict of its figures."""
     exe = echo_load_binary()
     ip, port = net.target
-    args = net.prefix() + RT + [exe, "-a", ip, "-p", str(port), "-w", str(window),
+    args = net.prefix() + RT + CLIENT_CPUS + [exe, "-a", ip, "-p", str(port), "-w", str(window),
                            "-s", str(size), "-t", str(seconds), "-W", str(warmup),
                            "-T", str(timeout_ms), "-f", str(flows)]
     p = run(args, timeout=seconds + warmup + 30)

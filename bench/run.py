@@ -243,11 +243,23 @@ def main():
                     help=f"the DPDK guest's mc.* words (default {DPDK_ARGS!r})")
     ap.add_argument("--multiqueue", action="store_true",
                     help="one core and queue pair against two, echod and Linux")
-    ap.add_argument("--rt", action="store_true",
-                    help="QEMU and the clients under SCHED_FIFO, RT throttling off meanwhile "
-                         "(a host shared with other work; root)")
+    ap.add_argument("--rt", dest="rt", action="store_true", default=lib.is_root(),
+                    help="QEMU and the clients under SCHED_FIFO, RT throttling off meanwhile, "
+                         "so other work on the host cannot preempt a measurement (default as "
+                         "root)")
+    ap.add_argument("--no-rt", dest="rt", action="store_false", help="the default scheduler")
+    cpus = sorted(os.sched_getaffinity(0))
+    ap.add_argument("--pin", type=int, metavar="CPU", default=cpus[0] if len(cpus) > 1 else None,
+                    help="QEMU's vCPU thread alone on host CPU CPU, QEMU's other threads and "
+                         "the clients on the other CPUs (default: the first CPU, with two or "
+                         "more; not with --multiqueue)")
+    ap.add_argument("--no-pin", dest="pin", action="store_const", const=None,
+                    help="leave the threads' placement to the host's scheduler")
     kv.add_args(ap)
     args = ap.parse_args()
+    if args.multiqueue:
+        args.pin = None  # two vCPU threads: one host CPU would not hold both
+    lib.set_pinning(args.pin)
     restore_rt = lib.set_realtime(args.rt)
     try:
         return run(args)
@@ -329,6 +341,7 @@ def run(args):
             "latency_seconds": p["lat_s"], "throughput_seconds": p["tput_s"],
             "idle_seconds": p["idle_s"], "memory_mb": lib.MEM_MB, "vcpus": lib.CPUS,
             "qemu_args_example": None,
+            "realtime": args.rt, "pin_vcpu": args.pin,
             "settings": {"echod": args.echod_args, "linux": args.linux_args,
                          "dpdk": args.dpdk_args},
         }
@@ -380,6 +393,9 @@ def run(args):
     print(f"{p['boots']} boot(s) of each guest, alternating; median [min-max] over boots; "
           f"round trip = sockperf ping-pong UDP --full-rtt (the client clears sockperf's "
           f"flag: bench/sockperf-shim.c)")
+    print("host scheduling: " + ("QEMU and clients SCHED_FIFO" if args.rt else "default")
+          + (f"; vCPU thread alone on CPU {args.pin}, the rest on the others"
+             if args.pin is not None else "; threads placed by the host"))
     print(table(res))
     print("↓ lower is better, ↑ higher is better; Mant/X = Manticore ÷ X (medians).")
     print("memory used (guest) is the guest's own report (MemTotal-MemFree for Linux, "

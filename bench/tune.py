@@ -58,7 +58,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--rt", action="store_true", help="as bench/run.py --rt")
+    ap.add_argument("--pin", type=int, metavar="CPU", help="as bench/run.py --pin")
     args = ap.parse_args()
+    lib.set_pinning(args.pin)
     restore = lib.set_realtime(args.rt)
     try:
         return run(args)
