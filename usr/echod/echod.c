@@ -37,6 +37,7 @@ struct options {
 	bool profile;		/* with the stats: each worker's cycles, stage by stage */
 	unsigned int stats_sec; /* 0: only at exit */
 	unsigned int poll_us;
+	int pause_burst;	/* netif_set_pause_burst; -1: netif's default */
 	unsigned int retry_sec; /* keep asking for a taken queue this long */
 	uint64_t exit_after;	/* exit after echoing this many datagrams; 0: never */
 	unsigned int threads;	/* at most this many workers; 0: one per owned core */
@@ -52,7 +53,6 @@ struct worker {
 	unsigned int qp, cpu;
 	struct netif_ep *ep;
 	uint64_t echoed;      /* datagrams answered */
-	uint64_t echo_cycles; /* TSC cycles spent answering (outside netif_poll) */
 	struct vnet_prof prof0; /* the profile at the last print */
 	uint64_t rx0;		/* and rx_packets then */
 } __attribute__((aligned(64)));
@@ -123,7 +123,7 @@ static void print_stats(void)
 	struct net_stats ns = {0};
 	struct vnet_stats vs = {0};
 	struct netif_stats ls = {0};
-	uint64_t echoed = 0, echo_cycles = 0;
+	uint64_t echoed = 0;
 	const struct net_stats *n = &ns;
 	const struct vnet_stats *d = &vs;
 	const struct netif_stats *l = &ls;
@@ -136,7 +136,6 @@ static void print_stats(void)
 		add_counters(&vs, &w->nif.vn.stats, sizeof(vs));
 		add_counters(&ls, &w->nif.stats, sizeof(ls));
 		echoed += w->echoed;
-		echo_cycles += w->echo_cycles;
 		if (opt.profile)
 			print_profile(w);
 		if (nworkers > 1)
@@ -144,7 +143,7 @@ static void print_stats(void)
 			       "cycles_per_datagram %lu\n",
 			       w->qp, w->cpu, w->nif.vn.stats.rx_packets, w->nif.vn.stats.tx_packets,
 			       w->echoed,
-			       w->echoed ? (w->nif.stats.busy_cycles + w->echo_cycles) / w->echoed
+			       w->echoed ? w->nif.stats.busy_cycles / w->echoed
 					 : 0);
 	}
 
@@ -180,7 +179,7 @@ static void print_stats(void)
 	       "reply_errors %lu queue_full %lu rx_deferred %lu cycles_per_datagram %lu\n",
 	       l->wakeups, l->net_events, mc_event_dropped(), l->tx_dropped, l->reply_errors,
 	       l->rx_queue_full, l->rx_deferred,
-	       echoed ? (l->busy_cycles + echo_cycles) / echoed : 0);
+	       echoed ? l->busy_cycles / echoed : 0);
 }
 
 /* echod only ever stops on a fatal error; the counters go out first. */
@@ -201,8 +200,8 @@ __attribute__((noreturn)) static void usage(void)
 {
 	printf("usage: echod [--port N] [--ip A.B.C.D] [--mask A.B.C.D] [--gw A.B.C.D]\n"
 	       "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--profile]\n"
-	       "             [--poll-us N] [--retry SECONDS] [--exit-after N] [--threads N]\n"
-	       "             [--delay MS]\n");
+	       "             [--poll-us N] [--pause-burst N] [--retry SECONDS] [--exit-after N]\n"
+	       "             [--threads N] [--delay MS]\n");
 	exit(2);
 }
 
@@ -281,6 +280,7 @@ static void parse_args(int argc, char **argv)
 	opt.dev = "eth0";
 	opt.qp = 0;
 	opt.poll_us = DEFAULT_POLL_US;
+	opt.pause_burst = -1;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val;
 
@@ -334,6 +334,10 @@ static void parse_args(int argc, char **argv)
 			if (!parse_uint(val, MAX_WORKERS, &v) || v == 0)
 				bad_value(a, val);
 			opt.threads = (unsigned int)v;
+		} else if (!strcmp(a, "--pause-burst")) {
+			if (!parse_uint(val, 1024, &v))
+				bad_value(a, val);
+			opt.pause_burst = (int)v;
 		} else if (!strcmp(a, "--poll-us")) {
 			if (!parse_uint(val, 10000000, &v))
 				bad_value(a, val);
@@ -378,8 +382,6 @@ static unsigned int echo_all(struct worker *w)
 	struct netif_dgram d[BURST];
 	unsigned int n, i, total = 0;
 
-	uint64_t t0 = __builtin_ia32_rdtsc();
-
 	while ((n = netif_recv_batch(w->ep, d, BURST)) > 0) {
 		for (i = 0; opt.sockperf && i < n; i++)
 			sockperf_mark_reply(&d[i]);
@@ -388,8 +390,6 @@ static unsigned int echo_all(struct worker *w)
 	}
 	if (total) /* answer now, not on the next poll */
 		netif_flush(&w->nif);
-	if (total)
-		w->echo_cycles += __builtin_ia32_rdtsc() - t0;
 	return total;
 }
 
@@ -459,6 +459,8 @@ static void setup(struct worker *w)
 		printf("echod: %s; polling never times out\n",
 		       w->nif.clock.ns0 ? "TSC does not advance" : "no monotonic clock");
 	netif_set_poll_ns(&w->nif, opt.poll_us * NS_PER_US);
+	if (opt.pause_burst >= 0)
+		netif_set_pause_burst(&w->nif, (unsigned int)opt.pause_burst);
 	if (opt.profile) {
 		vnet_prof_start(&w->nif.vn);
 		w->prof0 = w->nif.vn.prof;

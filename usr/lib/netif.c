@@ -66,11 +66,16 @@ static void clock_calibrate(struct netif *nif)
 	nif->clock.mult = (uint64_t)(((unsigned __int128)(t1 - t0) << 32) / (c1 - c0));
 }
 
-uint64_t netif_now_ns(const struct netif *nif)
+static inline uint64_t clock_ns(const struct netif *nif, uint64_t tsc)
 {
-	uint64_t ticks = tsc_read() - nif->clock.tsc0;
+	uint64_t ticks = tsc - nif->clock.tsc0;
 
 	return nif->clock.ns0 + (uint64_t)(((unsigned __int128)ticks * nif->clock.mult) >> 32);
+}
+
+uint64_t netif_now_ns(const struct netif *nif)
+{
+	return clock_ns(nif, tsc_read());
 }
 
 static uint8_t *io_alloc(void *ctx, uint32_t *buf, size_t *cap);
@@ -104,6 +109,7 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 	net_set_io(&nif->stack, &nif->io);
 	nif->qp = qp;
 	nif->poll_ns = NETIF_POLL_NS;
+	nif->pause_burst = 0;
 	for (i = 0; i < NETIF_EPS; i++)
 		nif->eps[i].nif = nif;
 	clock_calibrate(nif);
@@ -602,44 +608,73 @@ static inline void run_timers(struct netif *nif)
 	}
 }
 
-unsigned int netif_poll(struct netif *nif)
+/*
+ * Housekeeping: TX buffers the device is done with come back, a backlog
+ * goes out, due timers run, and the RX buffers the last poll took go back
+ * to the device. It runs before receiving in netif_poll, and netif_wait
+ * runs it right after the application answered, so that a frame noticed
+ * while spinning gets its answer without this in between (rx_poll).
+ */
+static void housekeeping(struct netif *nif)
 {
-	struct vnet_pkt rx[NETIF_BURST];
-	unsigned int n = 0, i, nreply = 0;
-	/* The raw TSC, not tsc_read(): a measurement, not the clock. */
-	uint64_t now, t0 = __builtin_ia32_rdtsc(), tx0 = nif->vn.stats.tx_packets;
-
 	vnet_tx_reclaim(&nif->vn);
 	netif_flush(nif);
-	/*
-	 * Housekeeping before receiving, not between a frame and its answer:
-	 * the RX buffers the last poll took go back to the device now.
-	 */
 	run_timers(nif);
 	vnet_rx_refill(&nif->vn);
+}
+
+/*
+ * Busy time runs from a poll that found frames until the application
+ * comes back to poll or wait: the stack's work, the application's and the
+ * answer's, measured without a clock read between a frame and its answer.
+ */
+static inline void busy_end(struct netif *nif)
+{
+	if (nif->busy_t0) {
+		nif->stats.busy_cycles += tsc_read() - nif->busy_t0;
+		nif->busy_t0 = 0;
+	}
+}
+
+/* Receive a burst and hand it to the stack; the frames received. */
+static unsigned int rx_poll(struct netif *nif)
+{
+	struct vnet_pkt rx[NETIF_BURST];
+	unsigned int n, i, nreply = 0;
+	uint64_t tsc, now;
+
 	/*
 	 * Frames the TX ring had no room for are still queued: receive
 	 * nothing more, so requests wait in the RX ring (and the device
 	 * behind it) instead of being answered into a full ring and dropped.
 	 */
-	if (nif->ntx)
+	if (nif->ntx) {
 		nif->stats.rx_deferred++;
-	else
-		n = vnet_rx_burst(&nif->vn, rx, NETIF_BURST);
-	if (n) {
-		vnet_prof(&nif->vn, VNET_RX);
-		now = netif_now_ns(nif);
-		nif->last_active_ns = now;
-		nif->last_burst = n;
-		for (i = 0; i < n; i++)
-			rx_frame(nif, &rx[i], now, &nreply);
-		if (nreply)
-			netif_flush(nif);
-		vnet_prof(&nif->vn, VNET_APP);
+		return 0;
 	}
-	if (n || nif->vn.stats.tx_packets != tx0) /* time with work, not idle polls */
-		nif->stats.busy_cycles += __builtin_ia32_rdtsc() - t0;
+	n = vnet_rx_burst(&nif->vn, rx, NETIF_BURST);
+	if (!n)
+		return 0;
+	vnet_prof(&nif->vn, VNET_RX);
+	tsc = tsc_read();
+	now = clock_ns(nif, tsc);
+	if (!nif->busy_t0)
+		nif->busy_t0 = tsc;
+	nif->last_active_ns = now;
+	nif->last_burst = n;
+	for (i = 0; i < n; i++)
+		rx_frame(nif, &rx[i], now, &nreply);
+	if (nreply)
+		netif_flush(nif);
+	vnet_prof(&nif->vn, VNET_APP);
 	return n;
+}
+
+unsigned int netif_poll(struct netif *nif)
+{
+	busy_end(nif);
+	housekeeping(nif);
+	return rx_poll(nif);
 }
 
 /* ---------------------------------------------------------------- waiting */
@@ -673,6 +708,7 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 	unsigned int n;
 	long rc;
 
+	busy_end(nif);
 	if (nif->queued) {
 		netif_flush(nif);
 		return (int)nif->queued;
@@ -689,17 +725,16 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 		if (now - start >= timeout_ns)
 			return 0;
 		/*
-		 * PAUSE only while a backlog stands: when the last poll took a
-		 * whole burst, more frames wait than one poll takes. Under TCG a
-		 * PAUSE leaves the translated code and takes QEMU's big lock,
-		 * which hands the host core to the I/O thread that fills our RX
-		 * ring: at a window of 64 that is worth a few per cent. Below a
-		 * backlog the lock only gets in the I/O thread's way: PAUSE after
-		 * any burst of two or more cost a quarter of the throughput at a
-		 * window of 16, and one request at a time it only delays the
-		 * answer (bench/README.md, "Where echod's time goes").
+		 * No PAUSE by default: under TCG a PAUSE leaves the translated
+		 * code and takes QEMU's big lock, which only gets in the way of
+		 * the I/O thread filling our RX ring when the vCPU has a host
+		 * core of its own (the design's case): a fifth of the
+		 * throughput at a window of 64. Where the vCPU shares its core
+		 * with that thread, PAUSE while a backlog stands hands it the
+		 * core (netif_set_pause_burst; bench/README.md, "Where echod's
+		 * time goes").
 		 */
-		if (nif->last_burst >= NETIF_BURST) {
+		if (nif->pause_burst && nif->last_burst >= nif->pause_burst) {
 			__builtin_ia32_pause();
 		} else {
 			/*
@@ -707,8 +742,14 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 			 * index: a frame is noticed a load after it lands, not
 			 * after a poll's housekeeping and a clock read.
 			 */
-			for (unsigned int i = 0; i < NETIF_SPINS && !vnet_rx_pending(&nif->vn); i++)
-				;
+			for (unsigned int i = 0; i < NETIF_SPINS; i++) {
+				if (vnet_rx_pending(&nif->vn)) {
+					n = rx_poll(nif);
+					if (n)
+						return (int)n;
+					break;
+				}
+			}
 		}
 		n = netif_poll(nif);
 		if (n)

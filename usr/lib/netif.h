@@ -108,7 +108,7 @@ struct netif_stats {
 	uint64_t net_events;	 /* EV_NET events for this queue pair */
 	uint64_t other_events;	 /* other events netif_wait took off the ring */
 	uint64_t restart_fails;	 /* EV_NET_RESET, and the pair could not be had back */
-	uint64_t busy_cycles;	 /* TSC cycles in netif_poll calls that moved frames */
+	uint64_t busy_cycles;	 /* TSC cycles from a poll that found frames to the next poll or wait */
 };
 
 /* Called by netif_wait for each event that is not this queue pair's EV_NET. */
@@ -120,8 +120,10 @@ struct netif {
 	struct net_io io; /* how the stack sends frames of its own (fragments) */
 	unsigned int qp;
 	uint64_t poll_ns;	 /* netif_wait polls this long after the last activity */
+	unsigned int pause_burst; /* ... with PAUSE after a burst this big (0: never) */
 	uint64_t last_active_ns; /* a frame received, or a TX backlog drained */
 	unsigned int last_burst; /* frames the last productive poll received */
+	uint64_t busy_t0;	 /* TSC when the frames being handled were found; 0: none */
 	netif_event_fn on_event; /* NULL: other events are counted and dropped */
 	void *event_arg;
 	uint32_t queued;   /* datagrams waiting on endpoints */
@@ -160,6 +162,18 @@ uint64_t netif_now_ns(const struct netif *nif);
 static inline void netif_set_poll_ns(struct netif *nif, uint64_t ns)
 {
 	nif->poll_ns = ns;
+}
+
+/*
+ * While polling, PAUSE between polls once a burst of at least n frames came
+ * (default 0: never). Under TCG a PAUSE takes QEMU's big lock: that helps
+ * when the vCPU shares its host core with QEMU's I/O thread (n =
+ * NETIF_BURST: while a backlog stands) and hinders when it has a core of
+ * its own (bench/README.md).
+ */
+static inline void netif_set_pause_burst(struct netif *nif, unsigned int n)
+{
+	nif->pause_burst = n;
 }
 
 /* Pass events other than this queue pair's to fn (netif_wait takes them off the ring). */
