@@ -773,6 +773,66 @@ static void test_batch(void **state)
 	nif_free(nif);
 }
 
+/* netif_rx_more takes what waits without flushing the answers held, and stops when they could not
+ * fit. */
+static void test_rx_more(void **state)
+{
+	struct netif_dgram d[48];
+	unsigned int i, n;
+	struct netif_ep *ep;
+	struct netif *nif;
+	char msg[8];
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	ep = ep_open(nif, 7);
+	assert_int_equal(netif_rx_more(nif), 0); /* nothing waits */
+	deliver_udp(7, "m00", 3);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_int_equal(netif_recv_batch(ep, d, 48), 1);
+	assert_int_equal(netif_echo_batch(ep, d, 1), 1);
+	assert_int_equal(nif->ntx, 1);
+	for (i = 1; i < 4; i++) {
+		snprintf(msg, sizeof(msg), "m%02u", i);
+		deliver_udp(7, msg, 3);
+	}
+	/* Received with an answer queued, and that answer not sent yet. */
+	assert_int_equal(netif_rx_more(nif), 3);
+	assert_int_equal(fvq_pending(&dev->tx), 0);
+	assert_int_equal(netif_recv_batch(ep, d, 48), 3);
+	assert_int_equal(netif_echo_batch(ep, d, 3), 3);
+	assert_int_equal(netif_rx_more(nif), 0);
+	assert_int_equal(netif_flush(nif), 4);
+	assert_int_equal(dev_transmit(~0u), 4);
+	for (i = 0; i < 4; i++) {
+		snprintf(msg, sizeof(msg), "m%02u", i);
+		check_udp_to(sent_last(3 - i), peer_mac, PEER_IP, 7, PEER_PORT, msg, 3);
+	}
+
+	/* 40 answers held: another burst of them would not fit the TX queue. */
+	for (i = 0; i < 41; i++)
+		deliver_udp(7, "x", 1);
+	assert_int_equal(netif_poll(nif), NETIF_BURST);
+	n = netif_recv_batch(ep, d, 48);
+	assert_int_equal(netif_echo_batch(ep, d, n), NETIF_BURST);
+	assert_int_equal(netif_rx_more(nif), 41 - NETIF_BURST);
+	n = netif_recv_batch(ep, d, 48);
+	assert_int_equal(netif_echo_batch(ep, d, n), 41 - NETIF_BURST);
+	assert_true(nif->ntx + NETIF_BURST > NETIF_TX_QUEUE);
+	deliver_udp(7, "y", 1);
+	assert_int_equal(netif_rx_more(nif), 0);
+	assert_int_equal(netif_flush(nif), 41);
+	assert_int_equal(dev_transmit(~0u), 41);
+	assert_int_equal(netif_poll(nif), 1);
+	n = netif_recv_batch(ep, d, 48);
+	assert_int_equal(netif_echo_batch(ep, d, n), 1);
+	assert_int_equal(netif_flush(nif), 1);
+	assert_int_equal(dev_transmit(~0u), 1);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
 /* Replies the stack refuses are counted and their buffers freed; foreign datagrams are refused. */
 static void test_reply_errors(void **state)
 {
@@ -1685,6 +1745,7 @@ int main(void)
 	    cmocka_unit_test(test_zero_copy_reply),
 	    cmocka_unit_test(test_echo_checksum),
 	    cmocka_unit_test(test_batch),
+	    cmocka_unit_test(test_rx_more),
 	    cmocka_unit_test(test_reply_errors),
 	    cmocka_unit_test(test_arp_icmp_in_poll),
 	    cmocka_unit_test(test_echo_fragments),

@@ -21,6 +21,7 @@
 #define NS_PER_US	1000ull
 #define NS_PER_MS	1000000ull
 #define NS_PER_SEC	1000000000ull
+#define DEFAULT_BATCH	NETIF_BURST
 #define DEFAULT_POLL_US 1000 /* spans a client round trip, so ping-pong never sleeps */
 #define SOCKPERF_HDR	14   /* sockperf's header: byte 9 bit 0 is the "client" flag */
 #define SOCKPERF_FLAGS	9
@@ -37,6 +38,7 @@ struct options {
 	bool profile;		/* with the stats: each worker's cycles, stage by stage */
 	unsigned int stats_sec; /* 0: only at exit */
 	unsigned int poll_us;
+	unsigned int batch;	/* answer up to this many before flushing, if more wait */
 	int pause_burst;	/* netif_set_pause_burst; -1: netif's default */
 	unsigned int retry_sec; /* keep asking for a taken queue this long */
 	uint64_t exit_after;	/* exit after echoing this many datagrams; 0: never */
@@ -52,7 +54,7 @@ struct worker {
 	bool open;
 	unsigned int qp, cpu;
 	struct netif_ep *ep;
-	uint64_t echoed;      /* datagrams answered */
+	uint64_t echoed;	/* datagrams answered */
 	struct vnet_prof prof0; /* the profile at the last print */
 	uint64_t rx0;		/* and rx_packets then */
 } __attribute__((aligned(64)));
@@ -106,8 +108,9 @@ static void print_profile(struct worker *w)
 
 	if (!n)
 		return;
-	len = snprintf(line, sizeof(line), "echod: profile qp %u datagrams %lu kicks/100 %lu cycles/datagram",
-		       w->qp, n, (p->entries[VNET_KICK] - w->prof0.entries[VNET_KICK]) * 100 / n);
+	len = snprintf(line, sizeof(line),
+		       "echod: profile qp %u datagrams %lu kicks/100 %lu cycles/datagram", w->qp, n,
+		       (p->entries[VNET_KICK] - w->prof0.entries[VNET_KICK]) * 100 / n);
 	for (unsigned int s = 0; s < VNET_STAGES; s++) {
 		uint64_t c = (p->cycles[s] - w->prof0.cycles[s]) / n;
 		sum += c;
@@ -141,10 +144,9 @@ static void print_stats(void)
 		if (nworkers > 1)
 			printf("echod: stats queue %u cpu %u rx %lu tx %lu echoed %lu "
 			       "cycles_per_datagram %lu\n",
-			       w->qp, w->cpu, w->nif.vn.stats.rx_packets, w->nif.vn.stats.tx_packets,
-			       w->echoed,
-			       w->echoed ? w->nif.stats.busy_cycles / w->echoed
-					 : 0);
+			       w->qp, w->cpu, w->nif.vn.stats.rx_packets,
+			       w->nif.vn.stats.tx_packets, w->echoed,
+			       w->echoed ? w->nif.stats.busy_cycles / w->echoed : 0);
 	}
 
 	printf("echod: stats net rx %lu (%lu B) tx %lu (%lu B) udp %lu arp_answered %lu "
@@ -178,8 +180,7 @@ static void print_stats(void)
 	printf("echod: stats loop wakeups %lu net_events %lu events_dropped %u tx_dropped %lu "
 	       "reply_errors %lu queue_full %lu rx_deferred %lu cycles_per_datagram %lu\n",
 	       l->wakeups, l->net_events, mc_event_dropped(), l->tx_dropped, l->reply_errors,
-	       l->rx_queue_full, l->rx_deferred,
-	       echoed ? l->busy_cycles / echoed : 0);
+	       l->rx_queue_full, l->rx_deferred, echoed ? l->busy_cycles / echoed : 0);
 }
 
 /* echod only ever stops on a fatal error; the counters go out first. */
@@ -200,8 +201,8 @@ __attribute__((noreturn)) static void usage(void)
 {
 	printf("usage: echod [--port N] [--ip A.B.C.D] [--mask A.B.C.D] [--gw A.B.C.D]\n"
 	       "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--profile]\n"
-	       "             [--poll-us N] [--pause-burst N] [--retry SECONDS] [--exit-after N]\n"
-	       "             [--threads N] [--delay MS]\n");
+	       "             [--poll-us N] [--batch N] [--pause-burst N] [--retry SECONDS]\n"
+	       "             [--exit-after N] [--threads N] [--delay MS]\n");
 	exit(2);
 }
 
@@ -281,6 +282,7 @@ static void parse_args(int argc, char **argv)
 	opt.qp = 0;
 	opt.poll_us = DEFAULT_POLL_US;
 	opt.pause_burst = -1;
+	opt.batch = DEFAULT_BATCH;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val;
 
@@ -334,6 +336,10 @@ static void parse_args(int argc, char **argv)
 			if (!parse_uint(val, MAX_WORKERS, &v) || v == 0)
 				bad_value(a, val);
 			opt.threads = (unsigned int)v;
+		} else if (!strcmp(a, "--batch")) {
+			if (!parse_uint(val, NETIF_TX_QUEUE, &v))
+				bad_value(a, val);
+			opt.batch = (unsigned int)v;
 		} else if (!strcmp(a, "--pause-burst")) {
 			if (!parse_uint(val, 1024, &v))
 				bad_value(a, val);
@@ -375,19 +381,27 @@ static void sockperf_mark_reply(struct netif_dgram *d)
 	d->csum = c ? c : 0xffff; /* RFC 768: 0 means "no checksum" */
 }
 
-/* Echo every datagram waiting on ep, in place: each buffer goes back out on TX. */
-
+/*
+ * Echo every datagram waiting on ep, in place: each buffer goes back out on
+ * TX. While more requests already wait in the RX ring, answer them too
+ * before flushing, up to opt.batch: with many requests in flight, bigger
+ * batches mean fewer passes of QEMU's I/O thread, the host's bottleneck
+ * (a ninth more throughput at windows 16 and 64, bench/README.md); one
+ * request at a time there is nothing more to take and nothing waits.
+ */
 static unsigned int echo_all(struct worker *w)
 {
 	struct netif_dgram d[BURST];
 	unsigned int n, i, total = 0;
 
-	while ((n = netif_recv_batch(w->ep, d, BURST)) > 0) {
-		for (i = 0; opt.sockperf && i < n; i++)
-			sockperf_mark_reply(&d[i]);
-		w->echoed += netif_echo_batch(w->ep, d, n);
-		total += n;
-	}
+	do {
+		while ((n = netif_recv_batch(w->ep, d, BURST)) > 0) {
+			for (i = 0; opt.sockperf && i < n; i++)
+				sockperf_mark_reply(&d[i]);
+			w->echoed += netif_echo_batch(w->ep, d, n);
+			total += n;
+		}
+	} while (total && total < opt.batch && netif_rx_more(&w->nif));
 	if (total) /* answer now, not on the next poll */
 		netif_flush(&w->nif);
 	return total;

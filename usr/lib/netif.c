@@ -637,7 +637,7 @@ static inline void busy_end(struct netif *nif)
 }
 
 /* Receive a burst and hand it to the stack; the frames received. */
-static unsigned int rx_poll(struct netif *nif)
+static unsigned int rx_poll(struct netif *nif, bool holding)
 {
 	struct vnet_pkt rx[NETIF_BURST];
 	unsigned int n, i, nreply = 0;
@@ -648,7 +648,7 @@ static unsigned int rx_poll(struct netif *nif)
 	 * nothing more, so requests wait in the RX ring (and the device
 	 * behind it) instead of being answered into a full ring and dropped.
 	 */
-	if (nif->ntx) {
+	if (nif->ntx && !holding) {
 		nif->stats.rx_deferred++;
 		return 0;
 	}
@@ -674,7 +674,15 @@ unsigned int netif_poll(struct netif *nif)
 {
 	busy_end(nif);
 	housekeeping(nif);
-	return rx_poll(nif);
+	return rx_poll(nif, false);
+}
+
+unsigned int netif_rx_more(struct netif *nif)
+{
+	if (nif->tx_blocked || nif->ntx + NETIF_BURST > NETIF_TX_QUEUE ||
+	    !vnet_rx_pending(&nif->vn))
+		return 0;
+	return rx_poll(nif, true);
 }
 
 /* ---------------------------------------------------------------- waiting */
@@ -744,7 +752,7 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 			 */
 			for (unsigned int i = 0; i < NETIF_SPINS; i++) {
 				if (vnet_rx_pending(&nif->vn)) {
-					n = rx_poll(nif);
+					n = rx_poll(nif, false);
 					if (n)
 						return (int)n;
 					break;

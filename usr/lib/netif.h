@@ -108,7 +108,8 @@ struct netif_stats {
 	uint64_t net_events;	 /* EV_NET events for this queue pair */
 	uint64_t other_events;	 /* other events netif_wait took off the ring */
 	uint64_t restart_fails;	 /* EV_NET_RESET, and the pair could not be had back */
-	uint64_t busy_cycles;	 /* TSC cycles from a poll that found frames to the next poll or wait */
+	uint64_t
+	    busy_cycles; /* TSC cycles from a poll that found frames to the next poll or wait */
 };
 
 /* Called by netif_wait for each event that is not this queue pair's EV_NET. */
@@ -119,12 +120,12 @@ struct netif {
 	struct net_stack stack;
 	struct net_io io; /* how the stack sends frames of its own (fragments) */
 	unsigned int qp;
-	uint64_t poll_ns;	 /* netif_wait polls this long after the last activity */
+	uint64_t poll_ns;	  /* netif_wait polls this long after the last activity */
 	unsigned int pause_burst; /* ... with PAUSE after a burst this big (0: never) */
-	uint64_t last_active_ns; /* a frame received, or a TX backlog drained */
-	unsigned int last_burst; /* frames the last productive poll received */
-	uint64_t busy_t0;	 /* TSC when the frames being handled were found; 0: none */
-	netif_event_fn on_event; /* NULL: other events are counted and dropped */
+	uint64_t last_active_ns;  /* a frame received, or a TX backlog drained */
+	unsigned int last_burst;  /* frames the last productive poll received */
+	uint64_t busy_t0;	  /* TSC when the frames being handled were found; 0: none */
+	netif_event_fn on_event;  /* NULL: other events are counted and dropped */
 	void *event_arg;
 	uint32_t queued;   /* datagrams waiting on endpoints */
 	unsigned int ntx;  /* frames in tx */
@@ -206,6 +207,17 @@ unsigned int netif_poll(struct netif *nif);
 
 /* Queue everything replied or sent so far: one publish, at most one doorbell. Returns how many. */
 unsigned int netif_flush(struct netif *nif);
+
+/*
+ * Receive the frames already waiting in the RX ring without flushing what
+ * the caller has queued: for a server that answers a backlog in bigger
+ * batches. Under a load of many requests in flight, fewer and bigger
+ * batches mean fewer passes of QEMU's I/O thread, which moves every frame
+ * on the host (echod --batch, bench/README.md). 0 when nothing waits, when
+ * the TX queue has no room for another burst of answers, or when the TX
+ * ring is full (netif_flush must drain it first). The caller flushes.
+ */
+unsigned int netif_rx_more(struct netif *nif);
 
 /*
  * Flush, and return at once if datagrams are queued on an endpoint or a
