@@ -225,7 +225,7 @@ def main():
     ap.add_argument("--quick", action="store_true", help="1 boot each, 2 s runs (< 4 min)")
     ap.add_argument("--boots", type=int, help="boots of each guest (default 3; quick 1)")
     ap.add_argument("--accel", choices=["tcg", "kvm"], default="tcg",
-                    help="QEMU accelerator (default tcg; see DESIGN.md on this KVM)")
+                    help="QEMU accelerator (default tcg; see bench/README.md, KVM)")
     ap.add_argument("--force-baselines", action="store_true",
                     help="under --accel kvm, boot the Linux guests anyway")
     ap.add_argument("--echod-iso", help="Manticore image to boot as it is (default: "
@@ -289,7 +289,7 @@ def run(args):
             if g in wanted:
                 wanted.remove(g)
         notes.append("KVM here is a software hypervisor on which a Linux guest does not "
-                     "finish booting (DESIGN.md): Manticore alone, absolute figures; "
+                     "finish booting: Manticore alone, absolute figures; "
                      "compare with a TCG run")
     builders = {"linux": "linux", "dpdk": "dpdk"}
     for g in list(wanted):
