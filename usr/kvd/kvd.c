@@ -264,7 +264,8 @@ static void print_stats(void)
 {
 	struct kvd_conn *c = kvd_conn_open(workers[0].kw);
 	uint64_t sessions = 0, refused = 0, conns = 0, established = 0, rx_held = 0, snd = 0;
-	uint64_t nfree = 0, rx_in_ring = 0, deferred = 0, no_bufs = 0;
+	uint64_t nfree = 0, rx_in_ring = 0, deferred = 0, no_bufs = 0, ooo = 0, no_mem = 0,
+		 ooo_full = 0, rx = 0;
 	static char buf[8192];
 	size_t n;
 
@@ -282,6 +283,10 @@ static void print_stats(void)
 		conns += t ? peek_u64(&t->conns) : 0;
 		established += t ? peek_u64(&t->established) : 0;
 		rx_held += t ? peek_u64(&t->rx_held) : 0;
+		ooo += t ? peek_u64(&t->ooo_held) : 0;
+		no_mem += peek_u64(&workers[i].nif.stack.stats.rx_tcp_no_mem);
+		ooo_full += peek_u64(&workers[i].nif.stack.stats.rx_tcp_ooo_full);
+		rx += peek_u64(&workers[i].nif.vn.stats.rx_packets);
 		snd += t ? peek_u64(&t->snd_bytes) : 0;
 		nfree += __atomic_load_n(&workers[i].nif.vn.nfree, __ATOMIC_RELAXED);
 		rx_in_ring += virtq_inflight(&workers[i].nif.vn.rx);
@@ -290,9 +295,10 @@ static void print_stats(void)
 	}
 	/* one line: the engine's counters that tell health, then TCP's gauges */
 	/* where the pool's buffers are: TCP's receive queues, free, in the RX ring */
-	printf("kvd: stats buffers rx_held %lu snd_bytes %lu free %lu rx_posted %lu "
-	       "rx_deferred %lu no_buffers %lu\n",
-	       rx_held, snd, nfree, rx_in_ring, deferred, no_bufs);
+	printf("kvd: stats buffers rx_held %lu ooo_held %lu snd_bytes %lu free %lu rx_posted %lu "
+	       "rx_deferred %lu no_buffers %lu rx_packets %lu rx_tcp_no_mem %lu "
+	       "rx_tcp_ooo_full %lu\n",
+	       rx_held, ooo, snd, nfree, rx_in_ring, deferred, no_bufs, rx, no_mem, ooo_full);
 	printf("kvd: stats sessions %lu refused %lu tcp_conns %lu established %lu", sessions,
 	       refused, conns, established);
 	for (char *line = buf; *line;) {

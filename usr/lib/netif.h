@@ -290,7 +290,13 @@ int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned in
  * copy); tcp_peek gives the bytes at the head of the stream that sit in one
  * buffer, valid until tcp_consume/tcp_recv; consuming gives the buffers
  * back. TCP keeps at most half the pool this way (io.hold_max); past that,
- * in-window data is dropped and the peer resends it. tcp_send copies into
+ * in-window data is dropped and the peer resends it. Data that waits above
+ * a hole in the stream (out of order) gets at most half of that, shared
+ * between connections, and is given up for data the application can read
+ * when nothing else is left (tcp_stats: ooo_held, ooo_reneged), so holes
+ * never keep the resends that fill them out. The application must consume
+ * what it reads (copy a partial message if it wants to wait for the rest):
+ * data it leaves unread keeps its buffers. tcp_send copies into
  * the connection's send buffer (struct tcp_config.sndbuf), which holds the
  * bytes until acknowledged. A connection handle is the application's from
  * tcp_accept or netif_tcp_connect until tcp_close or tcp_abort; after a

@@ -545,9 +545,8 @@ static void free_rx(struct tcp_conn *c)
 	c->rq_len = 0;
 	while ((b = c->ooo)) {
 		c->ooo = b->next;
-		tcp_rxb_free(c, b);
+		tcp_ooo_free(c, b);
 	}
-	c->ooo_n = 0;
 }
 
 static void free_tx(struct tcp_conn *c)
@@ -572,6 +571,13 @@ void tcp_rxb_free(struct tcp_conn *c, struct tcp_rxb *b)
 	c->held--;
 	c->ts->stats.rx_held--;
 	io->release(io->ctx, b->buf);
+}
+
+void tcp_ooo_free(struct tcp_conn *c, struct tcp_rxb *b)
+{
+	c->ooo_n--;
+	c->ts->stats.ooo_held--;
+	tcp_rxb_free(c, b);
 }
 
 static void out_remove(struct tcp_conn *c)
@@ -668,9 +674,8 @@ void tcp_closed(struct tcp_conn *c, int err)
 		struct tcp_rxb *b = c->ooo;
 
 		c->ooo = b->next;
-		tcp_rxb_free(c, b);
+		tcp_ooo_free(c, b);
 	}
-	c->ooo_n = 0;
 	tcp_ev(c, TCP_EV_CLOSED);
 }
 
