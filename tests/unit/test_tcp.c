@@ -901,6 +901,51 @@ static void test_out_of_order(void **state)
 	stack_free();
 }
 
+/*
+ * Small segments out of order that follow one another are copied into one
+ * buffer too, and what is held is SACKed and delivered as if kept apart.
+ */
+static void test_coalesce_out_of_order(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	uint8_t got[500], want[500];
+	uint32_t base;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	base = p.seq;
+	for (int i = 0; i < 50; i++)
+		memset(want + i * 10, 'a' + i % 26, 10);
+	/* [100, 500) in 10-byte segments, backwards then forwards: a hole at [0, 100). */
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 300, p.ack, want + 300, 10), NET_RX_KEPT);
+	for (int i = 31; i < 50; i++)
+		assert_int_equal(peer_send_at(&p, F_ACK, base + i * 10, p.ack, want + i * 10, 10),
+				 NET_RX_CONSUMED);
+	for (int i = 29; i >= 10; i--)
+		assert_int_equal(peer_send_at(&p, F_ACK, base + i * 10, p.ack, want + i * 10, 10),
+				 NET_RX_KEPT);
+	/* [100, 300) took 20 buffers (each before the one held), [300, 500) one. */
+	assert_int_equal(tstats()->ooo_held, 21);
+	assert_int_equal(tstats()->coalesced, 19);
+	wire_head = wire_tail;
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 100, p.ack, want + 100, 10),
+			 NET_RX_DROP); /* a copy */
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, base);
+	for (int i = 0; i < 10; i++)
+		peer_send_at(&p, F_ACK, base + i * 10, p.ack, want + i * 10, 10);
+	assert_int_equal(tstats()->ooo_held, 0);
+	assert_int_equal(read_all(c, got, sizeof(got)), 500);
+	assert_memory_equal(got, want, 500);
+	tcp_abort(c);
+	check_all_free();
+	stack_free();
+}
+
 /* Small segments are copied into the previous buffer's room: few buffers, same bytes. */
 static void test_coalesce(void **state)
 {
@@ -1167,8 +1212,9 @@ static void test_sack_blocks(void **state)
 	assert_int_equal(s.nsack, 2);
 	assert_int_equal(s.sack[0][0], b + 3000);
 	assert_int_equal(s.sack[1][0], b + 1000);
-	/* An arrival next to the lower block: merged, and first. */
-	assert_int_equal(peer_send_at(&p, F_ACK, b + 2000, p.ack, pat, 500), NET_RX_KEPT);
+	/* An arrival next to the lower block: merged (copied into its buffer), and first. */
+	assert_int_equal(peer_send_at(&p, F_ACK, b + 2000, p.ack, pat, 500), NET_RX_CONSUMED);
+	assert_int_equal(tstats()->rx_held, 2);
 	expect_seg(&p, &s, F_ACK);
 	assert_int_equal(s.nsack, 2);
 	assert_int_equal(s.sack[0][0], b + 1000);
@@ -1805,6 +1851,7 @@ int main(void)
 	    cmocka_unit_test(test_zero_window),
 	    cmocka_unit_test(test_out_of_order),
 	    cmocka_unit_test(test_coalesce),
+	    cmocka_unit_test(test_coalesce_out_of_order),
 	    cmocka_unit_test(test_receive_window),
 	    cmocka_unit_test(test_nagle),
 	    cmocka_unit_test(test_send_buffer_full),

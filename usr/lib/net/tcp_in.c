@@ -122,11 +122,9 @@ static struct tcp_rxb *rxb_keep(struct tcp_conn *c, struct tcp_seg *sg, uint8_t 
 	return b;
 }
 
-/* Copy len bytes to the end of the queue's last buffer if they fit there. */
-static bool rq_coalesce(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+/* Copy len bytes to the end of kept buffer t (which ends where they start) if they fit. */
+static bool rxb_coalesce(struct tcp_conn *c, struct tcp_rxb *t, const uint8_t *data, uint32_t len)
 {
-	struct tcp_rxb *t = c->rq_tail;
-
 	if (!t || t->room < len)
 		return false;
 	memcpy((uint8_t *)t + t->off + t->len, data, len);
@@ -134,6 +132,12 @@ static bool rq_coalesce(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 	t->room = (uint16_t)(t->room - len);
 	c->ts->stats.coalesced++;
 	return true;
+}
+
+/* Copy len bytes to the end of the queue's last buffer if they fit there. */
+static bool rq_coalesce(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+{
+	return rxb_coalesce(c, c->rq_tail, data, len);
 }
 
 static void rq_append(struct tcp_conn *c, struct tcp_rxb *b)
@@ -278,11 +282,13 @@ static int ooo_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 		   uint32_t seq)
 {
 	struct net_stack *s = c->ts->s;
-	struct tcp_rxb **p = &c->ooo, *b;
+	struct tcp_rxb **p = &c->ooo, *b, *prev = NULL;
 	uint32_t end;
 
-	while (*p && seq_leq((*p)->seq + (*p)->len, seq))
+	while (*p && seq_leq((*p)->seq + (*p)->len, seq)) {
+		prev = *p;
 		p = &(*p)->next;
+	}
 	if (*p && seq_leq((*p)->seq, seq)) {
 		uint32_t d = (*p)->seq + (*p)->len - seq;
 
@@ -291,6 +297,7 @@ static int ooo_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 		data += d;
 		len -= d;
 		seq += d;
+		prev = *p;
 		p = &(*p)->next;
 	}
 	end = seq + len;
@@ -301,6 +308,16 @@ static int ooo_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 	}
 	if (*p && seq_lt((*p)->seq, end))
 		len = (*p)->seq - seq;
+	/*
+	 * Right behind the piece before it, and small enough for its room:
+	 * copied there, as in order. Small requests that follow one loss
+	 * then share buffers instead of taking one each.
+	 */
+	if (prev && prev->seq + prev->len == seq && rxb_coalesce(c, prev, data, len)) {
+		c->sack_last = seq;
+		c->ts->stats.ooo_segs++;
+		return NET_RX_CONSUMED;
+	}
 	if (c->ooo_n >= TCP_OOO_MAX || (!ooo_room(c->ts) && !ooo_make_fair_room(c)))
 		return net_drop(s, &s->stats.rx_tcp_ooo_full);
 	b = rxb_keep(c, sg, data, len, seq);
