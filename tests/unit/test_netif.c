@@ -1069,6 +1069,38 @@ static void test_tcp_through_netif(void **state)
 	tcp_through_netif(true);
 }
 
+/*
+ * An event that a timer raises while netif_wait polls before sleeping (here
+ * a connect that times out) ends the wait: sleeping on it would leave the
+ * application unaware until some later wake-up, or forever.
+ */
+static void test_timer_event_ends_wait(void **state)
+{
+	struct tcp_config cfg = {.syn_retries = 1, .rto_init_ns = 100000, .rto_min_ns = 100000};
+	struct tcp_event ev;
+	struct tcp_conn *c;
+	struct netif *nif;
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	netif_set_poll_ns(nif, 20000000); /* the SYN's timeouts fall inside the poll window */
+	assert_int_equal(netif_tcp_init(nif, &cfg), 0);
+	arp_insert(&nif->stack, PEER_IP, peer_mac, netif_now_ns(nif));
+	assert_int_equal(netif_tcp_connect(nif, PEER_IP, 80, &c), 0);
+	assert_int_equal(netif_wait(nif, WAIT_FOREVER), 1);
+	assert_int_equal(waits, 0);
+	assert_int_equal(netif_tcp_next(nif, &ev), 1);
+	assert_ptr_equal(ev.conn, c);
+	assert_true(ev.events & TCP_EV_CLOSED);
+	assert_int_equal(tcp_error(c), -ETIMEDOUT);
+	tcp_close(c);
+	dev_transmit(~0u);
+	netif_poll(nif);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
 /* ARP requests and pings are answered inside netif_poll, without a flush by the caller. */
 static void test_arp_icmp_in_poll(void **state)
 {
@@ -1690,6 +1722,7 @@ int main(void)
 	    cmocka_unit_test(test_echo_fragments),
 	    cmocka_unit_test(test_frag_timeout_wakes),
 	    cmocka_unit_test(test_tcp_through_netif),
+	    cmocka_unit_test(test_timer_event_ends_wait),
 	    cmocka_unit_test(test_send_arp),
 	    cmocka_unit_test(test_send_batch),
 	    cmocka_unit_test(test_send_offload),

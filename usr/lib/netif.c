@@ -661,23 +661,34 @@ static void drain_events(struct netif *nif)
 	}
 }
 
+/*
+ * Whether netif_wait can return: n frames a poll took, else datagrams or
+ * TCP events waiting for the application (a poll with no frame can raise
+ * events too: a timer that ends a connection). What it returns, or 0.
+ */
+static int wait_done(const struct netif *nif, unsigned int n)
+{
+	if (n)
+		return (int)n;
+	if (nif->queued)
+		return (int)nif->queued;
+	return tcp_has_events(&nif->stack) ? 1 : 0;
+}
+
 int netif_wait(struct netif *nif, uint64_t timeout_ns)
 {
 	uint64_t start, now, due, left = WAIT_FOREVER;
-	unsigned int n;
 	long rc;
+	int n;
 
-	if (nif->queued) {
+	n = wait_done(nif, 0);
+	if (n) {
 		netif_flush(nif);
-		return (int)nif->queued;
+		return n;
 	}
-	if (tcp_has_events(&nif->stack)) {
-		netif_flush(nif);
-		return 1;
-	}
-	n = netif_poll(nif);
+	n = wait_done(nif, netif_poll(nif));
 	if (n)
-		return (int)n;
+		return n;
 	start = now = netif_now_ns(nif);
 	while (now - nif->last_active_ns < nif->poll_ns) {
 		if (now - start >= timeout_ns)
@@ -693,9 +704,9 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 		 */
 		if (nif->last_burst > 1)
 			__builtin_ia32_pause();
-		n = netif_poll(nif);
+		n = wait_done(nif, netif_poll(nif));
 		if (n)
-			return (int)n;
+			return n;
 		now = netif_now_ns(nif);
 	}
 	if (now - start >= timeout_ns)

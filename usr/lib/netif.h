@@ -193,13 +193,14 @@ unsigned int netif_poll(struct netif *nif);
 unsigned int netif_flush(struct netif *nif);
 
 /*
- * Flush, and return at once if datagrams are queued on an endpoint or a
- * poll brings frames. Otherwise keep polling until poll_ns have passed
- * since the last activity, then arm the interrupt and sleep until a frame
- * arrives, another event does, or timeout_ns (WAIT_FOREVER: never) has
- * passed since the call. Returns the frames received (or datagrams
- * waiting), 0 (timeout, or woken with nothing to receive) or a negative
- * errno from the wait system call.
+ * Flush, and return as soon as datagrams are queued on an endpoint, TCP
+ * events wait (netif_tcp_next), or a poll brings frames. Otherwise keep
+ * polling until poll_ns have passed since the last activity, then arm the
+ * interrupt and sleep until a frame arrives, another event does, or
+ * timeout_ns (WAIT_FOREVER: never) has passed since the call. Returns the
+ * frames received (or datagrams waiting, or 1 for TCP events), 0 (timeout,
+ * or woken with nothing to receive) or a negative errno from the wait
+ * system call.
  */
 int netif_wait(struct netif *nif, uint64_t timeout_ns);
 
