@@ -678,6 +678,7 @@ static int wait_done(const struct netif *nif, unsigned int n)
 int netif_wait(struct netif *nif, uint64_t timeout_ns)
 {
 	uint64_t start, now, due, left = WAIT_FOREVER;
+	bool pending;
 	long rc;
 	int n;
 
@@ -717,17 +718,22 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 	due = net_next_timer(&nif->stack);
 	if (due && (due <= now || due - now < left))
 		left = due <= now ? 0 : due - now;
-	/* TCP output waiting for buffers: look again soon. */
-	if (tcp_flush_pending(&nif->stack) && left > NETIF_RETRY_NS)
+	/*
+	 * TCP output waiting for buffers (or frames for TX room): the device's
+	 * transmit completions give them back, so they wake us (want_tx
+	 * below); look again soon as well, in case none is in flight.
+	 */
+	pending = tcp_flush_pending(&nif->stack);
+	if (pending && left > NETIF_RETRY_NS)
 		left = NETIF_RETRY_NS;
 	/*
 	 * Arm. Work that arrived since the last poll raised no interrupt:
 	 * vnet_irq_enable reports it, and sleeping on it would wait for the
 	 * next frame.
 	 */
-	if (vnet_irq_enable(&nif->vn)) {
+	if (vnet_irq_enable(&nif->vn, pending || nif->ntx)) {
 		vnet_irq_disable(&nif->vn);
-		return (int)netif_poll(nif);
+		return wait_done(nif, netif_poll(nif));
 	}
 	rc = sys_wait(left);
 	nif->stats.wakeups++;
@@ -737,7 +743,7 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 	nif->last_active_ns = netif_now_ns(nif);
 	if (rc < 0)
 		return (int)rc;
-	return (int)netif_poll(nif);
+	return wait_done(nif, netif_poll(nif));
 }
 
 int netif_drain(struct netif *nif, uint64_t timeout_ns)

@@ -443,7 +443,12 @@ static bool conn_fire(struct tcp_conn *c, uint64_t now)
 	if (c->t_delack && c->t_delack <= now) {
 		c->t_delack = 0;
 		c->ts->stats.delayed_acks++;
+		/* Owed now: without a buffer it goes at the next flush, not never. */
+		if (c->state >= TCP_ESTABLISHED)
+			c->flags |= TCPF_ACK_NOW;
 		tcp_send_ack(c, now);
+		if (c->flags & TCPF_ACK_NOW)
+			tcp_want_output(c);
 	}
 	if (c->t_rexmt && c->t_rexmt <= now) {
 		c->t_rexmt = 0;
