@@ -28,10 +28,9 @@ CONNS = 32
 KEYS = 10000
 SIZES = (64, 1024)
 MIXES = (("90/10", 0.9), ("50/50", 0.5))
-# Up to 85 % of the closed-loop capacity: an open loop past what the server
-# sustains only builds a backlog (and kvd has been seen to stop receiving
-# after one: see bench/README.md).
-FRACTIONS = (0.25, 0.4, 0.5, 0.7, 0.85)
+# Up to the closed-loop capacity: an open loop past what the server sustains
+# only builds a backlog.
+FRACTIONS = (0.25, 0.4, 0.5, 0.7, 0.85, 1.0)
 CONNECTORS = 16
 KVD_ELF = os.path.join(lib.ROOT, "usr", "kvd", "build", "kvd.elf")
 ORDER = ("kvd", "memcached")
@@ -48,8 +47,6 @@ def add_args(ap):
     ap.add_argument("--kv-memcached-args", default="mc.busy=50",
                     help="the memcached guest's mc.* words (default 'mc.busy=50', as the "
                          "Linux echo guest)")
-    ap.add_argument("--kv-max-fraction", type=float, default=0.85,
-                    help="the sweep's highest step, as a fraction of the capacity (default 0.85)")
     ap.add_argument("--kv-sizes", default=",".join(map(str, SIZES)),
                     help="value sizes (bytes, comma-separated)")
 
@@ -108,13 +105,11 @@ def kv_load(net, mode, seconds=2.0, **kw):
     return res
 
 
-def sustained(net, cap, target_us, seconds, get, size, max_fraction):
+def sustained(net, cap, target_us, seconds, get, size):
     """The highest open-loop rate, at fractions of the capacity, whose p99
     is within target and which the server kept up with; (rate, its run)."""
     best = (0.0, None)
     for f in FRACTIONS:
-        if f > max_fraction:
-            break
         rate = max(100.0, cap * f)
         # A step that misses gets one more try: on a shared host one stall
         # of the load generator or of QEMU's threads can cost a whole run.
@@ -150,8 +145,7 @@ def one_boot(g, net, p, outdir, rnd, sizes):
                 log(f"  {g.label}: {name} {size} B: capacity {c['rate']:.0f}/s "
                     f"(p50 {c['p50_us']:.0f} p99 {c['p99_us']:.0f} µs, misses "
                     f"{c['misses']:.0f})")
-                rate, _ = sustained(net, c["rate"], p["p99_us"], secs, get, size,
-                                    p["max_fraction"])
+                rate, _ = sustained(net, c["rate"], p["p99_us"], secs, get, size)
                 fig[f"sus_{tag}"] = rate
                 r = kv_load(net, "open", secs, r=f"{p['rate']:.0f}", c=CONNS, g=get, s=size,
                             k=KEYS)
@@ -195,7 +189,7 @@ def fmt(v):
 
 
 def main(args, p):
-    p = dict(p, p99_us=args.kv_p99_us, rate=args.kv_rate, max_fraction=args.kv_max_fraction)
+    p = dict(p, p99_us=args.kv_p99_us, rate=args.kv_rate)
     if args.quick:
         p["tput_s"] = 1.5
     sizes = [int(s) for s in args.kv_sizes.split(",") if s]
@@ -243,7 +237,6 @@ def main(args, p):
     out = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "boots": p["boots"],
                     "seconds_per_run": p["tput_s"], "conns": CONNS, "keys": KEYS,
                     "p99_target_us": p["p99_us"], "fixed_rate": p["rate"],
-                    "max_fraction": p["max_fraction"],
                     "qemu_args_example": qemu_example,
                     "elapsed_s": round(time.monotonic() - started, 1)},
            "results": results, "ratios": ratios, "notes": notes}

@@ -284,7 +284,7 @@ static void step(struct fz *f)
 		break;
 	default:
 		if (fz_bool(f))
-			vnet_irq_enable(&vn);
+			vnet_irq_enable(&vn, fz_bool(f));
 		else
 			vnet_irq_disable(&vn);
 		break;

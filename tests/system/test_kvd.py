@@ -342,6 +342,55 @@ def _guest_idle(g, timeout=60):
     raise AssertionError(f"kvd not idle after its clients: {st}")
 
 
+def _path_wakeups(g):
+    """The wakeups counter of kvd's latest `kvd: stats path` line."""
+    lines = re.findall(r"kvd: stats path .*\bwakeups (\d+)", g.log())
+    return int(lines[-1]) if lines else None
+
+
+def _spaced_requests(port, n, gap_s):
+    """n set+get exchanges on one connection, gap_s apart, each checked."""
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as s:
+        for i in range(n):
+            s.sendall(b"set p%d 0 0 3\r\n%03d\r\nget p%d\r\n" % (i, i, i))
+            want = b"STORED\r\nVALUE p%d 0 3\r\n%03d\r\nEND\r\n" % (i, i)
+            got = b""
+            while len(got) < len(want):
+                d = s.recv(4096)
+                assert d, "kvd closed the connection"
+                got += d
+            assert got == want, f"request {i}: {got!r}"
+            time.sleep(gap_s)
+
+
+def _wakeups_over(g, n, gap_s):
+    """How many times kvd slept and woke while n spaced requests ran."""
+    g.wait_for(r"kvd: stats path")
+    before = _path_wakeups(g)
+    _spaced_requests(g.port, n, gap_s)
+    seen = g.log().count("kvd: stats path")
+    end = time.monotonic() + 30
+    while g.log().count("kvd: stats path") <= seen:  # a line printed after the last reply
+        assert time.monotonic() < end, "kvd printed no stats after the requests"
+        time.sleep(0.1)
+    return _path_wakeups(g) - before
+
+
+def test_guest_poll_window():
+    """--poll-us sets how long a worker polls before it sleeps: with 0 every
+    request spaced 20 ms apart finds it asleep and the interrupt wakes it
+    (and each is answered); with 10 s it never sleeps in the run."""
+    n = 30
+    with _guest("kvd-guest-poll0", "mem=32M kvd -m 4 --poll-us 0") as g:
+        g.wait_for(r"kvd ready")
+        woke = _wakeups_over(g, n, 0.02)
+        assert woke >= n, f"--poll-us 0: {woke} wake-ups for {n} spaced requests"
+    with _guest("kvd-guest-poll10s", "mem=32M kvd -m 4 --poll-us 10000000") as g:
+        g.wait_for(r"kvd ready")
+        woke = _wakeups_over(g, n, 0.02)
+        assert woke == 0, f"--poll-us 10000000: {woke} wake-ups while polling"
+
+
 def test_guest_memccapable():
     _need("memccapable")
     with _guest("kvd-guest-capable", "mem=64M kvd -m 16") as g:

@@ -156,6 +156,7 @@ static inline void check_all_free(void)
 	assert_int_equal(t->established, 0);
 	assert_int_equal(t->time_wait, 0);
 	assert_int_equal(t->rx_held, 0);
+	assert_int_equal(t->ooo_held, 0);
 	assert_int_equal(t->snd_bytes, 0);
 	assert_int_equal(t->snd_chunks, 0);
 	assert_int_equal(nbusy, 0);

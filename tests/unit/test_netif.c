@@ -1129,6 +1129,149 @@ static void test_tcp_through_netif(void **state)
 	tcp_through_netif(true);
 }
 
+/*
+ * An event that a timer raises while netif_wait polls before sleeping (here
+ * a connect that times out) ends the wait: sleeping on it would leave the
+ * application unaware until some later wake-up, or forever.
+ */
+static void test_timer_event_ends_wait(void **state)
+{
+	struct tcp_config cfg = {.syn_retries = 1, .rto_init_ns = 100000, .rto_min_ns = 100000};
+	struct tcp_event ev;
+	struct tcp_conn *c;
+	struct netif *nif;
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	netif_set_poll_ns(nif, 20000000); /* the SYN's timeouts fall inside the poll window */
+	assert_int_equal(netif_tcp_init(nif, &cfg), 0);
+	arp_insert(&nif->stack, PEER_IP, peer_mac, netif_now_ns(nif));
+	assert_int_equal(netif_tcp_connect(nif, PEER_IP, 80, &c), 0);
+	assert_int_equal(netif_wait(nif, WAIT_FOREVER), 1);
+	assert_int_equal(waits, 0);
+	assert_int_equal(netif_tcp_next(nif, &ev), 1);
+	assert_ptr_equal(ev.conn, c);
+	assert_true(ev.events & TCP_EV_CLOSED);
+	assert_int_equal(tcp_error(c), -ETIMEDOUT);
+	tcp_close(c);
+	dev_transmit(~0u);
+	netif_poll(nif);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
+static void transmit_all(uint64_t timeout_ns);
+
+/* A passive connection on port 80 from the peer, accepted; *seq, *iss: the next numbers. */
+static struct tcp_conn *tcp_accept_one(struct netif *nif, uint32_t *seq, uint32_t *iss)
+{
+	struct tcp_listener *l;
+	struct tcp_event ev;
+	struct tcp_conn *c;
+	uint8_t f[NET_FRAME_MAX];
+
+	assert_int_equal(netif_tcp_listen(nif, 80, 8, &l), 0);
+	assert_int_equal(dev_receive(f, mk_tcp(f, 80, TCP_SYN, *seq, 0, NULL, 0)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 1);
+	*iss = r32(sent_last(0)->data + ETH_HLEN + IP_HLEN + 4) + 1;
+	(*seq)++;
+	assert_int_equal(dev_receive(f, mk_tcp(f, 80, TCP_ACK, *seq, *iss, NULL, 0)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_int_equal(netif_tcp_next(nif, &ev), 1);
+	assert_int_equal(tcp_accept(l, &c), 1);
+	tcp_set_nodelay(c, true);
+	return c;
+}
+
+/* Every free buffer into frames the device holds (UDP to the peer), the TX ring not full. */
+static unsigned int use_up_buffers(struct netif *nif, struct netif_ep *ep)
+{
+	unsigned int n = 0;
+
+	while (netif_send(ep, PEER_IP, PEER_PORT, "x", 1) == 0)
+		n++;
+	netif_flush(nif);
+	assert_int_equal(nif->vn.nfree, 0);
+	assert_int_equal(nif->ntx, 0);
+	assert_true(virtq_free_count(&nif->vn.tx) > 0);
+	assert_true(virtq_inflight(&nif->vn.rx) > 0);
+	return n;
+}
+
+/*
+ * TCP's own work must not wait on a sleep it could end. With every buffer
+ * in frames the device holds (the TX ring not full, RX buffers posted), a
+ * delayed ACK that comes due goes out at the next flush once buffers are
+ * back (it was lost before), and data a connection could not send makes
+ * netif_wait arm transmit completions: the device giving buffers back wakes
+ * it (it slept for NETIF_RETRY_NS before), and the data goes out.
+ */
+static void test_tcp_waits_for_buffers(void **state)
+{
+	const struct sent_frame *s;
+	struct tcp_event ev;
+	struct netif_ep *ep;
+	struct tcp_conn *c;
+	struct netif *nif;
+	uint8_t f[NET_FRAME_MAX];
+	uint32_t seq = 5000, iss;
+	unsigned long sent;
+	unsigned int n;
+
+	(void)state;
+	dev_new(16, 64, 48, true);
+	nif = nif_new();
+	arp_insert(&nif->stack, PEER_IP, peer_mac, netif_now_ns(nif));
+	ep = ep_open(nif, 7);
+	c = tcp_accept_one(nif, &seq, &iss);
+
+	/* One segment of data: its ACK is delayed (every second segment at once). */
+	assert_int_equal(dev_receive(f, mk_tcp(f, 80, TCP_ACK | TCP_PSH, seq, iss, "req", 3)), 1);
+	assert_int_equal(netif_poll(nif), 1);
+	seq += 3;
+	while (netif_tcp_next(nif, &ev))
+		;
+	assert_int_equal(tcp_recv(c, f, sizeof(f)), 3);
+	netif_flush(nif);
+	assert_int_equal(dev_transmit(~0u), 0); /* nothing sent: the ACK waits */
+	n = use_up_buffers(nif, ep);
+	fake_ns += 100000000; /* past the delayed ACK's 40 ms */
+	netif_poll(nif);
+	assert_int_equal(tcp_stats(&nif->stack)->delayed_acks, 1);
+	assert_true(tcp_flush_pending(&nif->stack));
+	assert_int_equal(dev_transmit(~0u), n);
+	netif_poll(nif); /* buffers back: the ACK goes out */
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_int_equal(s->data[ETH_HLEN + IP_HLEN + 13], TCP_ACK);
+	assert_int_equal(r32(s->data + ETH_HLEN + IP_HLEN + 8), seq);
+
+	/* Data with no buffer to go in: the device's completions end the sleep. */
+	sent = dev->nsent;
+	n = use_up_buffers(nif, ep);
+	assert_int_equal(tcp_send(c, "reply", 5), 5);
+	wait_hook = transmit_all;
+	assert_int_equal(netif_wait(nif, WAIT_FOREVER), 0);
+	wait_hook = NULL;
+	assert_int_equal(waits, 1);
+	assert_int_equal(nif->stats.net_events, 1); /* a TX interrupt, not the timeout */
+	assert_int_equal(dev->nsent, sent + n);
+	assert_int_equal(dev_transmit(~0u), 1);
+	s = sent_last(0);
+	assert_memory_equal(s->data + ETH_HLEN + IP_HLEN + TCP_HLEN, "reply", 5);
+	assert_false(tcp_flush_pending(&nif->stack));
+	netif_poll(nif);
+	check_conservation(nif, 0);
+	tcp_abort(c);
+	netif_flush(nif);
+	dev_transmit(~0u);
+	netif_poll(nif);
+	nif_free(nif);
+}
+
 /* ARP requests and pings are answered inside netif_poll, without a flush by the caller. */
 static void test_arp_icmp_in_poll(void **state)
 {
@@ -1751,6 +1894,8 @@ int main(void)
 	    cmocka_unit_test(test_echo_fragments),
 	    cmocka_unit_test(test_frag_timeout_wakes),
 	    cmocka_unit_test(test_tcp_through_netif),
+	    cmocka_unit_test(test_timer_event_ends_wait),
+	    cmocka_unit_test(test_tcp_waits_for_buffers),
 	    cmocka_unit_test(test_send_arp),
 	    cmocka_unit_test(test_send_batch),
 	    cmocka_unit_test(test_send_offload),

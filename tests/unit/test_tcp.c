@@ -901,6 +901,51 @@ static void test_out_of_order(void **state)
 	stack_free();
 }
 
+/*
+ * Small segments out of order that follow one another are copied into one
+ * buffer too, and what is held is SACKed and delivered as if kept apart.
+ */
+static void test_coalesce_out_of_order(void **state)
+{
+	struct tcp_listener *l;
+	struct tcp_conn *c;
+	struct peer p;
+	uint8_t got[500], want[500];
+	uint32_t base;
+	struct seg s;
+
+	(void)state;
+	stack_new(NULL);
+	c = setup_conn(&p, &l);
+	base = p.seq;
+	for (int i = 0; i < 50; i++)
+		memset(want + i * 10, 'a' + i % 26, 10);
+	/* [100, 500) in 10-byte segments, backwards then forwards: a hole at [0, 100). */
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 300, p.ack, want + 300, 10), NET_RX_KEPT);
+	for (int i = 31; i < 50; i++)
+		assert_int_equal(peer_send_at(&p, F_ACK, base + i * 10, p.ack, want + i * 10, 10),
+				 NET_RX_CONSUMED);
+	for (int i = 29; i >= 10; i--)
+		assert_int_equal(peer_send_at(&p, F_ACK, base + i * 10, p.ack, want + i * 10, 10),
+				 NET_RX_KEPT);
+	/* [100, 300) took 20 buffers (each before the one held), [300, 500) one. */
+	assert_int_equal(tstats()->ooo_held, 21);
+	assert_int_equal(tstats()->coalesced, 19);
+	wire_head = wire_tail;
+	assert_int_equal(peer_send_at(&p, F_ACK, base + 100, p.ack, want + 100, 10),
+			 NET_RX_DROP); /* a copy */
+	expect_seg(&p, &s, F_ACK);
+	assert_int_equal(s.ack, base);
+	for (int i = 0; i < 10; i++)
+		peer_send_at(&p, F_ACK, base + i * 10, p.ack, want + i * 10, 10);
+	assert_int_equal(tstats()->ooo_held, 0);
+	assert_int_equal(read_all(c, got, sizeof(got)), 500);
+	assert_memory_equal(got, want, 500);
+	tcp_abort(c);
+	check_all_free();
+	stack_free();
+}
+
 /* Small segments are copied into the previous buffer's room: few buffers, same bytes. */
 static void test_coalesce(void **state)
 {
@@ -1167,8 +1212,9 @@ static void test_sack_blocks(void **state)
 	assert_int_equal(s.nsack, 2);
 	assert_int_equal(s.sack[0][0], b + 3000);
 	assert_int_equal(s.sack[1][0], b + 1000);
-	/* An arrival next to the lower block: merged, and first. */
-	assert_int_equal(peer_send_at(&p, F_ACK, b + 2000, p.ack, pat, 500), NET_RX_KEPT);
+	/* An arrival next to the lower block: merged (copied into its buffer), and first. */
+	assert_int_equal(peer_send_at(&p, F_ACK, b + 2000, p.ack, pat, 500), NET_RX_CONSUMED);
+	assert_int_equal(tstats()->rx_held, 2);
 	expect_seg(&p, &s, F_ACK);
 	assert_int_equal(s.nsack, 2);
 	assert_int_equal(s.sack[0][0], b + 1000);
@@ -1560,6 +1606,81 @@ static void test_hold_bound(void **state)
 	stack_free();
 }
 
+/*
+ * Data above a hole takes at most half of what TCP may hold, shared fairly
+ * between connections; data at rcv_nxt is never refused for its sake: the
+ * out-of-order data furthest from its hole is given up for it (RFC 2018
+ * §8 reneging), so holes on every connection cannot leave nothing readable
+ * and no room for the resends that fill them.
+ */
+static void test_ooo_share_and_renege(void **state)
+{
+	static uint8_t pat[1448], got[4000];
+	struct tcp_listener *l;
+	struct tcp_conn *c[4];
+	struct peer p[4];
+	uint32_t saved = io.hold_max, base0, base3;
+	struct seg s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pat); i++)
+		pat[i] = (uint8_t)(i * 7 + 1);
+	io.hold_max = 20;
+	stack_new(NULL);
+	assert_int_equal(tcp_listen(&stack, PORT, 64, &l), 0);
+	for (int i = 0; i < 4; i++) {
+		peer_init(&p[i], (uint16_t)(PPORT + i), PORT);
+		c[i] = open_passive(&p[i], l);
+	}
+	base0 = p[0].seq;
+	/* Connection 0 leaves holes: 100 bytes every 200, its share is 10 buffers. */
+	for (uint32_t k = 0; k < 11; k++)
+		assert_int_equal(
+		    peer_send_at(&p[0], F_ACK, base0 + 100 + 200 * k, p[0].ack, pat, 100),
+		    k < 10 ? NET_RX_KEPT : NET_RX_DROP);
+	assert_int_equal(tstats()->ooo_held, 10);
+	assert_int_equal(stack.stats.rx_tcp_ooo_full, 1);
+	/* Connection 1's out-of-order segment takes one of connection 0's (the highest). */
+	assert_int_equal(peer_send_at(&p[1], F_ACK, p[1].seq + 500, p[1].ack, pat, 100),
+			 NET_RX_KEPT);
+	assert_int_equal(tstats()->ooo_held, 10);
+	assert_int_equal(tstats()->ooo_reneged, 1);
+	/* In-order data fills the other half, then takes out-of-order buffers. */
+	for (int k = 0; k < 10; k++)
+		assert_int_equal(peer_send(&p[2], F_ACK, pat, sizeof(pat)), NET_RX_KEPT);
+	assert_int_equal(tstats()->rx_held, 20);
+	base3 = p[3].seq;
+	assert_int_equal(peer_send(&p[3], F_ACK, pat, sizeof(pat)), NET_RX_KEPT);
+	assert_int_equal(tstats()->ooo_reneged, 2);
+	/* Connection 1 fills its own hole: its own out-of-order buffer goes first. */
+	assert_int_equal(peer_send(&p[1], F_ACK, pat, 500), NET_RX_KEPT);
+	assert_int_equal(tstats()->ooo_reneged, 3);
+	assert_int_equal(tstats()->rx_held, 20);
+	assert_int_equal(tstats()->ooo_held, 8);
+	/* Connection 0 fills its first hole: the segment above it joins, 300 bytes readable. */
+	assert_int_equal(peer_send_at(&p[0], F_ACK, base0, p[0].ack, pat, 100), NET_RX_KEPT);
+	assert_int_equal(tstats()->ooo_reneged, 4);
+	assert_int_equal(tcp_readable(c[0]), 200);
+	wire_head = wire_tail;
+	pump();
+	expect_seg(&p[0], &s, F_ACK);
+	assert_int_equal(s.ack, base0 + 200);
+	assert_int_equal(read_all(c[0], got, sizeof(got)), 200);
+	assert_int_equal(read_all(c[3], got, sizeof(got)), sizeof(pat));
+	assert_memory_equal(got, pat, sizeof(pat));
+	assert_int_equal(p[3].seq, base3 + sizeof(pat));
+	/* Nothing left out of order to give up: in-order data past the bound is dropped. */
+	while (tstats()->ooo_held)
+		assert_int_equal(peer_send(&p[3], F_ACK, pat, sizeof(pat)), NET_RX_KEPT);
+	assert_int_equal(peer_send(&p[3], F_ACK, pat, sizeof(pat)), NET_RX_DROP);
+	assert_int_equal(stack.stats.rx_tcp_no_mem, 1);
+	for (int i = 0; i < 4; i++)
+		tcp_abort(c[i]);
+	io.hold_max = saved;
+	check_all_free();
+	stack_free();
+}
+
 /* Connections are bounded (max_conns): a SYN past it gets a cookie instead of memory. */
 static void test_conn_bound(void **state)
 {
@@ -1730,6 +1851,7 @@ int main(void)
 	    cmocka_unit_test(test_zero_window),
 	    cmocka_unit_test(test_out_of_order),
 	    cmocka_unit_test(test_coalesce),
+	    cmocka_unit_test(test_coalesce_out_of_order),
 	    cmocka_unit_test(test_receive_window),
 	    cmocka_unit_test(test_nagle),
 	    cmocka_unit_test(test_send_buffer_full),
@@ -1745,6 +1867,7 @@ int main(void)
 	    cmocka_unit_test(test_malformed),
 	    cmocka_unit_test(test_time_wait_reuse),
 	    cmocka_unit_test(test_hold_bound),
+	    cmocka_unit_test(test_ooo_share_and_renege),
 	    cmocka_unit_test(test_conn_bound),
 	    cmocka_unit_test(test_fuzz),
 	};

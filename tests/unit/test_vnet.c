@@ -488,13 +488,13 @@ static void test_irq(void **state)
 	assert_int_equal(dev_receive(s, frame, 60, 0), 1);
 	assert_int_equal(s->rx.irqs, 0);
 	/* Arming finds the frame that slipped in: do not sleep. */
-	assert_true(vnet_irq_enable(&vn));
+	assert_true(vnet_irq_enable(&vn, false));
 	assert_int_equal(vn.stats.irq_races, 1);
 	vnet_irq_disable(&vn);
 	assert_int_equal(vnet_rx_burst(&vn, p, 16), 1);
 	assert_int_equal(vnet_buf_free(&vn, p[0].buf), 0);
 	/* Armed on an idle queue: the next frame interrupts. */
-	assert_false(vnet_irq_enable(&vn));
+	assert_false(vnet_irq_enable(&vn, false));
 	assert_int_equal(dev_receive(s, frame, 60, 0), 1);
 	assert_int_equal(s->rx.irqs, 1);
 	vnet_irq_disable(&vn);
@@ -515,7 +515,7 @@ static void test_irq(void **state)
 	for (i = 14; i < n; i++)
 		assert_int_equal(vnet_buf_free(&vn, p[i].buf), 0);
 	assert_int_equal(virtq_inflight(&vn.rx), 0);
-	assert_false(vnet_irq_enable(&vn));
+	assert_false(vnet_irq_enable(&vn, false));
 	assert_true(vn.tx_irq_on);
 	dev_transmit(s);
 	assert_int_equal(s->tx.irqs, 1);
@@ -542,16 +542,21 @@ static void test_irq_tx_full(void **state)
 	assert_int_equal(vnet_alloc_tx_buf(&vn, &p[0]), 0);
 	p[0].len = 60;
 	assert_int_equal(vnet_tx_burst(&vn, p, 1), 1);
-	assert_false(vnet_irq_enable(&vn));
+	assert_false(vnet_irq_enable(&vn, false));
 	assert_false(vn.tx_irq_on);
 	vnet_irq_disable(&vn);
+	/* ... unless the caller waits for completions (output waiting for buffers). */
+	assert_false(vnet_irq_enable(&vn, true));
+	assert_true(vn.tx_irq_on);
+	vnet_irq_disable(&vn);
+	assert_false(vn.tx_irq_on);
 	for (i = 1; i < 8; i++) {
 		assert_int_equal(vnet_alloc_tx_buf(&vn, &p[i]), 0);
 		p[i].len = 60;
 	}
 	assert_int_equal(vnet_tx_burst(&vn, p + 1, 7), 7);
 	assert_int_equal(virtq_free_count(&vn.tx), 0);
-	assert_false(vnet_irq_enable(&vn));
+	assert_false(vnet_irq_enable(&vn, false));
 	assert_true(vn.tx_irq_on);
 	assert_int_equal(dev_transmit(s), 8);
 	assert_int_equal(s->tx.irqs, 1);

@@ -13,7 +13,7 @@
 
 /*
  *   kvd [--port N] [-m MB] [--ip A.B.C.D] [--mask M] [--gw G] [--backlog N]
- *       [--max-conns N] [--stats SEC] [--qp N] [--threads N]
+ *       [--max-conns N] [--stats SEC] [--qp N] [--threads N] [--poll-us N]
  *
  * One worker per owned core (cpus= in the manifest), each on its own queue
  * pair (--qp, --qp + 1, ...) with its own netif, TCP stack, listener and
@@ -33,6 +33,7 @@
  */
 
 #define NS_PER_SEC  1000000000ull
+#define NS_PER_US   1000ull
 #define IOV_BATCH   16
 #define MAX_WORKERS 8
 
@@ -57,6 +58,7 @@ struct options {
 	uint32_t ip, mask, gw;
 	uint16_t port;
 	unsigned int backlog, stats_sec, qp, threads;
+	unsigned int poll_us; /* netif_wait's poll window; default netif's (NETIF_POLL_NS) */
 	size_t mem_mb;
 	struct tcp_config tcp;
 };
@@ -69,7 +71,7 @@ static unsigned int nworkers;
 __attribute__((noreturn)) static void usage(void)
 {
 	printf("usage: kvd [--port N] [-m MB] [--ip A.B.C.D] [--mask M] [--gw G] [--backlog N]\n"
-	       "           [--max-conns N] [--stats SEC] [--qp N] [--threads N]\n");
+	       "           [--max-conns N] [--stats SEC] [--qp N] [--threads N] [--poll-us N]\n");
 	exit(2);
 }
 
@@ -108,6 +110,7 @@ static void parse_args(int argc, char **argv)
 	opt.port = 11211;
 	opt.backlog = 1024;
 	opt.mem_mb = 64;
+	opt.poll_us = NETIF_POLL_NS / NS_PER_US;
 	for (int i = 1; i < argc; i++) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -130,6 +133,8 @@ static void parse_args(int argc, char **argv)
 			opt.tcp.max_conns = (uint32_t)num(v, 1u << 24);
 		else if (!strcmp(a, "--stats"))
 			opt.stats_sec = (unsigned int)num(v, 86400);
+		else if (!strcmp(a, "--poll-us"))
+			opt.poll_us = (unsigned int)num(v, 10000000);
 		else if (!strcmp(a, "--qp"))
 			opt.qp = (unsigned int)num(v, 255);
 		else if (!strcmp(a, "--threads") &&
@@ -255,6 +260,37 @@ static uint64_t peek_u64(const uint64_t *p)
 }
 
 /*
+ * The transmit side and the waits, summed over the workers (a snapshot):
+ * frames waiting in netif for TX room, frames in the TX ring, frames
+ * dropped for want of room, frames sent; TCP's resends and timeouts, out
+ * of order data given up; sleeps in the wait system call and interrupt
+ * arms. Where a latency tail or a stall comes from.
+ */
+static void print_path_stats(void)
+{
+	uint64_t queued = 0, posted = 0, dropped = 0, sent = 0, resent = 0, rto = 0, reneged = 0,
+		 wakeups = 0, arms = 0;
+
+	for (unsigned int i = 0; i < nworkers; i++) {
+		const struct netif *nif = &workers[i].nif;
+		const struct tcp_stats *t = tcp_stats(&nif->stack);
+
+		queued += __atomic_load_n(&nif->ntx, __ATOMIC_RELAXED);
+		posted += virtq_inflight(&nif->vn.tx);
+		dropped += peek_u64(&nif->stats.tx_dropped);
+		sent += peek_u64(&nif->vn.stats.tx_packets);
+		resent += t ? peek_u64(&t->retransmits) : 0;
+		rto += t ? peek_u64(&t->rto_expiries) : 0;
+		reneged += t ? peek_u64(&t->ooo_reneged) : 0;
+		wakeups += peek_u64(&nif->stats.wakeups);
+		arms += peek_u64(&nif->vn.stats.irq_arms);
+	}
+	printf("kvd: stats path tx_queued %lu tx_posted %lu tx_dropped %lu tx_packets %lu "
+	       "retransmits %lu rto_expiries %lu ooo_reneged %lu wakeups %lu irq_arms %lu\n",
+	       queued, posted, dropped, sent, resent, rto, reneged, wakeups, arms);
+}
+
+/*
  * The engine's counters, merged, as `stats` gives them; then with several
  * workers one line each: which queue pair and core, the sessions it has
  * served and the requests its connections made (read while they run: a
@@ -264,7 +300,8 @@ static void print_stats(void)
 {
 	struct kvd_conn *c = kvd_conn_open(workers[0].kw);
 	uint64_t sessions = 0, refused = 0, conns = 0, established = 0, rx_held = 0, snd = 0;
-	uint64_t nfree = 0, rx_in_ring = 0, deferred = 0, no_bufs = 0;
+	uint64_t nfree = 0, rx_in_ring = 0, deferred = 0, no_bufs = 0, ooo = 0, no_mem = 0,
+		 ooo_full = 0, rx = 0;
 	static char buf[8192];
 	size_t n;
 
@@ -282,6 +319,10 @@ static void print_stats(void)
 		conns += t ? peek_u64(&t->conns) : 0;
 		established += t ? peek_u64(&t->established) : 0;
 		rx_held += t ? peek_u64(&t->rx_held) : 0;
+		ooo += t ? peek_u64(&t->ooo_held) : 0;
+		no_mem += peek_u64(&workers[i].nif.stack.stats.rx_tcp_no_mem);
+		ooo_full += peek_u64(&workers[i].nif.stack.stats.rx_tcp_ooo_full);
+		rx += peek_u64(&workers[i].nif.vn.stats.rx_packets);
 		snd += t ? peek_u64(&t->snd_bytes) : 0;
 		nfree += __atomic_load_n(&workers[i].nif.vn.nfree, __ATOMIC_RELAXED);
 		rx_in_ring += virtq_inflight(&workers[i].nif.vn.rx);
@@ -290,9 +331,11 @@ static void print_stats(void)
 	}
 	/* one line: the engine's counters that tell health, then TCP's gauges */
 	/* where the pool's buffers are: TCP's receive queues, free, in the RX ring */
-	printf("kvd: stats buffers rx_held %lu snd_bytes %lu free %lu rx_posted %lu "
-	       "rx_deferred %lu no_buffers %lu\n",
-	       rx_held, snd, nfree, rx_in_ring, deferred, no_bufs);
+	printf("kvd: stats buffers rx_held %lu ooo_held %lu snd_bytes %lu free %lu rx_posted %lu "
+	       "rx_deferred %lu no_buffers %lu rx_packets %lu rx_tcp_no_mem %lu "
+	       "rx_tcp_ooo_full %lu\n",
+	       rx_held, ooo, snd, nfree, rx_in_ring, deferred, no_bufs, rx, no_mem, ooo_full);
+	print_path_stats();
 	printf("kvd: stats sessions %lu refused %lu tcp_conns %lu established %lu", sessions,
 	       refused, conns, established);
 	for (char *line = buf; *line;) {
@@ -348,6 +391,7 @@ static void setup(struct worker *w)
 	err = netif_open(&w->nif, "eth0", w->qp, &cfg);
 	if (err)
 		fatal("netif_open queue pair %u: %d", w->qp, err);
+	netif_set_poll_ns(&w->nif, opt.poll_us * NS_PER_US);
 	err = netif_tcp_init(&w->nif, &opt.tcp);
 	if (!err)
 		err = netif_tcp_listen(&w->nif, opt.port, opt.backlog, &w->lis);

@@ -710,24 +710,36 @@ static void drain_events(struct netif *nif)
 	}
 }
 
+/*
+ * Whether netif_wait can return: n frames a poll took, else datagrams or
+ * TCP events waiting for the application (a poll with no frame can raise
+ * events too: a timer that ends a connection). What it returns, or 0.
+ */
+static int wait_done(const struct netif *nif, unsigned int n)
+{
+	if (n)
+		return (int)n;
+	if (nif->queued)
+		return (int)nif->queued;
+	return tcp_has_events(&nif->stack) ? 1 : 0;
+}
+
 int netif_wait(struct netif *nif, uint64_t timeout_ns)
 {
 	uint64_t start, now, due, left = WAIT_FOREVER;
-	unsigned int n;
+	bool pending;
 	long rc;
+	int n;
 
 	busy_end(nif);
-	if (nif->queued) {
+	n = wait_done(nif, 0);
+	if (n) {
 		netif_flush(nif);
-		return (int)nif->queued;
+		return n;
 	}
-	if (tcp_has_events(&nif->stack)) {
-		netif_flush(nif);
-		return 1;
-	}
-	n = netif_poll(nif);
+	n = wait_done(nif, netif_poll(nif));
 	if (n)
-		return (int)n;
+		return n;
 	start = now = netif_now_ns(nif);
 	while (now - nif->last_active_ns < nif->poll_ns) {
 		if (now - start >= timeout_ns)
@@ -752,16 +764,16 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 			 */
 			for (unsigned int i = 0; i < NETIF_SPINS; i++) {
 				if (vnet_rx_pending(&nif->vn)) {
-					n = rx_poll(nif, false);
+					n = (int)rx_poll(nif, false);
 					if (n)
-						return (int)n;
+						return n;
 					break;
 				}
 			}
 		}
-		n = netif_poll(nif);
+		n = wait_done(nif, netif_poll(nif));
 		if (n)
-			return (int)n;
+			return n;
 		now = netif_now_ns(nif);
 	}
 	if (now - start >= timeout_ns)
@@ -772,17 +784,22 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 	due = net_next_timer(&nif->stack);
 	if (due && (due <= now || due - now < left))
 		left = due <= now ? 0 : due - now;
-	/* TCP output waiting for buffers: look again soon. */
-	if (tcp_flush_pending(&nif->stack) && left > NETIF_RETRY_NS)
+	/*
+	 * TCP output waiting for buffers (or frames for TX room): the device's
+	 * transmit completions give them back, so they wake us (want_tx
+	 * below); look again soon as well, in case none is in flight.
+	 */
+	pending = tcp_flush_pending(&nif->stack);
+	if (pending && left > NETIF_RETRY_NS)
 		left = NETIF_RETRY_NS;
 	/*
 	 * Arm. Work that arrived since the last poll raised no interrupt:
 	 * vnet_irq_enable reports it, and sleeping on it would wait for the
 	 * next frame.
 	 */
-	if (vnet_irq_enable(&nif->vn)) {
+	if (vnet_irq_enable(&nif->vn, pending || nif->ntx)) {
 		vnet_irq_disable(&nif->vn);
-		return (int)netif_poll(nif);
+		return wait_done(nif, netif_poll(nif));
 	}
 	rc = sys_wait(left);
 	nif->stats.wakeups++;
@@ -792,7 +809,7 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 	nif->last_active_ns = netif_now_ns(nif);
 	if (rc < 0)
 		return (int)rc;
-	return (int)netif_poll(nif);
+	return wait_done(nif, netif_poll(nif));
 }
 
 int netif_drain(struct netif *nif, uint64_t timeout_ns)

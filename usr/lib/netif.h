@@ -220,13 +220,14 @@ unsigned int netif_flush(struct netif *nif);
 unsigned int netif_rx_more(struct netif *nif);
 
 /*
- * Flush, and return at once if datagrams are queued on an endpoint or a
- * poll brings frames. Otherwise keep polling until poll_ns have passed
- * since the last activity, then arm the interrupt and sleep until a frame
- * arrives, another event does, or timeout_ns (WAIT_FOREVER: never) has
- * passed since the call. Returns the frames received (or datagrams
- * waiting), 0 (timeout, or woken with nothing to receive) or a negative
- * errno from the wait system call.
+ * Flush, and return as soon as datagrams are queued on an endpoint, TCP
+ * events wait (netif_tcp_next), or a poll brings frames. Otherwise keep
+ * polling until poll_ns have passed since the last activity, then arm the
+ * interrupt and sleep until a frame arrives, another event does, or
+ * timeout_ns (WAIT_FOREVER: never) has passed since the call. Returns the
+ * frames received (or datagrams waiting, or 1 for TCP events), 0 (timeout,
+ * or woken with nothing to receive) or a negative errno from the wait
+ * system call.
  */
 int netif_wait(struct netif *nif, uint64_t timeout_ns);
 
@@ -317,7 +318,13 @@ int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned in
  * copy); tcp_peek gives the bytes at the head of the stream that sit in one
  * buffer, valid until tcp_consume/tcp_recv; consuming gives the buffers
  * back. TCP keeps at most half the pool this way (io.hold_max); past that,
- * in-window data is dropped and the peer resends it. tcp_send copies into
+ * in-window data is dropped and the peer resends it. Data that waits above
+ * a hole in the stream (out of order) gets at most half of that, shared
+ * between connections, and is given up for data the application can read
+ * when nothing else is left (tcp_stats: ooo_held, ooo_reneged), so holes
+ * never keep the resends that fill them out. The application must consume
+ * what it reads (copy a partial message if it wants to wait for the rest):
+ * data it leaves unread keeps its buffers. tcp_send copies into
  * the connection's send buffer (struct tcp_config.sndbuf), which holds the
  * bytes until acknowledged. A connection handle is the application's from
  * tcp_accept or netif_tcp_connect until tcp_close or tcp_abort; after a

@@ -439,7 +439,7 @@ int vnet_buf_free(struct vnet *vn, uint32_t buf)
 	return 0;
 }
 
-bool vnet_irq_enable(struct vnet *vn)
+bool vnet_irq_enable(struct vnet *vn, bool want_tx)
 {
 	bool pending;
 
@@ -449,10 +449,12 @@ bool vnet_irq_enable(struct vnet *vn)
 	/*
 	 * Listen for transmit completions too when they are what the caller
 	 * waits for: with no RX buffer left at the device no frame can wake
-	 * us, and with the TX ring full nothing more can be sent.
+	 * us, with the TX ring full nothing more can be sent, and a caller
+	 * with frames or output waiting for room or buffers needs the ones
+	 * the device gives back.
 	 */
 	if (virtq_inflight(&vn->tx) > 0 &&
-	    (virtq_inflight(&vn->rx) == 0 || virtq_free_count(&vn->tx) == 0)) {
+	    (want_tx || virtq_inflight(&vn->rx) == 0 || virtq_free_count(&vn->tx) == 0)) {
 		vn->tx_irq_on = true;
 		pending |= virtq_enable_irq(&vn->tx);
 	}

@@ -213,11 +213,12 @@ int vnet_buf_free(struct vnet *vn, uint32_t buf);
 
 /*
  * Arm the queue-pair interrupt (an EV_NET event) for received frames, and
- * for transmit completions when frames are out and the RX queue has run
- * dry or the TX ring is full. Returns true if work arrived meanwhile: poll
- * again, do not sleep.
+ * for transmit completions when frames are out and the caller waits for
+ * them (want_tx: it has frames or output that need TX room or buffers),
+ * the RX queue has run dry or the TX ring is full. Returns true if work
+ * arrived meanwhile: poll again, do not sleep.
  */
-bool vnet_irq_enable(struct vnet *vn);
+bool vnet_irq_enable(struct vnet *vn, bool want_tx);
 
 /* Back to polling: no interrupts. */
 void vnet_irq_disable(struct vnet *vn);

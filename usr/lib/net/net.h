@@ -143,7 +143,8 @@ struct net_stats {
 	uint64_t rx_tcp_syn_challenged; /* a SYN on a synchronized connection: challenged */
 	uint64_t rx_tcp_dup_data;	/* data all received before (re-ACKed) */
 	uint64_t rx_tcp_no_mem;		/* no buffer to hold the data, or no connection */
-	uint64_t rx_tcp_ooo_full;	/* out of order, and the queue for that is full */
+	uint64_t rx_tcp_ooo_full;	/* out of order, and the connection's queue (TCP_OOO_MAX)
+					 * or the stack's share for such data is full */
 	uint64_t rx_tcp_listen_full;	/* the listener's accept queue is full */
 	uint64_t rx_tcp_bad_cookie;	/* an ACK for a listener, cookies out, none valid */
 	uint64_t rx_tcp_closing;	/* data after the peer's FIN or a closed handle */

@@ -443,7 +443,12 @@ static bool conn_fire(struct tcp_conn *c, uint64_t now)
 	if (c->t_delack && c->t_delack <= now) {
 		c->t_delack = 0;
 		c->ts->stats.delayed_acks++;
+		/* Owed now: without a buffer it goes at the next flush, not never. */
+		if (c->state >= TCP_ESTABLISHED)
+			c->flags |= TCPF_ACK_NOW;
 		tcp_send_ack(c, now);
+		if (c->flags & TCPF_ACK_NOW)
+			tcp_want_output(c);
 	}
 	if (c->t_rexmt && c->t_rexmt <= now) {
 		c->t_rexmt = 0;
@@ -545,9 +550,8 @@ static void free_rx(struct tcp_conn *c)
 	c->rq_len = 0;
 	while ((b = c->ooo)) {
 		c->ooo = b->next;
-		tcp_rxb_free(c, b);
+		tcp_ooo_free(c, b);
 	}
-	c->ooo_n = 0;
 }
 
 static void free_tx(struct tcp_conn *c)
@@ -572,6 +576,13 @@ void tcp_rxb_free(struct tcp_conn *c, struct tcp_rxb *b)
 	c->held--;
 	c->ts->stats.rx_held--;
 	io->release(io->ctx, b->buf);
+}
+
+void tcp_ooo_free(struct tcp_conn *c, struct tcp_rxb *b)
+{
+	c->ooo_n--;
+	c->ts->stats.ooo_held--;
+	tcp_rxb_free(c, b);
 }
 
 static void out_remove(struct tcp_conn *c)
@@ -668,9 +679,8 @@ void tcp_closed(struct tcp_conn *c, int err)
 		struct tcp_rxb *b = c->ooo;
 
 		c->ooo = b->next;
-		tcp_rxb_free(c, b);
+		tcp_ooo_free(c, b);
 	}
-	c->ooo_n = 0;
 	tcp_ev(c, TCP_EV_CLOSED);
 }
 

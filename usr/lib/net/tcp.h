@@ -71,6 +71,7 @@ struct tcp_stats {
 	uint64_t established;	   /* gauge: in ESTABLISHED or CLOSE-WAIT */
 	uint64_t time_wait;	   /* gauge: in TIME-WAIT */
 	uint64_t rx_held;	   /* gauge: receive buffers held (queued data) */
+	uint64_t ooo_held;	   /* gauge: ... of them out of order, above a hole */
 	uint64_t snd_bytes;	   /* gauge: bytes in send buffers */
 	uint64_t snd_chunks;	   /* gauge: send buffer chunks allocated */
 	uint64_t active_opens;	   /* tcp_connect */
@@ -92,6 +93,7 @@ struct tcp_stats {
 	uint64_t lost_retransmits; /* resends found lost by SACK blocks, resent again */
 	uint64_t dupacks_rx;
 	uint64_t ooo_segs;	    /* out-of-order segments queued */
+	uint64_t ooo_reneged;	    /* ... given up to make room for in-order data (RFC 2018 §8) */
 	uint64_t coalesced;	    /* small segments copied into the previous buffer */
 	uint64_t delayed_acks;	    /* ACKs sent by the delayed-ACK timer */
 	uint64_t window_probes;	    /* zero-window probes sent */

@@ -122,11 +122,9 @@ static struct tcp_rxb *rxb_keep(struct tcp_conn *c, struct tcp_seg *sg, uint8_t 
 	return b;
 }
 
-/* Copy len bytes to the end of the queue's last buffer if they fit there. */
-static bool rq_coalesce(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+/* Copy len bytes to the end of kept buffer t (which ends where they start) if they fit. */
+static bool rxb_coalesce(struct tcp_conn *c, struct tcp_rxb *t, const uint8_t *data, uint32_t len)
 {
-	struct tcp_rxb *t = c->rq_tail;
-
 	if (!t || t->room < len)
 		return false;
 	memcpy((uint8_t *)t + t->off + t->len, data, len);
@@ -134,6 +132,12 @@ static bool rq_coalesce(struct tcp_conn *c, const uint8_t *data, uint32_t len)
 	t->room = (uint16_t)(t->room - len);
 	c->ts->stats.coalesced++;
 	return true;
+}
+
+/* Copy len bytes to the end of the queue's last buffer if they fit there. */
+static bool rq_coalesce(struct tcp_conn *c, const uint8_t *data, uint32_t len)
+{
+	return rxb_coalesce(c, c->rq_tail, data, len);
 }
 
 static void rq_append(struct tcp_conn *c, struct tcp_rxb *b)
@@ -146,6 +150,83 @@ static void rq_append(struct tcp_conn *c, struct tcp_rxb *b)
 	c->rq_tail = b;
 }
 
+/*
+ * Data above a hole may take at most half of the receive buffers TCP may
+ * hold (io.hold_max); the other half stays for data at rcv_nxt, which the
+ * application can read and so give back. Without that bound, holes in
+ * enough connections at once (losses under load, or a peer that leaves
+ * them on purpose) fill every buffer with data nobody can read yet, the
+ * resends that would fill the holes find no room, and no connection of
+ * the stack ever moves again.
+ */
+static bool ooo_room(const struct tcp_stack *ts)
+{
+	const struct net_io *io = ts->s->io;
+
+	return io && ts->stats.ooo_held < io->hold_max / 2;
+}
+
+/* The connection holding the most data out of order, or NULL if none holds any. */
+static struct tcp_conn *ooo_biggest(struct tcp_stack *ts)
+{
+	struct tcp_conn *v = NULL;
+
+	for (struct tcp_conn *o = ts->all; ts->stats.ooo_held && o; o = o->anext) {
+		if (o->ooo && (!v || o->ooo_n > v->ooo_n))
+			v = o;
+	}
+	return v;
+}
+
+/*
+ * Give up v's highest buffer held out of order (the furthest above its
+ * hole). RFC 2018 §8 lets a receiver that runs out of buffers discard data
+ * it has reported in SACK blocks ("reneging"): the sender keeps everything
+ * until it is cumulatively acknowledged, and sends it again.
+ */
+static void ooo_renege(struct tcp_conn *v)
+{
+	struct tcp_rxb **p = &v->ooo, *b;
+
+	while ((*p)->next)
+		p = &(*p)->next;
+	b = *p;
+	*p = NULL;
+	tcp_ooo_free(v, b);
+	v->ts->stats.ooo_reneged++;
+}
+
+/*
+ * No buffer left for data at rcv_nxt, which comes before data that waits
+ * for a hole: give up one of c's held out of order, else one of the
+ * connection that holds the most. False if nothing is held out of order.
+ */
+static bool ooo_make_room(struct tcp_conn *c)
+{
+	struct tcp_conn *v = c->ooo ? c : ooo_biggest(c->ts);
+
+	if (!v)
+		return false;
+	ooo_renege(v);
+	return true;
+}
+
+/*
+ * The share for out-of-order data is full: make room for c's if another
+ * connection holds more than c would with it, so that a few connections
+ * (a peer leaving holes on purpose and going quiet) cannot keep the share
+ * from everyone else. False: c's segment is dropped.
+ */
+static bool ooo_make_fair_room(struct tcp_conn *c)
+{
+	struct tcp_conn *v = ooo_biggest(c->ts);
+
+	if (!v || v->ooo_n <= c->ooo_n + 1)
+		return false;
+	ooo_renege(v);
+	return true;
+}
+
 /* In-order data at rcv_nxt: onto the receive queue. False: no room to hold it. */
 static bool rq_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32_t len)
 {
@@ -153,6 +234,8 @@ static bool rq_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 
 	if (!rq_coalesce(c, data, len)) {
 		b = rxb_keep(c, sg, data, len, c->rcv_nxt);
+		if (!b && sg->buf != NET_BUF_NONE && ooo_make_room(c))
+			b = rxb_keep(c, sg, data, len, c->rcv_nxt);
 		if (!b)
 			return false;
 		rq_append(c, b);
@@ -173,6 +256,7 @@ static void ooo_drain(struct tcp_conn *c)
 
 		c->ooo = b->next;
 		c->ooo_n--;
+		c->ts->stats.ooo_held--;
 		if (d >= b->len) {
 			tcp_rxb_free(c, b);
 			continue;
@@ -198,11 +282,13 @@ static int ooo_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 		   uint32_t seq)
 {
 	struct net_stack *s = c->ts->s;
-	struct tcp_rxb **p = &c->ooo, *b;
+	struct tcp_rxb **p = &c->ooo, *b, *prev = NULL;
 	uint32_t end;
 
-	while (*p && seq_leq((*p)->seq + (*p)->len, seq))
+	while (*p && seq_leq((*p)->seq + (*p)->len, seq)) {
+		prev = *p;
 		p = &(*p)->next;
+	}
 	if (*p && seq_leq((*p)->seq, seq)) {
 		uint32_t d = (*p)->seq + (*p)->len - seq;
 
@@ -211,18 +297,28 @@ static int ooo_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 		data += d;
 		len -= d;
 		seq += d;
+		prev = *p;
 		p = &(*p)->next;
 	}
 	end = seq + len;
 	while (*p && seq_leq((*p)->seq + (*p)->len, end)) {
 		b = *p;
 		*p = b->next;
-		c->ooo_n--;
-		tcp_rxb_free(c, b);
+		tcp_ooo_free(c, b);
 	}
 	if (*p && seq_lt((*p)->seq, end))
 		len = (*p)->seq - seq;
-	if (c->ooo_n >= TCP_OOO_MAX)
+	/*
+	 * Right behind the piece before it, and small enough for its room:
+	 * copied there, as in order. Small requests that follow one loss
+	 * then share buffers instead of taking one each.
+	 */
+	if (prev && prev->seq + prev->len == seq && rxb_coalesce(c, prev, data, len)) {
+		c->sack_last = seq;
+		c->ts->stats.ooo_segs++;
+		return NET_RX_CONSUMED;
+	}
+	if (c->ooo_n >= TCP_OOO_MAX || (!ooo_room(c->ts) && !ooo_make_fair_room(c)))
 		return net_drop(s, &s->stats.rx_tcp_ooo_full);
 	b = rxb_keep(c, sg, data, len, seq);
 	if (!b)
@@ -230,6 +326,7 @@ static int ooo_add(struct tcp_conn *c, struct tcp_seg *sg, uint8_t *data, uint32
 	b->next = *p;
 	*p = b;
 	c->ooo_n++;
+	c->ts->stats.ooo_held++;
 	c->sack_last = seq;
 	c->ts->stats.ooo_segs++;
 	return NET_RX_KEPT;

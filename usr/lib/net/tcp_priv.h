@@ -289,6 +289,8 @@ uint32_t tcp_cookie_make(struct tcp_stack *ts, const struct tcp_seg *sg, uint16_
 			 uint64_t now);
 bool tcp_cookie_check(struct tcp_stack *ts, const struct tcp_seg *sg, uint16_t *mss);
 void tcp_rxb_free(struct tcp_conn *c, struct tcp_rxb *b);
+/* Free b, unlinked from c's out-of-order queue already. */
+void tcp_ooo_free(struct tcp_conn *c, struct tcp_rxb *b);
 void tcp_timers(struct tcp_stack *ts, uint64_t now);
 
 /* tcp_out.c: building and sending segments; the timers' actions. */
