@@ -89,8 +89,9 @@ def memcached_guest(extra):
 
 def kv_load(net, mode, seconds=2.0, **kw):
     """One run of kv-load; dict of its figures."""
-    args = net.prefix() + [kv_load_binary(), "-a", lib.GUEST_IP, "-p", str(PORT), "-m", mode,
-                           "-t", str(seconds)]
+    # Under --rt the client runs SCHED_FIFO too, as the echo benchmark's do.
+    args = net.prefix() + lib.RT + [kv_load_binary(), "-a", lib.GUEST_IP, "-p", str(PORT),
+                                    "-m", mode, "-t", str(seconds)]
     for k, v in kw.items():
         args += [f"-{k}", str(v)]
     try:
@@ -237,6 +238,7 @@ def main(args, p):
     out = {"meta": {"date": time.strftime("%Y-%m-%dT%H:%M:%S"), "boots": p["boots"],
                     "seconds_per_run": p["tput_s"], "conns": CONNS, "keys": KEYS,
                     "p99_target_us": p["p99_us"], "fixed_rate": p["rate"],
+                    "sched_fifo": bool(lib.RT),
                     "qemu_args_example": qemu_example,
                     "elapsed_s": round(time.monotonic() - started, 1)},
            "results": results, "ratios": ratios, "notes": notes}
