@@ -144,7 +144,8 @@ static inline void fn_check_sent(const uint8_t *f, size_t len, const uint8_t *ma
 	tot = fn_get16(ip + 2);
 	FUZZ_CHECK(tot >= FN_IP_HLEN && FN_ETH_HLEN + tot <= len);
 	plen = tot - FN_IP_HLEN;
-	if (!payload_csums)
+	/* A fragment (MF or an offset, RFC 791): its UDP header, if any, covers the whole datagram. */
+	if (!payload_csums || (fn_get16(ip + 6) & 0x3fff))
 		return;
 	switch (ip[9]) {
 	case FN_PROTO_ICMP:
