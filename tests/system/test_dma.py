@@ -120,13 +120,15 @@ def test_echod_beside_attackers_keeps_answering():
                    prefix=["ip", "netns", "exec", ns.name]) as g:
             g.wait_for("echod ready")
             g.wait_for(KILLED)
-            assert _flows(ns.name, 16, 4) == ok  # beside the first attacker's fault
+            out = _flows(ns.name, 16, 4)  # beside the first attacker's fault
+            assert out == ok, f"client: {' '.join(out)} ({g.logfile})"
             g.wait_for(r"hostile dma-victim: after 2 kill\(s\): own page unchanged, "
                        r"kernel page unchanged", timeout=30)
             g.wait_for(r"eth0: the device stopped \(NEEDS_RESET\); reset and up again .* "
                        r"1 other owner\(s\) told to re-attach")
             g.wait_for(r"pid 1 \(echod\) re-attached eth0 queue pair 0 after a device reset")
-            assert _flows(ns.name, 16, 4) == ok  # after the second one stopped the device
+            out = _flows(ns.name, 16, 4)  # after the second one stopped the device
+            assert out == ok, f"client after the reset: {' '.join(out)} ({g.logfile})"
             kills = _kills(g.log())
             assert sorted(kills) == [3, 4] and all(qp == 1 for qp, _ in kills.values()), kills
             assert "pid 1 (echod) exited" not in g.log()
