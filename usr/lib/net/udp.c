@@ -130,24 +130,33 @@ int udp_echo_inplace(struct net_stack *s, uint8_t *frame, size_t cap, const stru
 	return udp_reply(s, frame, cap, u, u->len, true);
 }
 
+/* The MAC a datagram to dst_ip goes to: broadcast, or its next hop's. 0, -EINVAL, -EAGAIN (ARP). */
+static int dst_mac(struct net_stack *s, uint32_t dst_ip, uint8_t *mac, uint64_t now_ns)
+{
+	uint32_t hop;
+
+	if (ip_is_bcast(s, dst_ip)) {
+		mac_copy(mac, net_bcast_mac);
+		return 0;
+	}
+	if (ip_is_bad_src(s, dst_ip) || !net_next_hop(s, dst_ip, &hop))
+		return -EINVAL;
+	return arp_lookup(s, hop, mac, now_ns) ? 0 : -EAGAIN;
+}
+
 int udp_build(struct net_stack *s, uint8_t *frame, size_t cap, uint32_t dst_ip, uint16_t sport,
 	      uint16_t dport, const void *payload, size_t len, uint64_t now_ns)
 {
 	uint8_t mac[ETH_ALEN];
-	uint32_t hop;
+	int err;
 
 	if (len > NET_UDP_MAX_PAYLOAD || cap < NET_UDP_PAYLOAD_OFF + len)
 		return -EMSGSIZE;
 	if (dport == 0)
 		return -EINVAL;
-	if (ip_is_bcast(s, dst_ip)) {
-		mac_copy(mac, net_bcast_mac);
-	} else {
-		if (ip_is_bad_src(s, dst_ip) || !net_next_hop(s, dst_ip, &hop))
-			return -EINVAL;
-		if (!arp_lookup(s, hop, mac, now_ns))
-			return -EAGAIN;
-	}
+	err = dst_mac(s, dst_ip, mac, now_ns);
+	if (err)
+		return err;
 	if (len && payload != frame + NET_UDP_PAYLOAD_OFF)
 		memmove(frame + NET_UDP_PAYLOAD_OFF, payload, len);
 	return udp_finish(s, frame, cap, mac, net_htonl(dst_ip), sport, dport, len, false, false,
@@ -195,21 +204,16 @@ int udp_send(struct net_stack *s, uint32_t dst_ip, uint16_t sport, uint16_t dpor
 	uint32_t dst_be = net_htonl(dst_ip);
 	struct udp_hdr udp;
 	uint8_t mac[ETH_ALEN];
-	uint32_t hop;
+	int err;
 	uint16_t ulen;
 
 	if (len > NET_UDP_MAX_DGRAM)
 		return -EMSGSIZE;
 	if (dport == 0)
 		return -EINVAL;
-	if (ip_is_bcast(s, dst_ip)) {
-		mac_copy(mac, net_bcast_mac);
-	} else {
-		if (ip_is_bad_src(s, dst_ip) || !net_next_hop(s, dst_ip, &hop))
-			return -EINVAL;
-		if (!arp_lookup(s, hop, mac, now_ns))
-			return -EAGAIN;
-	}
+	err = dst_mac(s, dst_ip, mac, now_ns);
+	if (err)
+		return err;
 	ulen = (uint16_t)(UDP_HLEN + len);
 	udp.sport = net_htons(sport);
 	udp.dport = net_htons(dport);
