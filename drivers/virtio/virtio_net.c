@@ -295,7 +295,13 @@ static int configure_rss(struct virtio_net *n)
 	p += 8;
 	for (unsigned i = 0; i < entries; i++, p += 2)
 		put16(p, (uint16_t)targets[i % ntargets]);
-	put16(p, (uint16_t)n->nqp); /* max_tx_vq */
+	/* max_tx_vq: the pairs in use, counted from 0 (targets are ascending).
+	 * QEMU takes it as its queue-pair count and detaches the tap queues
+	 * above it: a tap queue stays read only while its own pair's receive
+	 * queue is ready, and a frame it steers to a pair short of buffers
+	 * waits on the tap queue's side until that queue's own doorbell rings,
+	 * which on a pair nobody serves never happens. */
+	put16(p, (uint16_t)(targets[ntargets - 1] + 1));
 	p[2] = RSS_KEY_LEN;
 	memcpy(p + 3, n->rss_key, RSS_KEY_LEN);
 	p += 3 + RSS_KEY_LEN;
