@@ -145,8 +145,8 @@ static void op_transmit(unsigned int max)
 		fvq_want_kick(&nic->tx);
 }
 
-/* What the application does with one datagram it received. */
-static void answer(struct fz *f, struct netif_dgram *d)
+/* What the application does with one datagram it received (may_hold: keep it for later). */
+static void answer(struct fz *f, struct netif_dgram *d, bool may_hold)
 {
 	size_t len;
 	int rc;
@@ -166,7 +166,7 @@ static void answer(struct fz *f, struct netif_dgram *d)
 		rc = netif_release(d);
 		break;
 	default:
-		if (nheld < HELD_MAX) {
+		if (may_hold && nheld < HELD_MAX) {
 			held[nheld++] = *d;
 			return;
 		}
@@ -174,6 +174,28 @@ static void answer(struct fz *f, struct netif_dgram *d)
 		break;
 	}
 	FUZZ_CHECK(rc == 0 || rc == -ENOSPC || rc == -EINVAL);
+}
+
+/*
+ * Port 7's handler in the run-to-completion setups (netif_udp_set_handler):
+ * the answers of answer(), except that a datagram is left alone rather than
+ * held (netif releases it when the handler returns).
+ */
+static void handler(struct netif_ep *ep, struct netif_dgram *d, void *arg)
+{
+	struct fz *f = arg;
+	uint8_t *frame;
+
+	FUZZ_CHECK(d->ep == ep && ep->port == 7);
+	if (!(d->buf & NETIF_BUF_REASM)) {
+		frame = vnet_frame(&nif.vn, d->buf);
+		FUZZ_CHECK(d->payload >= frame &&
+			   d->payload + d->len <= frame + vnet_frame_cap(&nif.vn));
+	}
+	fuzz_touch(d->payload, d->len);
+	if (fz_u8(f) % 4 == 3)
+		return;
+	answer(f, d, false);
 }
 
 static void op_app(struct fz *f)
@@ -197,7 +219,7 @@ static void op_app(struct fz *f)
 			fuzz_touch(d[k].payload, d[k].len);
 		}
 		for (k = 0; k < n; k++)
-			answer(f, &d[k]);
+			answer(f, &d[k], true);
 	}
 }
 
@@ -208,7 +230,7 @@ static void op_held(struct fz *f)
 
 	while (k-- && nheld) {
 		d = held[--nheld];
-		answer(f, &d);
+		answer(f, &d, true);
 	}
 }
 
@@ -338,6 +360,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(netif_open(&nif, "eth0", NIC_QP, &cfg) == 0);
 	netif_set_poll_ns(&nif, 2000);
 	FUZZ_CHECK(netif_udp_open(&nif, 7, &ep) == 0);
+	if (setup & 0x40)
+		netif_udp_set_handler(ep, handler, &f);
 	FUZZ_CHECK(netif_udp_open(&nif, 5555, &ep) == 0);
 	nheld = 0;
 	trust_payload_csums = true;

@@ -18,7 +18,17 @@ def _echod_image(*cmdlines, kernel=""):
 
 
 def test_echo_nc_socat_and_sizes():
-    with Guest(_echod_image("net=eth0:0 echod --stats 2"), "net-echo") as g:
+    # echod's default: each request answered inside the poll (a handler).
+    _echo_nc_socat_and_sizes("net=eth0:0 echod --stats 2", "net-echo")
+
+
+def test_echo_through_the_endpoint_queue():
+    # echod --queue: the same through netif_recv_batch and netif_echo_batch.
+    _echo_nc_socat_and_sizes("net=eth0:0 echod --stats 2 --queue", "net-echo-queue")
+
+
+def _echo_nc_socat_and_sizes(cmdline, name):
+    with Guest(_echod_image(cmdline), name) as g:
         g.wait_for(READY)
         g.wait_for(r"pid 1 \(echod\) attached eth0 queue pair 0")
         out = subprocess.run(["nc", "-u", "-w", "1", "127.0.0.1", str(g.port)],

@@ -833,6 +833,125 @@ static void test_rx_more(void **state)
 	nif_free(nif);
 }
 
+/* What the run-to-completion handler of test_handler saw and does. */
+struct handler_log {
+	unsigned int calls;
+	unsigned int more; /* datagrams to deliver from inside the first call */
+	unsigned int sent; /* frames on the TX ring when the poll began */
+	char seen[64][8];
+};
+
+/* Echo "e..", answer "r.." with one byte, release "d..", leave "l.." alone. */
+static void handler(struct netif_ep *ep, struct netif_dgram *d, void *arg)
+{
+	struct handler_log *log = arg;
+	unsigned int i;
+
+	assert_ptr_equal(d->ep, ep);
+	assert_true(d->len < 8);
+	memcpy(log->seen[log->calls % 64], d->payload, d->len);
+	log->seen[log->calls++ % 64][d->len] = 0;
+	/* Requests that land while the poll runs are taken by that poll. */
+	for (i = 0; i < log->more; i++)
+		deliver_udp(7, "e-more", 6);
+	log->more = 0;
+	/* Nothing goes out before the poll's one flush. */
+	assert_int_equal(fvq_pending(&dev->tx), log->sent);
+	switch (d->payload[0]) {
+	case 'e':
+		assert_int_equal(netif_echo(ep, d), 0);
+		break;
+	case 'r':
+		assert_int_equal(netif_reply(ep, d, 1), 0);
+		break;
+	case 'd':
+		assert_int_equal(netif_release(d), 0);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * A handler answers each datagram inside the poll that took it: replies go
+ * out in one flush at its end, requests that arrive meanwhile are answered
+ * by the same poll up to a burst, datagrams it leaves alone are released,
+ * and other endpoints still queue.
+ */
+static void test_handler(void **state)
+{
+	struct handler_log log = {0};
+	struct netif_dgram d[4];
+	struct netif_ep *e7, *e9;
+	struct netif *nif;
+	uint64_t kicks;
+	char msg[8];
+	unsigned int i;
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	e7 = ep_open(nif, 7);
+	e9 = ep_open(nif, 9);
+	netif_udp_set_handler(e7, handler, &log);
+	deliver_udp(7, "e1", 2);
+	deliver_udp(9, "nine", 4);
+	deliver_udp(7, "r2", 2);
+	deliver_udp(7, "d3", 2);
+	deliver_udp(7, "l4", 2);
+	log.more = 2;
+	kicks = nif->vn.stats.tx_kicks;
+	assert_int_equal(netif_poll(nif), 7);
+	assert_int_equal(log.calls, 6);
+	assert_string_equal(log.seen[0], "e1");
+	assert_string_equal(log.seen[3], "l4");
+	assert_string_equal(log.seen[4], "e-more");
+	assert_int_equal(e7->stats.rx, 6);
+	assert_int_equal(e7->stats.tx, 4);
+	assert_int_equal(nif->queued, 1); /* port 9's, queued as before */
+	assert_int_equal(nif->ntx, 0);
+	assert_int_equal(fvq_pending(&dev->tx), 4);
+	assert_true(nif->vn.stats.tx_kicks - kicks <= 1);
+	assert_int_equal(dev_transmit(~0u), 4);
+	check_udp_to(sent_last(3), peer_mac, PEER_IP, 7, PEER_PORT, "e1", 2);
+	check_udp_to(sent_last(2), peer_mac, PEER_IP, 7, PEER_PORT, "r", 1);
+	check_udp_to(sent_last(1), peer_mac, PEER_IP, 7, PEER_PORT, "e-more", 6);
+	check_udp_to(sent_last(0), peer_mac, PEER_IP, 7, PEER_PORT, "e-more", 6);
+	assert_int_equal(netif_recv(e7, d), 0);
+	assert_int_equal(netif_recv(e9, d), 1);
+	assert_memory_equal(d[0].payload, "nine", 4);
+	assert_int_equal(netif_release(d), 0);
+	check_conservation(nif, 0);
+
+	/* A backlog: a burst per poll, each answered by one flush. */
+	for (i = 0; i < NETIF_BURST + 8; i++) {
+		snprintf(msg, sizeof(msg), "e%02u", i);
+		deliver_udp(7, msg, 3);
+	}
+	log.calls = 0;
+	assert_int_equal(netif_poll(nif), NETIF_BURST);
+	assert_int_equal(fvq_pending(&dev->tx), NETIF_BURST);
+	log.sent = NETIF_BURST;
+	assert_int_equal(netif_poll(nif), 8);
+	assert_int_equal(log.calls, NETIF_BURST + 8);
+	assert_int_equal(dev_transmit(~0u), NETIF_BURST + 8);
+	for (i = 0; i < NETIF_BURST + 8; i++) {
+		snprintf(msg, sizeof(msg), "e%02u", i);
+		check_udp_to(sent_last(NETIF_BURST + 7 - i), peer_mac, PEER_IP, 7, PEER_PORT, msg,
+			     3);
+	}
+
+	/* Without the handler, port 7 queues again. */
+	netif_udp_set_handler(e7, NULL, NULL);
+	deliver_udp(7, "e5", 2);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_int_equal(log.calls, NETIF_BURST + 8);
+	assert_int_equal(netif_recv(e7, d), 1);
+	assert_int_equal(netif_release(d), 0);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
 /* Replies the stack refuses are counted and their buffers freed; foreign datagrams are refused. */
 static void test_reply_errors(void **state)
 {
@@ -1889,6 +2008,7 @@ int main(void)
 	    cmocka_unit_test(test_echo_checksum),
 	    cmocka_unit_test(test_batch),
 	    cmocka_unit_test(test_rx_more),
+	    cmocka_unit_test(test_handler),
 	    cmocka_unit_test(test_reply_errors),
 	    cmocka_unit_test(test_arp_icmp_in_poll),
 	    cmocka_unit_test(test_echo_fragments),

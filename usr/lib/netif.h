@@ -25,6 +25,9 @@
  *		netif_wait(&nif, WAIT_FOREVER);
  *	}
  *
+ * or, run to completion, netif_udp_set_handler(ep, fn, arg) and a loop of
+ * netif_wait alone: fn answers each datagram inside the poll.
+ *
  * Every received datagram holds its receive buffer (zero copy) until exactly
  * one of netif_reply, netif_echo (or their batch forms) or netif_release
  * gives it back. A datagram that arrived in IPv4 fragments holds its
@@ -84,9 +87,17 @@ struct netif_ep_stats {
 	uint64_t tx;	     /* replies and sends queued for transmission */
 };
 
+/*
+ * A datagram handler (netif_udp_set_handler): called inside the poll that
+ * received d, which it answers (netif_echo, netif_reply) or releases.
+ */
+typedef void (*netif_udp_fn)(struct netif_ep *ep, struct netif_dgram *d, void *arg);
+
 struct netif_ep {
 	struct netif *nif;
-	uint16_t port; /* 0: slot unused */
+	uint16_t port;	 /* 0: slot unused */
+	netif_udp_fn fn; /* NULL: datagrams are queued for netif_recv */
+	void *fn_arg;
 	uint32_t head; /* free-running: next slot delivery fills */
 	uint32_t tail; /* free-running: next slot netif_recv takes */
 	struct netif_ep_stats stats;
@@ -191,6 +202,20 @@ static inline void netif_set_event_handler(struct netif *nif, netif_event_fn fn,
 int netif_udp_open(struct netif *nif, uint16_t port, struct netif_ep **ep);
 
 /*
+ * Run to completion: each datagram that arrives on ep goes to fn(ep, d,
+ * arg) inside the poll that received it, instead of onto ep's queue. fn
+ * answers d (netif_echo, netif_reply) or releases it; a datagram it leaves
+ * alone is released when it returns. The answers of one poll go out
+ * together at its end (one flush, at most one doorbell), and that poll
+ * first takes the requests already waiting in the RX ring, up to
+ * NETIF_BURST. Nothing lies between a request noticed and its answer but
+ * the stack and fn: no endpoint queue, no return to the caller's loop
+ * (echod; bench/README.md, "Where echod's time goes"). fn must not call
+ * netif_poll, netif_wait or netif_flush. NULL goes back to queuing.
+ */
+void netif_udp_set_handler(struct netif_ep *ep, netif_udp_fn fn, void *arg);
+
+/*
  * Stop receiving on ep's port; datagrams still queued are released. Those
  * the application holds must be answered or released before.
  */
@@ -199,7 +224,8 @@ void netif_udp_close(struct netif_ep *ep);
 /*
  * Flush, then take up to NETIF_BURST frames: ARP and ICMP echo requests are
  * answered in place (their replies are flushed before returning), garbage
- * is dropped and counted, each UDP datagram is queued on its endpoint.
+ * is dropped and counted, each UDP datagram is queued on its endpoint or
+ * handed to its handler.
  * Nothing is received while the TX ring is full (frames wait in the RX
  * ring). Returns the frames received.
  */
