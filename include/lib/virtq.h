@@ -139,8 +139,8 @@ struct virtq {
 	struct virtq_desc *desc;
 	struct virtq_avail *avail;
 	struct virtq_used *used;
-	uint16_t *used_event;  /* avail->ring[size]: interrupt me after this entry */
-	uint16_t *avail_event; /* used->ring[size]: kick me after this entry */
+	uint16_t *used_event;	 /* avail->ring[size]: interrupt me after this entry */
+	uint16_t *avail_event;	 /* used->ring[size]: kick me after this entry */
 	struct virtq_slot *slot; /* slot[id]: the driver's own record of descriptor id */
 	uint16_t size;
 	uint16_t mask; /* size - 1 */
@@ -202,6 +202,17 @@ static inline bool virtq_used_pending(struct virtq *vq)
 	if (vq->used_shadow == vq->last_used_idx)
 		vq->used_shadow = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 	return vq->used_shadow != vq->last_used_idx;
+}
+
+/*
+ * Whether the device asks, as of now, to be notified of new buffers (the
+ * flag form; with EVENT_IDX the answer depends on the index: true). A peek
+ * that takes nothing: virtq_kick_needed decides after publishing.
+ */
+static inline bool virtq_kick_wanted(const struct virtq *vq)
+{
+	return vq->event_idx ||
+	       !(__atomic_load_n(&vq->used->flags, __ATOMIC_RELAXED) & VIRTQ_USED_F_NO_NOTIFY);
 }
 
 /*

@@ -952,6 +952,91 @@ static void test_handler(void **state)
 	nif_free(nif);
 }
 
+/*
+ * The doorbell's wait, learnt: against a device whose doorbell stalls when
+ * rung sooner than `stall_below` cycles after the request (TCG's big lock),
+ * the wait climbs past that point and stays near it; against one where
+ * ringing at once is best (KVM), it stays at the bottom. `work` is the
+ * answer's own cycles, which a shorter wait costs nothing against.
+ */
+static uint64_t kick_model(uint64_t wait, uint64_t work, uint64_t stall_below, uint64_t *rng)
+{
+	uint64_t t = wait > work ? wait : work, noise;
+
+	*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+	noise = (*rng >> 33) % 800;
+	if (t < stall_below && (*rng >> 20) % 4 != 0) /* three in four stall */
+		return t + 30000 + noise;
+	return t + 4000 + noise;
+}
+
+static void test_kick_wait_learnt(void **state)
+{
+	struct netif_kick k = {.fixed = -1};
+	uint64_t rng = 1, i;
+
+	(void)state;
+	/* A stall below 3,000 cycles: the wait climbs above it and stays near. */
+	for (i = 0; i < 200 * NETIF_KICK_EPOCH; i++)
+		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 3000, &rng));
+	assert_true(k.delay >= 3000 - NETIF_KICK_STEP);
+	assert_true(k.delay <= 3000 + 8 * NETIF_KICK_STEP);
+	assert_int_equal(k.timed, 200 * NETIF_KICK_EPOCH);
+
+	/* The device changes: no stall any more. The wait comes back down to the work. */
+	for (i = 0; i < 200 * NETIF_KICK_EPOCH; i++)
+		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 0, &rng));
+	assert_true(k.delay <= 1200 + 2 * NETIF_KICK_STEP);
+
+	/* Never a stall from the start: it never climbs past the work. */
+	k = (struct netif_kick){.fixed = -1};
+	for (i = 0; i < 200 * NETIF_KICK_EPOCH; i++) {
+		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 0, &rng));
+		assert_true(k.delay <= 1200 + 2 * NETIF_KICK_STEP);
+	}
+
+	/* A fixed wait is what it says, and the learnt one never passes the cap. */
+	k = (struct netif_kick){.fixed = 777};
+	assert_int_equal(netif_kick_wait(&k), 777);
+	k = (struct netif_kick){.fixed = -1};
+	for (i = 0; i < 400 * NETIF_KICK_EPOCH; i++)
+		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 0, ~0ull, &rng));
+	assert_true(k.delay <= NETIF_KICK_MAX);
+	assert_true(netif_kick_wait(&k) <= NETIF_KICK_MAX + NETIF_KICK_STEP);
+}
+
+/* An answer's doorbell waits the kick wait after its request was noticed, no longer. */
+static void test_kick_wait_in_poll(void **state)
+{
+	struct netif_ep *ep;
+	struct netif *nif;
+	uint64_t t0;
+
+	(void)state;
+	dev_new(64, 64, 256, true);
+	nif = nif_new();
+	ep = ep_open(nif, 7);
+	netif_udp_set_handler(ep, handler, &(struct handler_log){0});
+	netif_set_kick_wait(nif, 50000);
+	deliver_udp(7, "e1", 2);
+	t0 = fake_ns;
+	assert_int_equal(netif_poll(nif), 1);
+	assert_true(fake_ns - t0 >= 50000);
+	assert_true(fake_ns - t0 < 50000 + 5000);
+	assert_int_equal(fvq_pending(&dev->tx), 1);
+	assert_int_equal(nif->kick.timed, 0); /* fixed: nothing to learn */
+	assert_int_equal(dev_transmit(~0u), 1);
+	check_udp_to(sent_last(0), peer_mac, PEER_IP, 7, PEER_PORT, "e1", 2);
+
+	/* Learning: each doorbell rung is timed. */
+	netif_set_kick_wait(nif, -1);
+	deliver_udp(7, "e2", 2);
+	assert_int_equal(netif_poll(nif), 1);
+	assert_int_equal(nif->kick.timed, 1);
+	check_conservation(nif, 0);
+	nif_free(nif);
+}
+
 /* Replies the stack refuses are counted and their buffers freed; foreign datagrams are refused. */
 static void test_reply_errors(void **state)
 {
@@ -2009,6 +2094,8 @@ int main(void)
 	    cmocka_unit_test(test_batch),
 	    cmocka_unit_test(test_rx_more),
 	    cmocka_unit_test(test_handler),
+	    cmocka_unit_test(test_kick_wait_learnt),
+	    cmocka_unit_test(test_kick_wait_in_poll),
 	    cmocka_unit_test(test_reply_errors),
 	    cmocka_unit_test(test_arp_icmp_in_poll),
 	    cmocka_unit_test(test_echo_fragments),

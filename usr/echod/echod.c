@@ -41,6 +41,7 @@ struct options {
 	unsigned int batch;	/* answer up to this many before flushing, if more wait */
 	bool queue;		/* through the endpoint's queue, not a handler in the poll */
 	int pause_burst;	/* netif_set_pause_burst; -1: netif's default */
+	int64_t kick_wait;	/* netif_set_kick_wait; -1: learn (netif's default) */
 	unsigned int retry_sec; /* keep asking for a taken queue this long */
 	uint64_t exit_after;	/* exit after echoing this many datagrams; 0: never */
 	unsigned int threads;	/* at most this many workers; 0: one per owned core */
@@ -179,9 +180,11 @@ static void print_stats(void)
 	       d->irq_arms, d->irq_races, d->rx_ring_empty, d->rx_short, d->rx_bad_hdr,
 	       d->tx_ring_full, d->tx_invalid, d->no_buffers, d->buf_errors, d->dev_errors);
 	printf("echod: stats loop wakeups %lu net_events %lu events_dropped %u tx_dropped %lu "
-	       "reply_errors %lu queue_full %lu rx_deferred %lu cycles_per_datagram %lu\n",
+	       "reply_errors %lu queue_full %lu rx_deferred %lu cycles_per_datagram %lu "
+	       "kick_wait %lu kicks_timed %lu\n",
 	       l->wakeups, l->net_events, mc_event_dropped(), l->tx_dropped, l->reply_errors,
-	       l->rx_queue_full, l->rx_deferred, echoed ? l->busy_cycles / echoed : 0);
+	       l->rx_queue_full, l->rx_deferred, echoed ? l->busy_cycles / echoed : 0,
+	       netif_kick_wait(&workers[0].nif.kick), workers[0].nif.kick.timed);
 }
 
 /* echod only ever stops on a fatal error; the counters go out first. */
@@ -200,11 +203,11 @@ __attribute__((noreturn, format(printf, 1, 2))) static void fatal(const char *fm
 
 __attribute__((noreturn)) static void usage(void)
 {
-	printf(
-	    "usage: echod [--port N] [--ip A.B.C.D] [--mask A.B.C.D] [--gw A.B.C.D]\n"
-	    "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--profile]\n"
-	    "             [--queue] [--poll-us N] [--batch N] [--pause-burst N] [--retry SECONDS]\n"
-	    "             [--exit-after N] [--threads N] [--delay MS]\n");
+	printf("usage: echod [--port N] [--ip A.B.C.D] [--mask A.B.C.D] [--gw A.B.C.D]\n"
+	       "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--profile]\n"
+	       "             [--queue] [--poll-us N] [--batch N] [--pause-burst N] [--kick-wait "
+	       "CYCLES]\n"
+	       "             [--retry SECONDS] [--exit-after N] [--threads N] [--delay MS]\n");
 	exit(2);
 }
 
@@ -284,6 +287,7 @@ static void parse_args(int argc, char **argv)
 	opt.qp = 0;
 	opt.poll_us = DEFAULT_POLL_US;
 	opt.pause_burst = -1;
+	opt.kick_wait = -1;
 	opt.batch = DEFAULT_BATCH;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val;
@@ -303,6 +307,12 @@ static void parse_args(int argc, char **argv)
 		if (!strcmp(a, "--help") || !strcmp(a, "-h"))
 			usage();
 		val = optarg_of(argc, argv, &i);
+		if (!strcmp(a, "--kick-wait")) {
+			if (!parse_uint(val, 1000000000, &v))
+				bad_value(a, val);
+			opt.kick_wait = (int64_t)v;
+			continue;
+		}
 		if (!strcmp(a, "--port")) {
 			if (!parse_uint(val, 65535, &v) || v == 0)
 				bad_value(a, val);
@@ -495,6 +505,7 @@ static void setup(struct worker *w)
 		printf("echod: %s; polling never times out\n",
 		       w->nif.clock.ns0 ? "TSC does not advance" : "no monotonic clock");
 	netif_set_poll_ns(&w->nif, opt.poll_us * NS_PER_US);
+	netif_set_kick_wait(&w->nif, opt.kick_wait);
 	if (opt.pause_burst >= 0)
 		netif_set_pause_burst(&w->nif, (unsigned int)opt.pause_burst);
 	if (opt.profile) {

@@ -110,6 +110,7 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 	nif->qp = qp;
 	nif->poll_ns = NETIF_POLL_NS;
 	nif->pause_burst = 0;
+	nif->kick.fixed = -1;
 	for (i = 0; i < NETIF_EPS; i++)
 		nif->eps[i].nif = nif;
 	clock_calibrate(nif);
@@ -585,6 +586,80 @@ int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned in
 	return i ? (int)i : err;
 }
 
+/* ---------------------------------------------------------------- when to ring */
+
+/*
+ * When to ring. An answer's doorbell is an MMIO write the hypervisor
+ * handles. Under QEMU's TCG it takes QEMU's big lock and signals the I/O
+ * thread's eventfd; the I/O thread holds that lock from the moment it
+ * wrote the request into the RX ring until it goes back to sleep. A
+ * doorbell rung inside that window finds the lock taken and puts the vCPU
+ * to sleep on it; the lock's release then has to wake the vCPU and the
+ * vCPU the I/O thread, which has meanwhile gone to sleep: two wake-ups
+ * across host cores where one would do (a round trip a third longer, and
+ * the doorbell itself 2-3x as long; bench/README.md, "When to ring").
+ * Ringing a moment later avoids it; under KVM the doorbell is an ioeventfd
+ * that takes no lock, and no wait helps.
+ *
+ * So the wait is learnt rather than set: epochs of NETIF_KICK_EPOCH
+ * doorbells alternately wait delay - STEP and delay + STEP cycles from the
+ * request noticed (a wait shorter than the answer's own work costs nothing),
+ * the time from request noticed to the doorbell's end is summed per epoch
+ * (each sample clipped), and delay moves a step toward the side that was
+ * shorter. Where ringing at once is best, delay stays at the bottom; where
+ * an early doorbell stalls, it climbs until the stalls stop paying.
+ */
+
+void netif_set_kick_wait(struct netif *nif, int64_t cycles)
+{
+	nif->kick = (struct netif_kick){.fixed = cycles < 0 ? -1 : cycles};
+}
+
+uint64_t netif_kick_wait(const struct netif_kick *k)
+{
+	if (k->fixed >= 0)
+		return (uint64_t)k->fixed;
+	if (k->side)
+		return k->delay + NETIF_KICK_STEP;
+	return k->delay >= NETIF_KICK_STEP ? k->delay - NETIF_KICK_STEP : 0;
+}
+
+void netif_kick_learn(struct netif_kick *k, uint64_t cycles)
+{
+	k->timed++;
+	k->sum[k->side] += cycles < NETIF_KICK_CLIP ? cycles : NETIF_KICK_CLIP;
+	if (++k->n < NETIF_KICK_EPOCH)
+		return;
+	k->n = 0;
+	if (k->side) {
+		if (k->sum[1] < k->sum[0] && k->delay + NETIF_KICK_STEP <= NETIF_KICK_MAX)
+			k->delay += NETIF_KICK_STEP;
+		else if (k->sum[0] < k->sum[1] && k->delay >= NETIF_KICK_STEP)
+			k->delay -= NETIF_KICK_STEP;
+		k->sum[0] = k->sum[1] = 0;
+	}
+	k->side ^= 1;
+}
+
+/*
+ * Flush the answers of the requests noticed at TSC t0, their doorbell (if
+ * the device wants one) no sooner than the kick wait after t0; learn from
+ * the doorbells rung.
+ */
+static void answer_flush(struct netif *nif, uint64_t t0)
+{
+	uint64_t kicks = nif->vn.stats.tx_kicks, wait;
+
+	if (vnet_tx_kick_wanted(&nif->vn)) {
+		wait = netif_kick_wait(&nif->kick);
+		while (tsc_read() - t0 < wait)
+			;
+	}
+	netif_flush(nif);
+	if (nif->kick.fixed < 0 && nif->vn.stats.tx_kicks != kicks)
+		netif_kick_learn(&nif->kick, tsc_read() - t0);
+}
+
 /* ---------------------------------------------------------------- receiving */
 
 /*
@@ -711,7 +786,7 @@ static unsigned int rx_poll(struct netif *nif, bool holding)
 	}
 	nif->last_burst = total;
 	if (nreply)
-		netif_flush(nif); /* the profile is in IDLE after the doorbell */
+		answer_flush(nif, tsc); /* the profile is in IDLE after the doorbell */
 	else
 		vnet_prof(&nif->vn, VNET_APP);
 	return total;

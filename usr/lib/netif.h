@@ -123,6 +123,25 @@ struct netif_stats {
 	    busy_cycles; /* TSC cycles from a poll that found frames to the next poll or wait */
 };
 
+/*
+ * When an answer rings the doorbell (netif.c, "When to ring"): at least
+ * `wait` TSC cycles after its request was noticed, learnt by trying a
+ * little less and a little more, epoch by epoch, and keeping what made the
+ * request-to-doorbell time shorter.
+ */
+#define NETIF_KICK_STEP	 256u	    /* cycles between the two waits tried */
+#define NETIF_KICK_MAX	 16384u	    /* the longest wait learnt */
+#define NETIF_KICK_EPOCH 64u	    /* doorbells per try */
+#define NETIF_KICK_CLIP	 (1u << 17) /* a sample counts at most this many cycles */
+struct netif_kick {
+	int64_t fixed;	 /* >= 0: always wait this long; < 0: learn */
+	uint32_t delay;	 /* learnt: the wait between the two tried */
+	uint32_t n;	 /* doorbells timed in this epoch */
+	uint8_t side;	 /* this epoch tries delay - STEP (0) or delay + STEP (1) */
+	uint64_t sum[2]; /* request-to-doorbell cycles of each side's epoch */
+	uint64_t timed;	 /* doorbells timed in all */
+};
+
 /* Called by netif_wait for each event that is not this queue pair's EV_NET. */
 typedef void (*netif_event_fn)(struct netif *nif, const struct mc_event *ev, void *arg);
 
@@ -133,6 +152,7 @@ struct netif {
 	unsigned int qp;
 	uint64_t poll_ns;	  /* netif_wait polls this long after the last activity */
 	unsigned int pause_burst; /* ... with PAUSE after a burst this big (0: never) */
+	struct netif_kick kick;	  /* when an answer rings the doorbell */
 	uint64_t last_active_ns;  /* a frame received, or a TX backlog drained */
 	unsigned int last_burst;  /* frames the last productive poll received */
 	uint64_t busy_t0;	  /* TSC when the frames being handled were found; 0: none */
@@ -175,6 +195,20 @@ static inline void netif_set_poll_ns(struct netif *nif, uint64_t ns)
 {
 	nif->poll_ns = ns;
 }
+
+/*
+ * The answers of a poll (handlers, ARP, ICMP) ring the doorbell no sooner
+ * than cycles TSC cycles after their request was noticed; -1 (the default)
+ * learns the wait that makes request-to-doorbell shortest (netif.c, "When
+ * to ring"), 0 rings at once.
+ */
+void netif_set_kick_wait(struct netif *nif, int64_t cycles);
+
+/* The wait the next answer keeps (what the learning tries now). */
+uint64_t netif_kick_wait(const struct netif_kick *k);
+
+/* Learn from one answer whose doorbell ended cycles after its request was noticed. */
+void netif_kick_learn(struct netif_kick *k, uint64_t cycles);
 
 /*
  * While polling, PAUSE between polls once a burst of at least n frames came

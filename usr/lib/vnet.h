@@ -101,9 +101,9 @@ enum vnet_stage { VNET_IDLE, VNET_RX, VNET_APP, VNET_TX, VNET_KICK, VNET_STAGES 
 struct vnet_prof {
 	bool on;
 	enum vnet_stage cur;
-	uint64_t last;			/* TSC when cur began */
+	uint64_t last; /* TSC when cur began */
 	uint64_t cycles[VNET_STAGES];
-	uint64_t entries[VNET_STAGES];	/* times the stage began */
+	uint64_t entries[VNET_STAGES]; /* times the stage began */
 };
 
 struct vnet {
@@ -115,11 +115,11 @@ struct vnet {
 	uint64_t pool_dma;
 	uint32_t buf_size;
 	uint32_t hdr_len;
-	uint32_t nbufs;	     /* buffers in the pool */
-	uint32_t nfree;	     /* entries on free_ids */
-	uint32_t tx_reserve; /* refills leave this many free for vnet_alloc_tx_buf */
-	uint32_t *free_ids;  /* stack of free buffer ids */
-	uint8_t *owner;	     /* owner[id]: enum vnet_owner in vnet.c */
+	uint32_t nbufs;		     /* buffers in the pool */
+	uint32_t nfree;		     /* entries on free_ids */
+	uint32_t tx_reserve;	     /* refills leave this many free for vnet_alloc_tx_buf */
+	uint32_t *free_ids;	     /* stack of free buffer ids */
+	uint8_t *owner;		     /* owner[id]: enum vnet_owner in vnet.c */
 	struct virtq_slot *rx_slots; /* the driver's private record of each descriptor */
 	struct virtq_slot *tx_slots;
 	volatile uint16_t *rx_notify;
@@ -227,6 +227,12 @@ void vnet_irq_disable(struct vnet *vn);
 static inline bool vnet_rx_pending(struct vnet *vn)
 {
 	return virtq_used_pending(&vn->rx);
+}
+
+/* Whether the device wants a doorbell for the next transmit (virtq_kick_wanted). */
+static inline bool vnet_tx_kick_wanted(const struct vnet *vn)
+{
+	return virtq_kick_wanted(&vn->tx);
 }
 
 static inline uint8_t *vnet_frame(const struct vnet *vn, uint32_t buf)
