@@ -1033,6 +1033,18 @@ static void test_kick_wait_in_poll(void **state)
 	deliver_udp(7, "e2", 2);
 	assert_int_equal(netif_poll(nif), 1);
 	assert_int_equal(nif->kick.timed, 1);
+	assert_int_equal(dev_transmit(~0u), 1);
+
+	/* A TSC that does not count (no clock): no wait at all, however long it is set. */
+	nif->clock.mult = 0;
+	netif_set_kick_wait(nif, 1000000000000ll);
+	deliver_udp(7, "e3", 2);
+	t0 = fake_ns;
+	assert_int_equal(netif_poll(nif), 1);
+	assert_true(fake_ns - t0 < 5000);
+	assert_int_equal(dev_transmit(~0u), 1);
+	check_udp_to(sent_last(0), peer_mac, PEER_IP, 7, PEER_PORT, "e3", 2);
+	nif->clock.mult = 1ull << 32;
 	check_conservation(nif, 0);
 	nif_free(nif);
 }
