@@ -596,8 +596,9 @@ int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned in
  * doorbell rung inside that window finds the lock taken and puts the vCPU
  * to sleep on it; the lock's release then has to wake the vCPU and the
  * vCPU the I/O thread, which has meanwhile gone to sleep: two wake-ups
- * across host cores where one would do (a round trip a third longer, and
- * the doorbell itself 2-3x as long; bench/README.md, "When to ring").
+ * across host cores where one would do (a round trip about half again as
+ * long, and doorbells on average 2-3x as long; bench/README.md, "When to
+ * ring").
  * Ringing a moment later avoids it; under KVM the doorbell is an ioeventfd
  * that takes no lock, and no wait helps.
  *
