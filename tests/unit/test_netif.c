@@ -977,14 +977,14 @@ static void test_kick_wait_learnt(void **state)
 
 	(void)state;
 	/* A stall below 3,000 cycles: the wait climbs above it and stays near. */
-	for (i = 0; i < 200 * NETIF_KICK_EPOCH; i++)
+	for (i = 0; i < 800 * NETIF_KICK_EPOCH; i++)
 		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 3000, &rng));
 	assert_true(k.delay >= 3000 - NETIF_KICK_STEP);
 	assert_true(k.delay <= 3000 + 8 * NETIF_KICK_STEP);
-	assert_int_equal(k.timed, 200 * NETIF_KICK_EPOCH);
+	assert_int_equal(k.timed, 800 * NETIF_KICK_EPOCH);
 
 	/* The device changes: no stall any more. The wait comes back down to the work. */
-	for (i = 0; i < 200 * NETIF_KICK_EPOCH; i++)
+	for (i = 0; i < 800 * NETIF_KICK_EPOCH; i++)
 		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 0, &rng));
 	assert_true(k.delay <= 1200 + 2 * NETIF_KICK_STEP);
 
@@ -999,10 +999,14 @@ static void test_kick_wait_learnt(void **state)
 	k = (struct netif_kick){.fixed = 777};
 	assert_int_equal(netif_kick_wait(&k), 777);
 	k = (struct netif_kick){.fixed = -1};
-	for (i = 0; i < 400 * NETIF_KICK_EPOCH; i++)
-		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 0, ~0ull, &rng));
+	for (i = 0; i < 2000 * NETIF_KICK_EPOCH; i++) /* the longer, the better */
+		netif_kick_learn(&k, 100000 - netif_kick_wait(&k));
+	assert_true(k.delay > NETIF_KICK_MAX - NETIF_KICK_STEP);
 	assert_true(k.delay <= NETIF_KICK_MAX);
-	assert_true(netif_kick_wait(&k) <= NETIF_KICK_MAX + NETIF_KICK_STEP);
+	for (i = 0; i < 4 * NETIF_KICK_EPOCH; i++) {
+		assert_true(netif_kick_wait(&k) <= NETIF_KICK_MAX + NETIF_KICK_STEP);
+		netif_kick_learn(&k, 100000 - netif_kick_wait(&k));
+	}
 }
 
 /* An answer's doorbell waits the kick wait after its request was noticed, no longer. */
