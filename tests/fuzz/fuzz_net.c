@@ -176,6 +176,17 @@ static void answer(struct fz *f, struct netif_dgram *d, bool may_hold)
 	FUZZ_CHECK(rc == 0 || rc == -ENOSPC || rc == -EINVAL);
 }
 
+/* A datagram the application received from ep: its own, inside its receive buffer. */
+static void check_dgram(struct netif_ep *ep, struct netif_dgram *d)
+{
+	uint8_t *frame = vnet_frame(&nif.vn, d->buf);
+
+	FUZZ_CHECK(d->ep == ep && d->dst_port == ep->port);
+	FUZZ_CHECK(d->buf < nif.vn.nbufs);
+	FUZZ_CHECK(d->payload >= frame && d->payload + d->len <= frame + vnet_frame_cap(&nif.vn));
+	fuzz_touch(d->payload, d->len);
+}
+
 /*
  * Port 7's handler in the run-to-completion setups (netif_udp_set_handler):
  * the answers of answer(), except that a datagram is left alone rather than
@@ -184,15 +195,9 @@ static void answer(struct fz *f, struct netif_dgram *d, bool may_hold)
 static void handler(struct netif_ep *ep, struct netif_dgram *d, void *arg)
 {
 	struct fz *f = arg;
-	uint8_t *frame;
 
-	FUZZ_CHECK(d->ep == ep && ep->port == 7);
-	if (!(d->buf & NETIF_BUF_REASM)) {
-		frame = vnet_frame(&nif.vn, d->buf);
-		FUZZ_CHECK(d->payload >= frame &&
-			   d->payload + d->len <= frame + vnet_frame_cap(&nif.vn));
-	}
-	fuzz_touch(d->payload, d->len);
+	FUZZ_CHECK(ep->port == 7);
+	check_dgram(ep, d);
 	if (fz_u8(f) % 4 == 3)
 		return;
 	answer(f, d, false);
@@ -202,7 +207,6 @@ static void op_app(struct fz *f)
 {
 	struct netif_dgram d[16];
 	unsigned int i, k, n;
-	uint8_t *frame;
 
 	for (i = 0; i < NETIF_EPS; i++) {
 		struct netif_ep *ep = &nif.eps[i];
@@ -210,14 +214,8 @@ static void op_app(struct fz *f)
 		if (!ep->port)
 			continue;
 		n = netif_recv_batch(ep, d, 1 + fz_below(f, 16));
-		for (k = 0; k < n; k++) {
-			frame = vnet_frame(&nif.vn, d[k].buf);
-			FUZZ_CHECK(d[k].ep == ep && d[k].dst_port == ep->port);
-			FUZZ_CHECK(d[k].buf < nif.vn.nbufs);
-			FUZZ_CHECK(d[k].payload >= frame &&
-				   d[k].payload + d[k].len <= frame + vnet_frame_cap(&nif.vn));
-			fuzz_touch(d[k].payload, d[k].len);
-		}
+		for (k = 0; k < n; k++)
+			check_dgram(ep, &d[k]);
 		for (k = 0; k < n; k++)
 			answer(f, &d[k], true);
 	}

@@ -110,7 +110,7 @@ int netif_open(struct netif *nif, const char *dev, unsigned int qp, const struct
 	nif->qp = qp;
 	nif->poll_ns = NETIF_POLL_NS;
 	nif->pause_burst = 0;
-	nif->kick.fixed = -1;
+	netif_set_kick_wait(nif, -1);
 	for (i = 0; i < NETIF_EPS; i++)
 		nif->eps[i].nif = nif;
 	clock_calibrate(nif);
@@ -681,7 +681,10 @@ static void rx_frame(struct netif *nif, const struct vnet_pkt *p, uint64_t now,
 	case NET_RX_KEPT: /* TCP data on its connection's queue, until read */
 		return;
 	case NET_RX_REPLY:
-		/* Room is certain: RX runs only with the TX queue empty. */
+		/*
+		 * Room is certain: a poll receives with the TX queue empty, or
+		 * another burst only while a burst's answers still fit.
+		 */
 		tx_queue(nif, p->buf, (uint32_t)res.len, false);
 		(*nreply)++;
 		return;
