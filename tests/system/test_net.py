@@ -113,4 +113,11 @@ def test_profile_accounts_for_each_round_trip():
         busiest = max(rows, key=lambda r: r[0])
         n, kicks, idle, rx, app, tx, kick, total = busiest
         assert 90 <= kicks <= 100, f"{kicks} doorbells per 100 datagrams one at a time"
+        # Each answer rung for is watched until the device has sent it (its
+        # TX buffer back): that time is what the doorbell's wait is learnt from.
+        loop = r"kick_wait (\d+) sent_timed (\d+) request_to_sent_cycles (\d+)"
+        at_least_270 = r"kick_wait \d+ sent_timed (\d{4,}|[3-9]\d\d|2[7-9]\d) "
+        g.wait_for(at_least_270, timeout=20)
+        wait, timed, cycles = map(int, re.findall(loop, g.log())[-1])
+        assert cycles > 0 and wait <= 16384, (wait, timed, cycles)
         assert min(idle, rx, app, tx, kick) > 0, busiest

@@ -953,60 +953,100 @@ static void test_handler(void **state)
 }
 
 /*
- * The doorbell's wait, learnt: against a device whose doorbell stalls when
- * rung sooner than `stall_below` cycles after the request (TCG's big lock),
- * the wait climbs past that point and stays near it; against one where
- * ringing at once is best (KVM), it stays at the bottom. `work` is the
- * answer's own cycles, which a shorter wait costs nothing against.
+ * The doorbell's wait, learnt. A model of the time from request noticed to
+ * answer sent under TCG: the answer's own `work` first (a shorter wait
+ * costs nothing); then a doorbell rung before QEMU's big lock is released
+ * stalls on it (two wake-ups), one rung after the I/O thread went to sleep
+ * has to wake it (one), and one in between is sent at once. The lock is
+ * released up to 2,000 cycles before `lock_until` and the thread sleeps up
+ * to 2,000 after `awake_until`, as the host jitters. awake_until 0: the
+ * thread is always asleep by then (only the stall matters); lock_until 0:
+ * no lock (KVM).
  */
-static uint64_t kick_model(uint64_t wait, uint64_t work, uint64_t stall_below, uint64_t *rng)
+struct kick_host {
+	uint64_t work, lock_until, awake_until;
+};
+
+static uint64_t kick_model(const struct kick_host *h, uint64_t wait, uint64_t *rng)
 {
-	uint64_t t = wait > work ? wait : work, noise;
+	uint64_t t = wait > h->work ? wait : h->work, r;
 
 	*rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
-	noise = (*rng >> 33) % 800;
-	if (t < stall_below && (*rng >> 20) % 4 != 0) /* three in four stall */
-		return t + 30000 + noise;
-	return t + 4000 + noise;
+	r = *rng >> 16;
+	if (t + r % 2000 < h->lock_until)
+		return t + 60000 + (r >> 24) % 6000;
+	if (!h->awake_until || t >= h->awake_until + (r >> 11) % 2000)
+		return t + 40000 + (r >> 24) % 6000;
+	return t + 8000 + (r >> 24) % 6000;
 }
+
+/* n answers under host h, each learnt from; the waits tried stay a step from the learnt one. */
+static void kick_run(struct netif_kick *k, const struct kick_host *h, unsigned int n,
+		     uint64_t *rng)
+{
+	for (unsigned int i = 0; i < n; i++) {
+		uint64_t w = netif_kick_next(k), d = netif_kick_wait(k);
+
+		assert_true(w == d + NETIF_KICK_STEP || w + NETIF_KICK_STEP == d || (!w && !d));
+		netif_kick_learn(k, kick_model(h, w, rng));
+	}
+}
+
+#define KICK_ROUNDS(r) ((r) * 2 * NETIF_KICK_ROUND)
 
 static void test_kick_wait_learnt(void **state)
 {
+	const struct kick_host tcg = {1200, 3000, 5000}, tcg_asleep = {1200, 3000, 0},
+			       kvm = {1200, 0, 0};
 	struct netif_kick k = {.fixed = -1};
-	uint64_t rng = 1, i;
+	uint64_t rng = 1;
 
 	(void)state;
-	/* A stall below 3,000 cycles: the wait climbs above it and stays near. */
-	for (i = 0; i < 800 * NETIF_KICK_EPOCH; i++)
-		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 3000, &rng));
-	assert_true(k.delay >= 3000 - NETIF_KICK_STEP);
-	assert_true(k.delay <= 3000 + 8 * NETIF_KICK_STEP);
-	assert_int_equal(k.timed, 800 * NETIF_KICK_EPOCH);
+	/* Between the lock's release and the thread's sleep: the wait finds it. */
+	kick_run(&k, &tcg, KICK_ROUNDS(60), &rng);
+	assert_true(netif_kick_wait(&k) >= 3000 - NETIF_KICK_STEP);
+	assert_true(netif_kick_wait(&k) <= 5000 + NETIF_KICK_STEP);
+	assert_int_equal(k.timed, KICK_ROUNDS(60));
+	/* ... and stays there. */
+	for (int r = 0; r < 40; r++) {
+		kick_run(&k, &tcg, KICK_ROUNDS(1), &rng);
+		assert_true(netif_kick_wait(&k) >= 3000 - 2 * NETIF_KICK_STEP);
+		assert_true(netif_kick_wait(&k) <= 5000 + 2 * NETIF_KICK_STEP);
+	}
 
-	/* The device changes: no stall any more. The wait comes back down to the work. */
-	for (i = 0; i < 800 * NETIF_KICK_EPOCH; i++)
-		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 0, &rng));
-	assert_true(k.delay <= 1200 + 2 * NETIF_KICK_STEP);
+	/* The host changes: the thread always asleep by then. Just past the stall. */
+	kick_run(&k, &tcg_asleep, KICK_ROUNDS(60), &rng);
+	assert_true(netif_kick_wait(&k) >= 3000 - 2 * NETIF_KICK_STEP);
+	assert_true(netif_kick_wait(&k) <= 3000 + 4 * NETIF_KICK_STEP);
+
+	/* No lock (KVM): back down to the answer's own work or under it. */
+	kick_run(&k, &kvm, KICK_ROUNDS(60), &rng);
+	assert_true(netif_kick_wait(&k) <= 1200 + 2 * NETIF_KICK_STEP);
 
 	/* Never a stall from the start: it never climbs past the work. */
 	k = (struct netif_kick){.fixed = -1};
-	for (i = 0; i < 200 * NETIF_KICK_EPOCH; i++) {
-		netif_kick_learn(&k, kick_model(netif_kick_wait(&k), 1200, 0, &rng));
-		assert_true(k.delay <= 1200 + 2 * NETIF_KICK_STEP);
+	for (int r = 0; r < 40; r++) {
+		kick_run(&k, &kvm, KICK_ROUNDS(1), &rng);
+		assert_true(netif_kick_wait(&k) <= 1200 + 2 * NETIF_KICK_STEP);
 	}
 
-	/* A fixed wait is what it says, and the learnt one never passes the cap. */
+	/* A fixed wait is what it says; a learnt one never passes the cap. */
 	k = (struct netif_kick){.fixed = 777};
+	assert_int_equal(netif_kick_next(&k), 777);
 	assert_int_equal(netif_kick_wait(&k), 777);
 	k = (struct netif_kick){.fixed = -1};
-	for (i = 0; i < 2000 * NETIF_KICK_EPOCH; i++) /* the longer, the better */
-		netif_kick_learn(&k, 100000 - netif_kick_wait(&k));
-	assert_true(k.delay > NETIF_KICK_MAX - NETIF_KICK_STEP);
-	assert_true(k.delay <= NETIF_KICK_MAX);
-	for (i = 0; i < 4 * NETIF_KICK_EPOCH; i++) {
-		assert_true(netif_kick_wait(&k) <= NETIF_KICK_MAX + NETIF_KICK_STEP);
-		netif_kick_learn(&k, 100000 - netif_kick_wait(&k));
+	for (unsigned int i = 0; i < KICK_ROUNDS(100); i++) { /* the longer, the better */
+		uint64_t w = netif_kick_next(&k);
+
+		assert_true(w <= NETIF_KICK_MAX + NETIF_KICK_STEP);
+		netif_kick_learn(&k, 100000 - w);
 	}
+	assert_int_equal(netif_kick_wait(&k), NETIF_KICK_MAX);
+	/* A sample past the clip counts as the clip. */
+	k = (struct netif_kick){.fixed = -1};
+	netif_kick_next(&k);
+	netif_kick_learn(&k, 1ull << 40);
+	assert_int_equal(k.sum[k.side], NETIF_KICK_CLIP);
 }
 
 /* An answer's doorbell waits the kick wait after its request was noticed, no longer. */
@@ -1028,16 +1068,28 @@ static void test_kick_wait_in_poll(void **state)
 	assert_true(fake_ns - t0 >= 50000);
 	assert_true(fake_ns - t0 < 50000 + 5000);
 	assert_int_equal(fvq_pending(&dev->tx), 1);
-	assert_int_equal(nif->kick.timed, 0); /* fixed: nothing to learn */
+	assert_true(nif->kick.pending);
 	assert_int_equal(dev_transmit(~0u), 1);
 	check_udp_to(sent_last(0), peer_mac, PEER_IP, 7, PEER_PORT, "e1", 2);
+	/* The next poll sees it sent and times it; a fixed wait learns nothing. */
+	fake_ns += 7000;
+	assert_int_equal(netif_poll(nif), 0);
+	assert_false(nif->kick.pending);
+	assert_int_equal(nif->kick.sent_n, 1);
+	assert_true(nif->kick.sent_sum >= 57000);
+	assert_int_equal(nif->kick.timed, 0);
 
-	/* Learning: each doorbell rung is timed. */
+	/* Learning: an answer is timed once sent, not before. */
 	netif_set_kick_wait(nif, -1);
 	deliver_udp(7, "e2", 2);
 	assert_int_equal(netif_poll(nif), 1);
-	assert_int_equal(nif->kick.timed, 1);
+	assert_int_equal(netif_poll(nif), 0);
+	assert_int_equal(nif->kick.timed, 0);
 	assert_int_equal(dev_transmit(~0u), 1);
+	assert_int_equal(netif_poll(nif), 0);
+	assert_int_equal(nif->kick.timed, 1);
+	assert_int_equal(nif->kick.sent_n, 1);
+	assert_int_equal(nif->kick.n[nif->kick.side], 1);
 
 	/* A TSC that does not count (no clock): no wait at all, however long it is set. */
 	nif->clock.mult = 0;

@@ -132,6 +132,7 @@ static void print_stats(void)
 	const struct net_stats *n = &ns;
 	const struct vnet_stats *d = &vs;
 	const struct netif_stats *l = &ls;
+	const struct netif_kick *k = &workers[0].nif.kick; /* the first worker's */
 
 	for (unsigned int i = 0; i < nworkers; i++) {
 		struct worker *w = &workers[i];
@@ -181,10 +182,10 @@ static void print_stats(void)
 	       d->tx_ring_full, d->tx_invalid, d->no_buffers, d->buf_errors, d->dev_errors);
 	printf("echod: stats loop wakeups %lu net_events %lu events_dropped %u tx_dropped %lu "
 	       "reply_errors %lu queue_full %lu rx_deferred %lu cycles_per_datagram %lu "
-	       "kick_wait %lu kicks_timed %lu\n",
+	       "kick_wait %lu sent_timed %lu request_to_sent_cycles %lu\n",
 	       l->wakeups, l->net_events, mc_event_dropped(), l->tx_dropped, l->reply_errors,
 	       l->rx_queue_full, l->rx_deferred, echoed ? l->busy_cycles / echoed : 0,
-	       netif_kick_wait(&workers[0].nif.kick), workers[0].nif.kick.timed);
+	       netif_kick_wait(k), k->sent_n, k->sent_n ? k->sent_sum / k->sent_n : 0);
 }
 
 /* echod only ever stops on a fatal error; the counters go out first. */

@@ -599,16 +599,24 @@ int netif_send_batch(struct netif_ep *ep, const struct netif_msg *m, unsigned in
  * across host cores where one would do (a round trip about half again as
  * long, and doorbells on average 2-3x as long; bench/README.md, "When to
  * ring").
- * Ringing a moment later avoids it; under KVM the doorbell is an ioeventfd
- * that takes no lock, and no wait helps.
+ * Ringing a moment later avoids it, but not too late: the I/O thread goes
+ * to sleep soon after releasing the lock, and a doorbell that must wake it
+ * costs the wake-up too. Under KVM the doorbell is an ioeventfd that takes
+ * no lock, and no wait helps.
  *
- * So the wait is learnt rather than set: epochs of NETIF_KICK_EPOCH
- * doorbells alternately wait delay - STEP and delay + STEP cycles from the
- * request noticed (a wait shorter than the answer's own work costs nothing),
- * the time from request noticed to the doorbell's end is summed per epoch
- * (each sample clipped), and delay moves a step toward the side that was
- * shorter. Where ringing at once is best, delay stays at the bottom; where
- * an early doorbell stalls, it climbs until the stalls stop paying.
+ * So the wait is learnt rather than set, from what it is for: the time
+ * from the request noticed until the device is seen to have sent the
+ * answer (its TX buffer returned; kick_watch). That is the part of the
+ * round trip the guest decides, and it sees both the vCPU's stall on the
+ * lock and the I/O thread's wake-up. Answers rung for take delay - STEP
+ * and delay + STEP in turn (one each, so the host's drift from one moment
+ * to the next falls on both sides alike); after NETIF_KICK_ROUND answers
+ * timed on each side, delay moves a step toward the side sent sooner on
+ * average. Each sample counts at most NETIF_KICK_CLIP (a vCPU preempted on
+ * the host is not the wait's doing), and only answers that rang are timed:
+ * where the device asks for no doorbell (its TX bottom half pending, under
+ * load) nothing waits. A wait shorter than the answer's own work costs
+ * nothing, so where ringing at once is best the wait stays low.
  */
 
 void netif_set_kick_wait(struct netif *nif, int64_t cycles)
@@ -618,8 +626,14 @@ void netif_set_kick_wait(struct netif *nif, int64_t cycles)
 
 uint64_t netif_kick_wait(const struct netif_kick *k)
 {
+	return k->fixed >= 0 ? (uint64_t)k->fixed : k->delay;
+}
+
+uint64_t netif_kick_next(struct netif_kick *k)
+{
 	if (k->fixed >= 0)
 		return (uint64_t)k->fixed;
+	k->side ^= 1;
 	if (k->side)
 		return k->delay + NETIF_KICK_STEP;
 	return k->delay >= NETIF_KICK_STEP ? k->delay - NETIF_KICK_STEP : 0;
@@ -627,25 +641,27 @@ uint64_t netif_kick_wait(const struct netif_kick *k)
 
 void netif_kick_learn(struct netif_kick *k, uint64_t cycles)
 {
+	uint64_t lo, hi;
+
 	k->timed++;
 	k->sum[k->side] += cycles < NETIF_KICK_CLIP ? cycles : NETIF_KICK_CLIP;
-	if (++k->n < NETIF_KICK_EPOCH)
+	k->n[k->side]++;
+	if (k->n[0] < NETIF_KICK_ROUND || k->n[1] < NETIF_KICK_ROUND)
 		return;
-	k->n = 0;
-	if (k->side) {
-		if (k->sum[1] < k->sum[0] && k->delay + NETIF_KICK_STEP <= NETIF_KICK_MAX)
-			k->delay += NETIF_KICK_STEP;
-		else if (k->sum[0] < k->sum[1] && k->delay >= NETIF_KICK_STEP)
-			k->delay -= NETIF_KICK_STEP;
-		k->sum[0] = k->sum[1] = 0;
-	}
-	k->side ^= 1;
+	lo = k->sum[0] * k->n[1]; /* the means compared without dividing */
+	hi = k->sum[1] * k->n[0];
+	if (hi < lo && k->delay + NETIF_KICK_STEP <= NETIF_KICK_MAX)
+		k->delay += NETIF_KICK_STEP;
+	else if (lo < hi && k->delay >= NETIF_KICK_STEP)
+		k->delay -= NETIF_KICK_STEP;
+	k->n[0] = k->n[1] = 0;
+	k->sum[0] = k->sum[1] = 0;
 }
 
 /*
  * Flush the answers of the requests noticed at TSC t0, their doorbell (if
- * the device wants one) no sooner than the kick wait after t0; learn from
- * the doorbells rung.
+ * the device wants one) no sooner than the kick wait after t0; watch the
+ * last answer rung for until it is sent.
  */
 static void answer_flush(struct netif *nif, uint64_t t0)
 {
@@ -653,13 +669,35 @@ static void answer_flush(struct netif *nif, uint64_t t0)
 
 	/* Without a TSC that advances (clock.mult 0) there is nothing to wait by. */
 	if (nif->clock.mult && vnet_tx_kick_wanted(&nif->vn)) {
-		wait = netif_kick_wait(&nif->kick);
+		nif->kick.pending = false; /* its sample would count for this wait */
+		wait = netif_kick_next(&nif->kick);
 		while (tsc_read() - t0 < wait)
 			;
 	}
 	netif_flush(nif);
-	if (nif->kick.fixed < 0 && nif->vn.stats.tx_kicks != kicks)
-		netif_kick_learn(&nif->kick, tsc_read() - t0);
+	if (nif->vn.stats.tx_kicks == kicks || !nif->clock.mult)
+		return;
+	nif->kick.pending = true;
+	nif->kick.idx = vnet_tx_avail_idx(&nif->vn);
+	nif->kick.t0 = t0;
+}
+
+/*
+ * Whether the answer rung for last has been sent (its TX buffer is back):
+ * time it, and learn from it. Called at every poll, before receiving.
+ */
+static inline void kick_watch(struct netif *nif)
+{
+	uint64_t c;
+
+	if (!nif->kick.pending || !vnet_tx_sent(&nif->vn, nif->kick.idx))
+		return;
+	nif->kick.pending = false;
+	c = tsc_read() - nif->kick.t0;
+	nif->kick.sent_n++;
+	nif->kick.sent_sum += c < NETIF_KICK_CLIP ? c : NETIF_KICK_CLIP;
+	if (nif->kick.fixed < 0)
+		netif_kick_learn(&nif->kick, c);
 }
 
 /* ---------------------------------------------------------------- receiving */
@@ -759,6 +797,7 @@ static unsigned int rx_poll(struct netif *nif, bool holding)
 	 * nothing more, so requests wait in the RX ring (and the device
 	 * behind it) instead of being answered into a full ring and dropped.
 	 */
+	kick_watch(nif);
 	if (nif->ntx && !holding) {
 		nif->stats.rx_deferred++;
 		return 0;

@@ -125,22 +125,30 @@ struct netif_stats {
 
 /*
  * When an answer rings the doorbell (netif.c, "When to ring"): at least
- * `wait` TSC cycles after its request was noticed, learnt by trying a
- * little less and a little more, epoch by epoch, and keeping what made the
- * request-to-doorbell time shorter.
+ * `delay` TSC cycles after its request was noticed, learnt by giving the
+ * answers rung for a step less and a step more in turn, and moving toward
+ * the side whose answers were sent sooner.
  */
-#define NETIF_KICK_STEP	 256u	    /* cycles between the two waits tried */
+#define NETIF_KICK_STEP	 256u	    /* cycles between a wait tried and the learnt one */
 #define NETIF_KICK_MAX	 16384u	    /* the longest wait learnt */
-#define NETIF_KICK_EPOCH 64u	    /* doorbells per try */
+#define NETIF_KICK_ROUND 256u	    /* answers timed on each side before a move */
 #define NETIF_KICK_CLIP	 (1u << 17) /* a sample counts at most this many cycles */
 struct netif_kick {
 	int64_t fixed;	 /* >= 0: always wait this long; < 0: learn */
 	uint32_t delay;	 /* learnt: the wait between the two tried */
-	uint32_t n;	 /* doorbells timed in this epoch */
-	uint8_t side;	 /* this epoch tries delay - STEP (0) or delay + STEP (1) */
-	uint64_t sum[2]; /* request-to-doorbell cycles of each side's epoch */
-	uint64_t timed;	 /* doorbells timed in all */
+	uint8_t side;	 /* the last answer given a wait tried delay - STEP (0) or + STEP (1) */
+	uint32_t n[2];	 /* answers timed on each side this round */
+	uint64_t sum[2]; /* ... their request-to-sent cycles */
+	uint64_t timed;	 /* answers learnt from in all */
+	/* The answer rung for last, until the device is seen to have sent it: */
+	bool pending;	   /* an answer is being watched */
+	uint16_t idx;	   /* ... the TX avail index that covers it */
+	uint64_t t0;	   /* ... TSC when its request was noticed */
+	uint64_t sent_n;   /* answers seen sent */
+	uint64_t sent_sum; /* ... request noticed to sent, cycles (each clipped) */
 };
+
+
 
 /* Called by netif_wait for each event that is not this queue pair's EV_NET. */
 typedef void (*netif_event_fn)(struct netif *nif, const struct mc_event *ev, void *arg);
@@ -199,15 +207,18 @@ static inline void netif_set_poll_ns(struct netif *nif, uint64_t ns)
 /*
  * The answers of a poll (handlers, ARP, ICMP) ring the doorbell no sooner
  * than cycles TSC cycles after their request was noticed; -1 (the default)
- * learns the wait that makes request-to-doorbell shortest (netif.c, "When
- * to ring"), 0 rings at once.
+ * learns the wait that gets answers sent soonest (netif.c, "When to ring"),
+ * 0 rings at once.
  */
 void netif_set_kick_wait(struct netif *nif, int64_t cycles);
 
-/* The wait the next answer keeps (what the learning tries now). */
+/* The wait answers keep now (the fixed one, or the one learnt so far). */
 uint64_t netif_kick_wait(const struct netif_kick *k);
 
-/* Learn from one answer whose doorbell ended cycles after its request was noticed. */
+/* The wait for an answer about to ring: the fixed one, or a side's in turn. */
+uint64_t netif_kick_next(struct netif_kick *k);
+
+/* Learn from the answer last given a wait: sent cycles after its request was noticed. */
 void netif_kick_learn(struct netif_kick *k, uint64_t cycles);
 
 /*

@@ -235,6 +235,23 @@ static inline bool vnet_tx_kick_wanted(const struct vnet *vn)
 	return virtq_kick_wanted(&vn->tx);
 }
 
+/*
+ * The TX ring's published avail index, and whether the device has used
+ * every buffer up to avail index idx: that is, sent those frames (QEMU's
+ * virtio-net returns a TX buffer right after handing its frame to the tap).
+ */
+static inline uint16_t vnet_tx_avail_idx(const struct vnet *vn)
+{
+	return vn->tx.avail_pub;
+}
+
+static inline bool vnet_tx_sent(const struct vnet *vn, uint16_t idx)
+{
+	uint16_t used = __atomic_load_n(&vn->tx.used->idx, __ATOMIC_ACQUIRE);
+
+	return (int16_t)(used - idx) >= 0;
+}
+
 static inline uint8_t *vnet_frame(const struct vnet *vn, uint32_t buf)
 {
 	return vn->pool + (size_t)buf * vn->buf_size + vn->hdr_len;
