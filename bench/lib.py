@@ -153,30 +153,32 @@ def ensure_qemu():
         raise BenchError("qemu-system-x86_64 is missing (apt-get install qemu-system-x86)")
 
 
-def sockperf_shim():
-    """bench/sockperf-shim.c as an LD_PRELOAD library (bench/cache): clears
-    sockperf's client flag in what sockperf receives, so servers just echo."""
-    src = os.path.join(BENCH, "sockperf-shim.c")
-    out = os.path.join(CACHE, "sockperf-shim.so")
-    if not os.path.exists(out) or os.path.getmtime(src) > os.path.getmtime(out):
-        os.makedirs(CACHE, exist_ok=True)
-        run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o",
-             out + ".tmp", src, "-ldl"])
-        os.replace(out + ".tmp", out)
-    return out
-
-
-def echo_load_binary():
-    """bench/echo-load.c, built (again when the source is newer) in bench/cache."""
-    src = os.path.join(BENCH, "echo-load.c")
-    out = os.path.join(CACHE, "echo-load")
+def _cached_build(source, name, flags):
+    """bench/SOURCE compiled with gcc FLAGS into bench/cache/NAME, again when
+    the source is newer; each process builds under its own temporary name,
+    so that tests running side by side cannot trip over one another."""
+    src = os.path.join(BENCH, source)
+    out = os.path.join(CACHE, name)
     if not os.path.exists(out) or os.path.getmtime(src) > os.path.getmtime(out):
         os.makedirs(CACHE, exist_ok=True)
         if not shutil.which("gcc") and not apt_install("gcc", "libc6-dev"):
             raise BenchError("gcc is missing (apt-get install gcc libc6-dev)")
-        run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", "-o", out + ".tmp", src])
-        os.replace(out + ".tmp", out)
+        tmp = f"{out}.{os.getpid()}.tmp"
+        run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", *flags[0], "-o", tmp, src,
+             *flags[1]])
+        os.replace(tmp, out)
     return out
+
+
+def sockperf_shim():
+    """bench/sockperf-shim.c as an LD_PRELOAD library (bench/cache): clears
+    sockperf's client flag in what sockperf receives, so servers just echo."""
+    return _cached_build("sockperf-shim.c", "sockperf-shim.so", (["-shared", "-fPIC"], ["-ldl"]))
+
+
+def echo_load_binary():
+    """bench/echo-load.c, built (again when the source is newer) in bench/cache."""
+    return _cached_build("echo-load.c", "echo-load", ([], []))
 
 
 def build_guest(kind, cached_only=False):

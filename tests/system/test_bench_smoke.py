@@ -1,7 +1,8 @@
 """Smoke test of the echo benchmark's scripts (bench/), so that they don't
 rot: echod and each baseline guest boot under TCG in a network namespace and echo a
 few UDP datagrams from the host side unchanged (sockperf's client flag included: the
-benchmark's client clears it, bench/sockperf-shim.c).
+benchmark's client clears it, bench/sockperf-shim.c), then bench/echo-load's
+requests for half a second, none lost.
 The benchmark itself is `make bench` (bench/run.py), not part of make check.
 
 The Linux sockets guest is built here (bench/linux/build.sh downloads its
@@ -30,6 +31,12 @@ def _echo(guest, netns):
             ok, out = lib.udp_probe(net, count=5)
             assert ok == 5, f"{guest.label}: {ok}/5 datagrams echoed correctly (ready after " \
                             f"{secs:.1f} s):\n{out}\nserial {serial}:\n{q.tail()}"
+            # The throughput client, both ways it waits: in recvmmsg (one
+            # socket) and in poll (several).
+            for window, flows in ((1, 1), (8, 2)):
+                r = lib.echo_load(net, window, seconds=0.5, warmup=0.1, flows=flows)
+                assert r["received"] > 0 and r["lost"] == 0 and r["stray"] == 0, \
+                    f"{guest.label}: echo-load -w {window} -f {flows}: {r}\n{q.tail()}"
 
 
 def test_linux_guest_echoes():
