@@ -106,10 +106,17 @@ static int run_mem(uint64_t hold_ms)
 		rc = sys_vmspace_alloc(PAGE, PROT_READ | PROT_WRITE);
 		if (rc == -ENOMEM)
 			continue;
-		if (rc < 0 || n == MAX_MAPS) {
+		if (rc < 0) {
 			fail("vmspace_alloc(4096) at the limit = %ld", rc);
-			if (rc > 0)
-				sys_vmspace_free((void *)rc, PAGE);
+			continue;
+		}
+		if (n == MAX_MAPS) {
+			/*
+			 * Granted (others freed theirs) with no room left to
+			 * keep it: the halving took many small grants as RAM
+			 * came and went. Not the kernel's fault; give it back.
+			 */
+			sys_vmspace_free((void *)rc, PAGE);
 			continue;
 		}
 		maps[n].p = (uint8_t *)rc;
