@@ -1091,6 +1091,31 @@ static void test_kick_wait_in_poll(void **state)
 	assert_int_equal(nif->kick.sent_n, 1);
 	assert_int_equal(nif->kick.n[nif->kick.side], 1);
 
+	/*
+	 * What the application answers from an endpoint's queue goes out when
+	 * it polls again, with the same wait counted from the request noticed.
+	 */
+	{
+		struct netif_ep *q = ep_open(nif, 9);
+		struct netif_dgram d;
+
+		netif_set_kick_wait(nif, 50000);
+		deliver_udp(9, "q1", 2);
+		t0 = fake_ns;
+		assert_int_equal(netif_poll(nif), 1);
+		assert_int_equal(netif_recv(q, &d), 1);
+		assert_int_equal(netif_echo_batch(q, &d, 1), 1);
+		assert_int_equal(fvq_pending(&dev->tx), 0);
+		netif_poll(nif);
+		assert_true(fake_ns - t0 >= 50000);
+		assert_int_equal(fvq_pending(&dev->tx), 1);
+		assert_true(nif->kick.pending);
+		assert_int_equal(dev_transmit(~0u), 1);
+		check_udp_to(sent_last(0), peer_mac, PEER_IP, 9, PEER_PORT, "q1", 2);
+		netif_poll(nif);
+		assert_false(nif->kick.pending);
+	}
+
 	/* A TSC that does not count (no clock): no wait at all, however long it is set. */
 	nif->clock.mult = 0;
 	netif_set_kick_wait(nif, 1000000000000ll);

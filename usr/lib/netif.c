@@ -773,16 +773,23 @@ static void housekeeping(struct netif *nif)
 }
 
 /*
- * Busy time runs from a poll that found frames until the application
- * comes back to poll or wait: the stack's work, the application's and the
+ * The application comes back to poll or wait. Busy time runs from a poll
+ * that found frames until now: the stack's work, the application's and the
  * answer's, measured without a clock read between a frame and its answer.
+ * What the application answered meanwhile (TCP output, datagrams it
+ * queued) goes out now, its doorbell timed as a handler's answers are:
+ * no sooner than the kick wait after the frames were found.
  */
-static inline void busy_end(struct netif *nif)
+static void app_back(struct netif *nif)
 {
-	if (nif->busy_t0) {
-		nif->stats.busy_cycles += tsc_read() - nif->busy_t0;
-		nif->busy_t0 = 0;
-	}
+	uint64_t t0 = nif->busy_t0;
+
+	if (!t0)
+		return;
+	nif->stats.busy_cycles += tsc_read() - t0;
+	nif->busy_t0 = 0;
+	if (nif->ntx || tcp_flush_pending(&nif->stack))
+		answer_flush(nif, t0);
 }
 
 /* Receive a burst and hand it to the stack; the frames received. */
@@ -838,7 +845,7 @@ static unsigned int rx_poll(struct netif *nif, bool holding)
 
 unsigned int netif_poll(struct netif *nif)
 {
-	busy_end(nif);
+	app_back(nif);
 	housekeeping(nif);
 	return rx_poll(nif, false);
 }
@@ -897,7 +904,7 @@ int netif_wait(struct netif *nif, uint64_t timeout_ns)
 	long rc;
 	int n;
 
-	busy_end(nif);
+	app_back(nif);
 	n = wait_done(nif, 0);
 	if (n) {
 		netif_flush(nif);

@@ -205,8 +205,10 @@ static inline void netif_set_poll_ns(struct netif *nif, uint64_t ns)
 }
 
 /*
- * The answers of a poll (handlers, ARP, ICMP) ring the doorbell no sooner
- * than cycles TSC cycles after their request was noticed; -1 (the default)
+ * The answers of a poll (handlers, ARP, ICMP), and what the application
+ * answered before it polls or waits again (TCP output, datagrams it
+ * queued), ring the doorbell no sooner than cycles TSC cycles after their
+ * request was noticed; -1 (the default)
  * learns the wait that gets answers sent soonest (netif.c, "When to ring"),
  * 0 rings at once.
  */
