@@ -23,6 +23,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
@@ -155,18 +156,25 @@ def ensure_qemu():
 
 def _cached_build(source, name, flags):
     """bench/SOURCE compiled with gcc FLAGS into bench/cache/NAME, again when
-    the source is newer; each process builds under its own temporary name,
-    so that tests running side by side cannot trip over one another."""
+    the source is newer; each build writes a temporary file of its own, so
+    that tests running side by side (threads of one process included) cannot
+    trip over one another."""
     src = os.path.join(BENCH, source)
     out = os.path.join(CACHE, name)
     if not os.path.exists(out) or os.path.getmtime(src) > os.path.getmtime(out):
         os.makedirs(CACHE, exist_ok=True)
         if not shutil.which("gcc") and not apt_install("gcc", "libc6-dev"):
             raise BenchError("gcc is missing (apt-get install gcc libc6-dev)")
-        tmp = f"{out}.{os.getpid()}.tmp"
-        run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", *flags[0], "-o", tmp, src,
-             *flags[1]])
-        os.replace(tmp, out)
+        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=CACHE)
+        os.close(fd)
+        try:
+            run(["gcc", "-O2", "-Wall", "-Wextra", "-Werror", *flags[0], "-o", tmp, src,
+                 *flags[1]])
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return out
 
 
