@@ -205,6 +205,18 @@ static inline bool virtq_used_pending(struct virtq *vq)
 }
 
 /*
+ * Whether the device has used every buffer made available before avail
+ * index idx (modulo 2^16, as the ring counts): a peek at used->idx that
+ * takes nothing.
+ */
+static inline bool virtq_used_reached(const struct virtq *vq, uint16_t idx)
+{
+	uint16_t used = __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
+
+	return (int16_t)(used - idx) >= 0;
+}
+
+/*
  * Whether the device asks, as of now, to be notified of new buffers (the
  * flag form; with EVENT_IDX the answer depends on the index: true). A peek
  * that takes nothing: virtq_kick_needed decides after publishing.

@@ -400,8 +400,18 @@ static void test_wrap_inside_batch(void **state)
 	assert_int_equal(s->avail->idx, 3);
 	assert_true(virtq_kick_needed(&s->vq));
 	assert_int_equal(sim_pending(s), 6);
-	for (i = 0; i < 6; i++)
+	/* Used up to the avail index across the wrap, counted as the ring counts. */
+	assert_true(virtq_used_reached(&s->vq, 65533));
+	assert_false(virtq_used_reached(&s->vq, 65534));
+	assert_false(virtq_used_reached(&s->vq, 3));
+	for (i = 0; i < 3; i++)
 		sim_return(s, sim_take(s), 10 + i);
+	assert_int_equal(s->used->idx, 0);
+	assert_true(virtq_used_reached(&s->vq, 65535));
+	assert_false(virtq_used_reached(&s->vq, 3));
+	for (i = 3; i < 6; i++)
+		sim_return(s, sim_take(s), 10 + i);
+	assert_true(virtq_used_reached(&s->vq, 3));
 	assert_int_equal(s->used->idx, 3);
 	for (i = 0; i < 6; i++) {
 		assert_int_equal(virtq_get_used(&s->vq, &c, &len), 1);

@@ -206,9 +206,9 @@ __attribute__((noreturn)) static void usage(void)
 {
 	printf("usage: echod [--port N] [--ip A.B.C.D] [--mask A.B.C.D] [--gw A.B.C.D]\n"
 	       "             [--dev NAME] [--qp N] [--sockperf] [--stats SECONDS] [--profile]\n"
-	       "             [--queue] [--poll-us N] [--batch N] [--pause-burst N] [--kick-wait "
-	       "CYCLES]\n"
-	       "             [--retry SECONDS] [--exit-after N] [--threads N] [--delay MS]\n");
+	       "             [--queue] [--poll-us N] [--batch N] [--pause-burst N]\n"
+	       "             [--kick-wait CYCLES] [--retry SECONDS] [--exit-after N]\n"
+	       "             [--threads N] [--delay MS]\n");
 	exit(2);
 }
 

@@ -694,8 +694,10 @@ static inline void kick_watch(struct netif *nif)
 		return;
 	nif->kick.pending = false;
 	c = tsc_read() - nif->kick.t0;
+	if (c > NETIF_KICK_CLIP)
+		c = NETIF_KICK_CLIP;
 	nif->kick.sent_n++;
-	nif->kick.sent_sum += c < NETIF_KICK_CLIP ? c : NETIF_KICK_CLIP;
+	nif->kick.sent_sum += c;
 	if (nif->kick.fixed < 0)
 		netif_kick_learn(&nif->kick, c);
 }

@@ -148,8 +148,6 @@ struct netif_kick {
 	uint64_t sent_sum; /* ... request noticed to sent, cycles (each clipped) */
 };
 
-
-
 /* Called by netif_wait for each event that is not this queue pair's EV_NET. */
 typedef void (*netif_event_fn)(struct netif *nif, const struct mc_event *ev, void *arg);
 
@@ -208,9 +206,8 @@ static inline void netif_set_poll_ns(struct netif *nif, uint64_t ns)
  * The answers of a poll (handlers, ARP, ICMP), and what the application
  * answered before it polls or waits again (TCP output, datagrams it
  * queued), ring the doorbell no sooner than cycles TSC cycles after their
- * request was noticed; -1 (the default)
- * learns the wait that gets answers sent soonest (netif.c, "When to ring"),
- * 0 rings at once.
+ * request was noticed; -1 (the default) learns the wait that gets answers
+ * sent soonest (netif.c, "When to ring"), 0 rings at once.
  */
 void netif_set_kick_wait(struct netif *nif, int64_t cycles);
 

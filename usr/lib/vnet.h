@@ -247,9 +247,7 @@ static inline uint16_t vnet_tx_avail_idx(const struct vnet *vn)
 
 static inline bool vnet_tx_sent(const struct vnet *vn, uint16_t idx)
 {
-	uint16_t used = __atomic_load_n(&vn->tx.used->idx, __ATOMIC_ACQUIRE);
-
-	return (int16_t)(used - idx) >= 0;
+	return virtq_used_reached(&vn->tx, idx);
 }
 
 static inline uint8_t *vnet_frame(const struct vnet *vn, uint32_t buf)
